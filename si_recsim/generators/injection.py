@@ -1,0 +1,67 @@
+"""Adding spike waveforms into a buffer of samples."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from si_recsim.generators.template_processing import stretch_template
+
+
+class SpikeInjector:
+    """Spikes of a set of units and the templates they carry.
+
+    Parameters
+    ----------
+    templates : np.ndarray
+        (n_units, n_jitters, n_samples, n_channels) float32, µV.
+    nbefore : int
+        Sample of the spike time inside a template.
+    frames : list of np.ndarray
+        Sorted spike sample indices per unit (int64).
+    jitter_indices : list of np.ndarray
+        Jitter copy used by each spike, per unit.
+    modulation : Modulation | None
+        Amplitude factors (None: every factor is 1).
+    shape_stretch : float | None
+        When set, spikes of bursting units whose mean factor is below 1 are time-stretched
+        (bursting shape modulation) with this strength.
+    """
+
+    def __init__(self, templates: np.ndarray, nbefore: int, frames: list, jitter_indices: list,
+                 modulation=None, shape_stretch: float | None = None):
+        self.templates = templates
+        self.nbefore = int(nbefore)
+        self.frames = frames
+        self.jitter_indices = jitter_indices
+        self.modulation = modulation
+        self.shape_stretch = shape_stretch
+
+    def add_to(self, buffer: np.ndarray, start: int) -> None:
+        """Add every spike overlapping samples ``[start, start + len(buffer))`` into ``buffer``.
+
+        Units are visited in order and each unit's spikes in time order, so every sample is the
+        same sum in the same order whatever the buffer's extent.
+        """
+        n_samples = self.templates.shape[2]
+        stop = start + buffer.shape[0]
+        for unit, unit_frames in enumerate(self.frames):
+            # spikes whose template [frame - nbefore, frame - nbefore + n_samples) meets [start, stop)
+            first = np.searchsorted(unit_frames, start + self.nbefore - n_samples + 1)
+            last = np.searchsorted(unit_frames, stop + self.nbefore)
+            if first >= last:
+                continue
+            factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
+            stretchable = (self.shape_stretch is not None and self.modulation is not None
+                           and self.modulation.burst_amplitudes[unit] is not None)
+            unit_templates = self.templates[unit]
+            jitters = self.jitter_indices[unit]
+            for offset, spike in enumerate(range(first, last)):
+                waveform = unit_templates[jitters[spike]]
+                if factors is not None:
+                    factor = factors[offset]
+                    if stretchable:
+                        waveform = stretch_template(waveform, self.nbefore, float(factor.mean()), self.shape_stretch)
+                    waveform = waveform * factor
+                onset = unit_frames[spike] - self.nbefore - start
+                low, high = max(onset, 0), min(onset + n_samples, buffer.shape[0])
+                buffer[low:high] += waveform[low - onset: high - onset]

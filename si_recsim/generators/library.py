@@ -1,0 +1,246 @@
+"""Template libraries: extracellular action potentials of many cells placed in front of one probe.
+
+A :class:`TemplateLibrary` is what recordings draw their units from. It can come from a MEArec
+template file (:func:`si_recsim.extractors.read_mearec_templates`), from SpikeInterface
+``Templates`` (:meth:`TemplateLibrary.from_templates`) or from the built-in analytic default
+(:func:`make_analytic_library`, SpikeInterface's ``generate_templates``: not biophysical, labelled
+as such in ``source``).
+
+Libraries are described by a JSON-friendly *spec* so that recordings built from them can be
+serialised: a file path, the string ``"default"``, or a dictionary of arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from probeinterface import Probe
+
+from si_recsim.probes import contact_positions_3d, get_probe
+
+DEFAULT_LIBRARY = "default"
+
+
+@dataclass
+class TemplateLibrary:
+    """Extracellular templates with their cells' positions and types.
+
+    Attributes
+    ----------
+    templates : np.ndarray
+        (n_templates, n_samples, n_channels) float32, µV.
+    locations : np.ndarray
+        (n_templates, 3) soma positions in µm, si_recsim frame (see :mod:`si_recsim.probes`).
+    cell_types : np.ndarray
+        Cell model name per template (str); E/I categories come from substring rules.
+    sampling_frequency : float
+        Hz.
+    nbefore : int
+        Sample index of the spike time (the trough) inside each template.
+    probe : Probe
+        The probe the templates were computed on, channel order = template channel order.
+    rotations : np.ndarray | None
+        (n_templates, 3) Euler angles in radians, when known.
+    source : str
+        Where the templates come from (human-readable).
+    spec : str | dict | None
+        How to rebuild this library (see :func:`load_template_library`).
+    info : dict
+        Generation parameters carried along (e.g. MEArec's ``info/params``).
+    """
+
+    templates: np.ndarray
+    locations: np.ndarray
+    cell_types: np.ndarray
+    sampling_frequency: float
+    nbefore: int
+    probe: Probe
+    rotations: np.ndarray | None = None
+    source: str = ""
+    spec: str | dict | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.templates = np.asarray(self.templates, dtype=np.float32)
+        self.locations = np.asarray(self.locations, dtype=float)
+        self.cell_types = np.asarray(self.cell_types).astype(str)
+        if self.templates.ndim != 3:
+            raise ValueError(
+                f"Library templates must be (n_templates, n_samples, n_channels); got shape {self.templates.shape}."
+            )
+        n_templates, n_samples, n_channels = self.templates.shape
+        if self.locations.shape != (n_templates, 3):
+            raise ValueError(f"Library locations must be ({n_templates}, 3); got {self.locations.shape}.")
+        if self.cell_types.shape != (n_templates,):
+            raise ValueError(f"Library needs one cell type per template ({n_templates}); got {self.cell_types.shape}.")
+        if self.probe.get_contact_count() != n_channels:
+            raise ValueError(
+                f"Library probe has {self.probe.get_contact_count()} contacts but templates have {n_channels} channels."
+            )
+        if not 0 <= self.nbefore < n_samples:
+            raise ValueError(f"nbefore ({self.nbefore}) must be inside the template (0..{n_samples - 1}).")
+        if not np.all(np.isfinite(self.templates)):
+            raise ValueError("Library templates contain NaN or infinite values.")
+
+    @property
+    def num_templates(self) -> int:
+        return self.templates.shape[0]
+
+    @property
+    def num_channels(self) -> int:
+        return self.templates.shape[2]
+
+    @property
+    def channel_locations(self) -> np.ndarray:
+        """(n_channels, 3) contact centres in µm, si_recsim frame."""
+        return contact_positions_3d(self.probe)
+
+    def amplitudes(self) -> np.ndarray:
+        """Absolute global negative peak of each template, µV."""
+        return np.abs(self.templates.min(axis=(1, 2)))
+
+    def to_spec(self) -> str | dict:
+        """A JSON-friendly description from which :func:`load_template_library` rebuilds this library."""
+        if self.spec is not None:
+            return self.spec
+        return dict(
+            templates=self.templates, locations=self.locations, cell_types=self.cell_types.tolist(),
+            sampling_frequency=float(self.sampling_frequency), nbefore=int(self.nbefore),
+            probe=self.probe.to_dict(array_as_list=True),
+            rotations=self.rotations, source=self.source,
+        )
+
+    @classmethod
+    def from_templates(cls, templates, locations: np.ndarray, cell_types, rotations: np.ndarray | None = None,
+                       source: str = "spikeinterface Templates") -> "TemplateLibrary":
+        """Build a library from SpikeInterface ``Templates`` (dense, with a probe).
+
+        Parameters
+        ----------
+        templates : spikeinterface.core.Templates
+            Must carry a probe; sparse templates are densified.
+        locations : np.ndarray
+            (n_units, 3) cell positions in µm (x, y in the probe plane, z distance from it).
+        cell_types : list of str
+            Cell model name per unit (E/I is decided by the ``cell_types`` substring rules).
+        rotations : np.ndarray | None, default: None
+        source : str, default: "spikeinterface Templates"
+        """
+        if templates.probe is None:
+            raise ValueError("These Templates have no probe: build them with probe=... so channels have positions.")
+        probe = templates.probe.copy()
+        if probe.device_channel_indices is None:
+            probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
+        return cls(templates=templates.get_dense_templates(), locations=locations, cell_types=cell_types,
+                   sampling_frequency=templates.sampling_frequency, nbefore=templates.nbefore, probe=probe,
+                   rotations=rotations, source=source)
+
+    def to_templates(self):
+        """The library as SpikeInterface ``Templates`` (dense, with the probe)."""
+        from spikeinterface.core import Templates
+
+        return Templates(templates_array=self.templates, sampling_frequency=self.sampling_frequency,
+                         nbefore=self.nbefore, probe=self.probe, is_in_uV=True)
+
+
+def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> TemplateLibrary:
+    """Rebuild a library from its spec.
+
+    Parameters
+    ----------
+    spec : str | Path | dict | TemplateLibrary
+        ``"default"`` for the analytic default library; a path to a MEArec template file (``.h5``);
+        a dictionary as made by :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
+
+    Returns
+    -------
+    library : TemplateLibrary
+    """
+    if isinstance(spec, TemplateLibrary):
+        return spec
+    if isinstance(spec, dict):
+        return TemplateLibrary(
+            templates=np.asarray(spec["templates"], dtype=np.float32), locations=spec["locations"],
+            cell_types=spec["cell_types"], sampling_frequency=spec["sampling_frequency"], nbefore=spec["nbefore"],
+            probe=Probe.from_dict(spec["probe"]),
+            rotations=None if spec.get("rotations") is None else np.asarray(spec["rotations"]),
+            source=spec.get("source", ""),
+        )
+    if str(spec) == DEFAULT_LIBRARY:
+        return make_analytic_library()
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Template library {path} does not exist: pass a MEArec template file (.h5), or 'default'."
+        )
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        from si_recsim.extractors.mearec import read_mearec_templates
+
+        return read_mearec_templates(path)
+    raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use a MEArec .h5 template file.")
+
+
+# ------------------------------------------------------------------------------------------------
+# analytic default library
+# ------------------------------------------------------------------------------------------------
+
+_EXCITATORY_SHAPE = dict(depolarization_ms=(0.12, 0.16), repolarization_ms=(0.6, 0.9), recovery_ms=(1.2, 1.6),
+                         positive_amplitude=(0.1, 0.2))
+_INHIBITORY_SHAPE = dict(depolarization_ms=(0.07, 0.1), repolarization_ms=(0.22, 0.35), recovery_ms=(0.6, 0.9),
+                         positive_amplitude=(0.2, 0.35))
+
+
+def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, n_far: int = 460,
+                          sampling_frequency: float = 32000.0, ms_before: float = 2.0, ms_after: float = 5.0,
+                          excitatory_fraction: float = 0.6, seed: int = 0) -> TemplateLibrary:
+    """The built-in default library: SpikeInterface's analytic templates (not biophysical).
+
+    ``n_near`` cells are placed 10-80 µm in front of the probe, within the probe's extent plus
+    30 µm; ``n_far`` cells 120-400 µm away supply low-amplitude background units for
+    ``far-neurons`` noise. Excitatory cells (named ``analytic_PC``) have wide spikes, inhibitory
+    cells (``analytic_BC``) narrow ones.
+
+    Parameters
+    ----------
+    probe_name : str, default: "Neuronexus-32"
+    n_near, n_far : int, default: 240, 460
+    sampling_frequency : float, default: 32000.0
+        Hz.
+    ms_before, ms_after : float, default: 2.0, 5.0
+        Template window around the trough, ms.
+    excitatory_fraction : float, default: 0.6
+    seed : int, default: 0
+
+    Returns
+    -------
+    library : TemplateLibrary
+    """
+    from spikeinterface.core.generate import generate_templates
+
+    probe = get_probe(probe_name)
+    rng = np.random.default_rng(seed)
+    n_total = n_near + n_far
+    positions = np.asarray(probe.contact_positions)
+    low, high = positions.min(axis=0) - 30.0, positions.max(axis=0) + 30.0
+    xy = rng.uniform(low, high, size=(n_total, 2))
+    distance = np.concatenate([rng.uniform(10.0, 80.0, n_near), rng.uniform(120.0, 400.0, n_far)])
+    locations = np.column_stack([xy, distance])
+    is_excitatory = rng.random(n_total) < excitatory_fraction
+    unit_params = {}
+    for key in _EXCITATORY_SHAPE:
+        excitatory = rng.uniform(*_EXCITATORY_SHAPE[key], n_total)
+        inhibitory = rng.uniform(*_INHIBITORY_SHAPE[key], n_total)
+        unit_params[key] = np.where(is_excitatory, excitatory, inhibitory)
+    templates = generate_templates(contact_positions_3d(probe), locations, sampling_frequency, ms_before, ms_after,
+                                   seed=int(rng.integers(2**31)), unit_params=unit_params)
+    nbefore = int(round(ms_before * sampling_frequency / 1000.0))
+    cell_types = np.where(is_excitatory, "analytic_PC", "analytic_BC")
+    return TemplateLibrary(
+        templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=sampling_frequency,
+        nbefore=nbefore, probe=probe,
+        source="analytic default (spikeinterface.core.generate_templates; not biophysical)",
+        spec=DEFAULT_LIBRARY,
+        info=dict(probe=probe_name, n_near=n_near, n_far=n_far, seed=seed),
+    )

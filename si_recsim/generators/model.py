@@ -1,0 +1,415 @@
+"""The ground-truth model: everything a recording needs, built once from parameters and a library.
+
+:func:`build_model` draws spike trains, selects and prepares templates, and sets up modulation,
+noise, filter and output scaling. :meth:`GroundTruthModel.compute_block` then computes one block of
+the fixed grid: noise and spikes over the block plus the filter margin on each side, the filter as
+an FFT multiplication by its exact frequency response, and quantisation. Blocks are the only unit
+of computation, so the value of a sample never depends on the window that asked for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from si_recsim.generators.filtering import LinearFilter, butterworth, resonant_peak
+from si_recsim.generators.injection import SpikeInjector
+from si_recsim.generators.library import TemplateLibrary, load_template_library
+from si_recsim.generators.modulation import Modulation, bursting_amplitudes
+from si_recsim.generators.noise import (FarNeurons, GaussianNoise, WhiteNoise, apply_response,
+                                        distance_correlation_factor, make_color_spec)
+from si_recsim.generators.selection import overlapping_pairs, select_templates
+from si_recsim.generators.spiketrains import (SpikeTrains, add_synchrony, generate_spike_trains, renewal_spike_times,
+                                              spike_trains_from_times)
+from si_recsim.generators.template_processing import (jittered_copies, pad_template, resample_template,
+                                                      taper_edges)
+from si_recsim.params import ParameterError
+
+_CACHED_BLOCKS = 2
+
+
+@dataclass
+class UnitTable:
+    """Ground-truth description of the units (one entry per unit)."""
+
+    template_ids: np.ndarray
+    cell_types: np.ndarray
+    cell_models: np.ndarray
+    locations: np.ndarray
+    firing_rates: np.ndarray
+    bursting: np.ndarray
+    main_channel_indices: np.ndarray
+    amplitudes: np.ndarray
+
+
+class GroundTruthModel:
+    """All arrays and components of one ground-truth recording (see :func:`build_model`)."""
+
+    def __init__(self, *, params: dict, library: TemplateLibrary, sampling_frequency: float, num_samples: int,
+                 t_start: float, spike_times: list, units: UnitTable, frames: list, injector: SpikeInjector,
+                 noise, recording_filter: LinearFilter | None, block_size: int, margin: int, dtype: np.dtype,
+                 gain_to_uV: float, lsb: float | None, overlapping: np.ndarray):
+        self.params = params
+        self.library = library
+        self.sampling_frequency = sampling_frequency
+        self.num_samples = num_samples
+        self.t_start = t_start
+        self.spike_times = spike_times
+        self.units = units
+        self.frames = frames
+        self.injector = injector
+        self.noise = noise
+        self.recording_filter = recording_filter
+        self.block_size = block_size
+        self.margin = margin
+        self.dtype = dtype
+        self.gain_to_uV = gain_to_uV
+        self.lsb = lsb
+        self.overlapping = overlapping
+        self.n_fft = block_size + 2 * margin
+        self.response = None if recording_filter is None else recording_filter.response(self.n_fft)
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def num_channels(self) -> int:
+        return self.library.num_channels
+
+    @property
+    def channel_ids(self) -> np.ndarray:
+        """Channel ids ``"0"``..``"n-1"`` (contact order of the library probe)."""
+        return np.arange(self.num_channels).astype(str)
+
+    @property
+    def num_units(self) -> int:
+        return len(self.frames)
+
+    def compute_block(self, block: int) -> np.ndarray:
+        """Samples of block ``block`` in output units and dtype, all channels."""
+        with self._lock:
+            if block in self._cache:
+                self._cache.move_to_end(block)
+                return self._cache[block]
+        start = block * self.block_size - self.margin
+        length = min(self.block_size, self.num_samples - block * self.block_size)
+        buffer = np.zeros((length + 2 * self.margin, self.num_channels), dtype=np.float32)
+        if self.noise is not None:
+            self.noise.add_to(buffer, start)
+        self.injector.add_to(buffer, start)
+        if self.response is not None:
+            buffer = apply_response(buffer, self.response, self.n_fft)
+        values = self._to_output(buffer[self.margin: self.margin + length])
+        with self._lock:
+            self._cache[block] = values
+            while len(self._cache) > _CACHED_BLOCKS:
+                self._cache.popitem(last=False)
+        return values
+
+    def _to_output(self, values_uV: np.ndarray) -> np.ndarray:
+        values = values_uV if self.gain_to_uV == 1.0 else values_uV / np.float32(self.gain_to_uV)
+        if self.lsb is not None:
+            values = np.rint(values / np.float32(self.lsb)) * np.float32(self.lsb)
+        if self.dtype.kind in "iu":
+            info = np.iinfo(self.dtype)
+            values = np.clip(values, info.min, info.max)
+        return values.astype(self.dtype, copy=False)
+
+    def get_traces(self, start_frame: int, end_frame: int) -> np.ndarray:
+        """Samples ``[start_frame, end_frame)``, all channels, assembled from whole blocks."""
+        if end_frame <= start_frame:
+            return np.zeros((0, self.num_channels), dtype=self.dtype)
+        first, last = start_frame // self.block_size, (end_frame - 1) // self.block_size
+        pieces = []
+        for block in range(first, last + 1):
+            block_start = block * self.block_size
+            values = self.compute_block(block)
+            pieces.append(values[max(start_frame - block_start, 0): end_frame - block_start])
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+# ------------------------------------------------------------------------------------------------
+# building
+# ------------------------------------------------------------------------------------------------
+
+
+def _stage_rng(params: dict, stage: str, *keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(params["seeds"][stage], spawn_key=keys))
+
+
+def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, section: dict, fs: float,
+                      rng: np.random.Generator | None) -> tuple[np.ndarray, int]:
+    """Pad, resample, jitter (when ``rng`` is given) and taper the selected templates.
+
+    Returns
+    -------
+    templates : np.ndarray
+        (n_units, n_jitters, n_samples, n_channels) float32 (n_jitters = 1 without ``rng``).
+    nbefore : int
+        Sample of the spike time in the prepared templates.
+    """
+    fs_library = library.sampling_frequency
+    pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section["pad_len"])
+    prepared = []
+    for template_id in template_ids:
+        padded = pad_template(library.templates[template_id].astype(float), pad_before, pad_after)
+        resampled = resample_template(padded, fs_library, fs)
+        if rng is None:
+            prepared.append(resampled[None])
+            continue
+        copies = jittered_copies(resampled, int(section["n_jitters"]), int(section["upsample"]), rng)
+        n_taper = int(section["smooth_percent"] * pad_before * fs / fs_library) // 2 * 2
+        prepared.append(taper_edges(copies, n_taper, float(section["smooth_strength"])))
+    nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))
+    return np.asarray(prepared, dtype=np.float32), nbefore
+
+
+def _cache_key(params: dict, library_spec, spike_times, unit_types) -> str:
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
+    if isinstance(library_spec, dict):
+        digest.update(np.ascontiguousarray(np.asarray(library_spec["templates"], dtype=np.float32)).tobytes())
+        digest.update(np.asarray(library_spec["locations"], dtype=float).tobytes())
+    else:
+        digest.update(str(library_spec).encode())
+    if spike_times is not None:
+        for unit_times in spike_times:
+            digest.update(np.asarray(unit_times, dtype=float).tobytes())
+        digest.update(json.dumps(list(unit_types or [])).encode())
+    return digest.hexdigest()
+
+
+_MODEL_CACHE: OrderedDict = OrderedDict()
+_MODEL_CACHE_SIZE = 2
+_MODEL_CACHE_LOCK = threading.Lock()
+
+
+def get_model(params: dict, library_spec, spike_times: list | None = None,
+              unit_types: list | None = None) -> GroundTruthModel:
+    """:func:`build_model`, reusing the model of identical arguments built in this process."""
+    key = _cache_key(params, library_spec, spike_times, unit_types)
+    with _MODEL_CACHE_LOCK:
+        if key in _MODEL_CACHE:
+            _MODEL_CACHE.move_to_end(key)
+            return _MODEL_CACHE[key]
+    model = build_model(params, load_template_library(library_spec), spike_times, unit_types)
+    with _MODEL_CACHE_LOCK:
+        _MODEL_CACHE[key] = model
+        while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
+            _MODEL_CACHE.popitem(last=False)
+    return model
+
+
+def build_model(params: dict, library: TemplateLibrary, spike_times: list | None = None,
+                unit_types: list | None = None) -> GroundTruthModel:
+    """Build the ground-truth model from validated parameters (with concrete seeds).
+
+    Parameters
+    ----------
+    params : dict
+        Output of :func:`si_recsim.params.build_params`.
+    library : TemplateLibrary
+    spike_times : list of array-like | None, default: None
+        User spike trains in seconds (replacing the drawn ones), within
+        ``[t_start, t_start + duration)``.
+    unit_types : list of str | None, default: None
+        ``"E"``/``"I"`` per user spike train (default all ``"E"``).
+
+    Returns
+    -------
+    model : GroundTruthModel
+    """
+    trains_section, templates_section = params["spiketrains"], params["templates"]
+    recordings_section = params["recordings"]
+    fs = float(recordings_section["fs"] or library.sampling_frequency)
+    t_start = float(trains_section["t_start"])
+    num_samples = int(round(float(trains_section["duration"]) * fs))
+
+    if spike_times is not None:
+        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section["duration"]), unit_types)
+    else:
+        trains = generate_spike_trains(trains_section, params["seeds"]["spiketrains"])
+
+    template_ids = _choose_templates(library, trains, params)
+    jitter_rng = _stage_rng(params, "convolution", 0)
+    templates, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
+
+    overlapping = overlapping_pairs(library.templates[template_ids], templates_section["overlap_threshold"])
+    if recordings_section["sync_rate"] and len(overlapping):
+        trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
+                               float(recordings_section["sync_jitt"]) / 1000.0,
+                               float(trains_section["ref_per"]) / 1000.0, _stage_rng(params, "spiketrains", 1))
+
+    frames = [np.floor((times - t_start) * fs).astype(np.int64) for times in trains.times]
+    frames = [np.clip(unit_frames, 0, num_samples - 1) for unit_frames in frames]
+    selection_rng = _stage_rng(params, "convolution", 1)
+    jitter_indices = [selection_rng.integers(0, templates.shape[1], size=len(unit_frames)).astype(np.int16)
+                      for unit_frames in frames]
+
+    bursting = _bursting_units(trains.num_units, recordings_section, _stage_rng(params, "convolution", 2))
+    burst_amplitudes = _burst_amplitudes(trains, bursting, recordings_section)
+    modulation = Modulation(recordings_section["modulation"], recordings_section["sdrand"],
+                            params["seeds"]["convolution"], library.num_channels, burst_amplitudes)
+    shape_stretch = float(recordings_section["shape_stretch"]) if recordings_section["shape_mod"] else None
+    injector = SpikeInjector(templates, nbefore, frames, jitter_indices, modulation, shape_stretch)
+
+    recording_filter = None
+    if recordings_section["filter"]:
+        recording_filter = butterworth(recordings_section["filter_cutoff"], int(recordings_section["filter_order"]),
+                                       fs, recordings_section["filter_mode"])
+    margin = recording_filter.margin() if recording_filter is not None else 0
+    block_size = fft_block_size(float(recordings_section["block_duration"]) * fs, margin)
+    noise = _build_noise(params, library, template_ids, fs, block_size, margin, trains_section)
+
+    dtype = np.dtype(recordings_section["dtype"])
+    gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
+
+    units = UnitTable(
+        template_ids=template_ids,
+        cell_types=trains.types,
+        cell_models=library.cell_types[template_ids],
+        locations=library.locations[template_ids],
+        firing_rates=trains.rates,
+        bursting=bursting,
+        main_channel_indices=np.argmax(np.abs(templates[:, 0].min(axis=1)), axis=1),
+        amplitudes=np.abs(templates[:, 0].min(axis=(1, 2))),
+    )
+    return GroundTruthModel(
+        params=params, library=library, sampling_frequency=fs, num_samples=num_samples, t_start=t_start,
+        spike_times=trains.times, units=units, frames=frames, injector=injector, noise=noise,
+        recording_filter=recording_filter, block_size=block_size, margin=margin, dtype=dtype,
+        gain_to_uV=gain_to_uV, lsb=lsb, overlapping=overlapping,
+    )
+
+
+def fft_block_size(approximate_size: float, margin: int) -> int:
+    """Block length whose extended length (block + 2 margins) is the nearest power of two."""
+    n_fft = 1 << int(round(np.log2(approximate_size + 2 * margin)))
+    while n_fft - 2 * margin < 2 * margin + 1:
+        n_fft *= 2
+    return n_fft - 2 * margin
+
+
+def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dict) -> np.ndarray:
+    ids = params["templates"]["template_ids"]
+    if ids is None:
+        return select_templates(library, trains.types, params["templates"], params["cell_types"],
+                                _stage_rng(params, "templates", 0))
+    ids = np.asarray(ids, dtype=int)
+    if ids.size != trains.num_units:
+        raise ParameterError(
+            f"templates.template_ids lists {ids.size} templates for {trains.num_units} units: give one per unit."
+        )
+    if ids.max() >= library.num_templates:
+        raise ParameterError(
+            f"templates.template_ids contains {ids.max()} but the library has {library.num_templates} templates."
+        )
+    return ids
+
+
+def _bursting_units(n_units: int, section: dict, rng: np.random.Generator) -> np.ndarray:
+    bursting = np.zeros(n_units, dtype=bool)
+    if not section["bursting"]:
+        return bursting
+    if section["bursting_units"] is not None:
+        units = np.asarray(section["bursting_units"], dtype=int)
+        if units.size and units.max() >= n_units:
+            raise ParameterError(f"recordings.bursting_units names unit {units.max()} but there are {n_units} units.")
+        bursting[units] = True
+    elif section["n_bursting"] is not None:
+        if section["n_bursting"] > n_units:
+            raise ParameterError(f"recordings.n_bursting ({section['n_bursting']}) exceeds the {n_units} units.")
+        bursting[rng.choice(n_units, int(section["n_bursting"]), replace=False)] = True
+    else:
+        bursting[:] = True
+    return bursting
+
+
+def _burst_amplitudes(trains: SpikeTrains, bursting: np.ndarray, section: dict) -> list:
+    exp_decay = section["exp_decay"]
+    decays = list(exp_decay) if isinstance(exp_decay, (list, tuple)) else [exp_decay] * int(bursting.sum())
+    if len(decays) != bursting.sum():
+        raise ParameterError(
+            f"recordings.exp_decay lists {len(decays)} values for {int(bursting.sum())} bursting units: "
+            "give one value, or one per bursting unit."
+        )
+    amplitudes, decay_iter = [], iter(decays)
+    for unit, times in enumerate(trains.times):
+        if bursting[unit]:
+            amplitudes.append(bursting_amplitudes(times * 1000.0, float(next(decay_iter)),
+                                                  int(section["n_burst_spikes"]), float(section["max_burst_duration"])))
+        else:
+            amplitudes.append(None)
+    return amplitudes
+
+
+def _build_noise(params: dict, library: TemplateLibrary, template_ids: np.ndarray, fs: float, block_size: int,
+                 margin: int, trains_section: dict):
+    section = params["recordings"]
+    level = float(section["noise_level"])
+    mode = section["noise_mode"]
+    color = None
+    if section["noise_color"] and mode != "far-neurons":
+        color = make_color_spec(resonant_peak(float(section["color_peak"]), float(section["color_q"]), fs), level,
+                                float(section["color_noise_floor"]))
+    white_margin = margin + (color.margin if color is not None else 0)
+    white = WhiteNoise(params["seeds"]["noise"], library.num_channels, block_size, white_margin)
+    if mode == "far-neurons":
+        return _build_far_neurons(params, library, template_ids, fs, white, trains_section)
+    if level == 0:
+        return None
+    mixing = None
+    if mode == "distance-correlated":
+        mixing = distance_correlation_factor(library.channel_locations, float(section["noise_half_distance"]))
+    return GaussianNoise(white, level, mixing, color)
+
+
+def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
+                       white: WhiteNoise, trains_section: dict) -> FarNeurons:
+    section = params["recordings"]
+    n_far = int(section["far_neurons_n"])
+    rng = _stage_rng(params, "noise", 0)
+    amplitudes = library.amplitudes()
+    candidates = np.setdiff1d(np.flatnonzero(amplitudes < section["far_neurons_max_amp"]), template_ids)
+    chosen = []
+    for index in rng.permutation(candidates):
+        if not chosen or np.min(np.linalg.norm(library.locations[chosen] - library.locations[index], axis=1)) >= 1.0:
+            chosen.append(int(index))
+        if len(chosen) == n_far:
+            break
+    if len(chosen) < n_far:
+        raise ParameterError(
+            f"far-neurons noise needs {n_far} library templates below {section['far_neurons_max_amp']} uV, but the "
+            f"library ({library.source}) has {len(chosen)}: lower recordings.far_neurons_n, raise "
+            "recordings.far_neurons_max_amp, or use a library with more low-amplitude templates."
+        )
+    n_exc = int(round(section["far_neurons_exc_inh_ratio"] * n_far))
+    far_trains = generate_spike_trains({**trains_section, "rates": None, "types": None, "n_exc": n_exc,
+                                        "n_inh": n_far - n_exc}, int(rng.integers(2**32)))
+    templates, nbefore = prepare_templates(library, np.asarray(chosen), params["templates"], fs, rng=None)
+    num_samples = int(round(float(trains_section["duration"]) * fs))
+    frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, num_samples - 1)
+              for times in far_trains.times]
+    jitters = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
+    injector = SpikeInjector(templates, nbefore, frames, jitters)
+    return FarNeurons(injector, far_trains.rates, white, float(section["noise_level"]),
+                      float(section["far_neurons_noise_floor"]), fs)
+
+
+def _output_scaling(section: dict, dtype: np.dtype, max_template_uV: float) -> tuple[float, float | None]:
+    """Gain (µV per output unit) and quantisation step, MEArec's rules (reference notes 3.8)."""
+    lsb = section["lsb"]
+    if dtype.kind in "iu":
+        lsb = 1.0 if lsb is None else float(lsb)
+        if section["gain"] is not None:
+            return float(section["gain"]), lsb
+        if section["adc_bit_depth"] is not None:
+            signal_range = lsb * 2 ** int(section["adc_bit_depth"])
+            half_span = max_template_uV + 3.0 * float(section["noise_level"])
+            return float(2.0 * half_span / signal_range), lsb
+        return 1.0, lsb
+    gain = 1.0 if section["gain"] is None else float(section["gain"])
+    return gain, None if lsb is None else float(lsb)

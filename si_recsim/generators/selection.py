@@ -1,0 +1,160 @@
+"""Choosing library templates for the units of a recording (MEArec's selection rules).
+
+A template is a candidate for an excitatory (or inhibitory) unit when its cell model name matches
+the ``cell_types`` substrings. Candidates are visited in a seeded random order and accepted
+greedily when they satisfy every rule: open slot for their category, ``min_dist`` from the units
+already chosen, position inside ``xlim``/``ylim``/``zlim``, amplitude strictly inside
+(``min_amp``, ``max_amp``), and the running number of spatially overlapping pairs for
+``n_overlap_pairs``. When the candidates run out, the error says how many were rejected by each
+rule and what to change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+
+class SelectionError(RuntimeError):
+    """No set of templates satisfies the selection rules."""
+
+
+def cell_category(name: str, excitatory: list[str], inhibitory: list[str]) -> str:
+    """``"E"``, ``"I"`` or ``"U"`` (unknown) for a cell model name.
+
+    For Blue Brain style names (``L5_TTPC1_cADpyr232_1``) the excitatory substrings are looked for
+    in the m-type token (``TTPC1``), elsewhere in the whole name; inhibitory substrings are looked
+    for in the whole name.
+    """
+    tokens = name.split("_")
+    is_bbp_style = len(tokens) >= 3 and tokens[0][:1] == "L" and tokens[0][1:].isdigit()
+    mtype = tokens[1] if is_bbp_style else name
+    if any(substring in mtype for substring in excitatory):
+        return "E"
+    if any(substring in name for substring in inhibitory):
+        return "I"
+    return "U"
+
+
+def overlapping(template_a: np.ndarray, template_b: np.ndarray, threshold: float) -> bool:
+    """Whether two templates (n_samples, n_channels) overlap spatially.
+
+    On the channel where ``template_a`` has its global negative peak, ``template_b``'s negative peak
+    exceeds ``threshold`` times ``template_b``'s global negative peak (or the same with a and b
+    swapped).
+    """
+
+    def one_way(first: np.ndarray, second: np.ndarray) -> bool:
+        channel = np.unravel_index(np.argmin(first), first.shape)[1]
+        return abs(second[:, channel].min()) > threshold * abs(second.min())
+
+    return one_way(template_a, template_b) or one_way(template_b, template_a)
+
+
+def overlapping_pairs(templates: np.ndarray, threshold: float) -> np.ndarray:
+    """(n_pairs, 2) indices of overlapping pairs among ``templates`` (n, n_samples, n_channels)."""
+    pairs = [(i, j) for i in range(len(templates)) for j in range(i + 1, len(templates))
+             if overlapping(templates[i], templates[j], threshold)]
+    return np.asarray(pairs, dtype=int).reshape(-1, 2)
+
+
+def select_templates(library, types: np.ndarray, section: dict, cell_types: dict,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Library indices for units of the given types, following the ``templates`` rules.
+
+    Parameters
+    ----------
+    library : TemplateLibrary
+    types : np.ndarray
+        ``"E"``/``"I"`` per unit (excitatory first).
+    section : dict
+        The ``templates`` parameter section.
+    cell_types : dict
+        ``{"excitatory": [...], "inhibitory": [...]}`` name substrings.
+    rng : np.random.Generator
+        The template-selection generator.
+
+    Returns
+    -------
+    template_ids : np.ndarray
+        One library index per unit, in unit order.
+    """
+    categories = np.array([cell_category(name, cell_types["excitatory"], cell_types["inhibitory"])
+                           for name in library.cell_types])
+    wanted = Counter(types.tolist())
+    amplitudes = library.amplitudes()
+    max_amp = np.inf if section["max_amp"] is None else section["max_amp"]
+    limits = [section["xlim"], section["ylim"], section["zlim"]]
+    target_pairs = section["n_overlap_pairs"]
+    threshold = section["overlap_threshold"]
+
+    chosen: dict[str, list[int]] = {"E": [], "I": []}
+    rejected: Counter = Counter()
+    n_pairs = 0
+    for index in rng.permutation(library.num_templates):
+        category = categories[index]
+        if category not in wanted or len(chosen[category]) >= wanted[category]:
+            rejected["category full or unknown"] += 1
+            continue
+        if not section["min_amp"] < amplitudes[index] < max_amp:
+            rejected["amplitude"] += 1
+            continue
+        location = library.locations[index]
+        if any(lim is not None and not lim[0] <= location[axis] <= lim[1] for axis, lim in enumerate(limits)):
+            rejected["position limits"] += 1
+            continue
+        accepted = chosen["E"] + chosen["I"]
+        if accepted and np.min(np.linalg.norm(library.locations[accepted] - location, axis=1)) < section["min_dist"]:
+            rejected["min_dist"] += 1
+            continue
+        if target_pairs is not None:
+            new_pairs = sum(overlapping(library.templates[index], library.templates[other], threshold)
+                            for other in accepted)
+            slots_left = sum(wanted.values()) - len(accepted) - 1
+            if n_pairs + new_pairs > target_pairs or (new_pairs == 0 and n_pairs < target_pairs
+                                                      and slots_left < target_pairs - n_pairs):
+                rejected["n_overlap_pairs"] += 1
+                continue
+            n_pairs += new_pairs
+        chosen[category].append(int(index))
+        if all(len(chosen[key]) == wanted[key] for key in wanted):
+            break
+    complete = all(len(chosen[key]) == wanted[key] for key in wanted)
+    if not complete or (target_pairs is not None and n_pairs != target_pairs):
+        raise SelectionError(_explain_failure(library, categories, amplitudes, wanted, chosen, rejected, section,
+                                              n_pairs))
+    by_type = {key: iter(values) for key, values in chosen.items()}
+    return np.array([next(by_type[unit_type]) for unit_type in types], dtype=int)
+
+
+def _explain_failure(library, categories, amplitudes, wanted, chosen, rejected, section, n_pairs) -> str:
+    max_amp = section["max_amp"]
+    lines = [
+        f"Could not select templates for {wanted.get('E', 0)} excitatory and {wanted.get('I', 0)} inhibitory units "
+        f"from a library of {library.num_templates} ({library.source}).",
+        f"Selected before running out: {len(chosen['E'])} E, {len(chosen['I'])} I.",
+    ]
+    for key in ("E", "I"):
+        if wanted.get(key, 0) == 0:
+            continue
+        in_category = categories == key
+        in_range = in_category & (amplitudes > section["min_amp"]) & (amplitudes < (max_amp or np.inf))
+        lines.append(f"  {key}: {in_category.sum()} templates of this category, {in_range.sum()} with amplitude in "
+                     f"({section['min_amp']}, {max_amp}) uV.")
+    lines.append("Rejections by rule: " + ", ".join(f"{rule}: {count}" for rule, count in rejected.most_common()))
+    fixes = []
+    if rejected["amplitude"]:
+        fixes.append("widen templates.min_amp / templates.max_amp")
+    if rejected["min_dist"]:
+        fixes.append(f"lower templates.min_dist (now {section['min_dist']} um)")
+    if rejected["position limits"]:
+        fixes.append("widen templates.xlim / ylim / zlim")
+    if section["n_overlap_pairs"] is not None:
+        lines.append(f"Overlapping pairs reached: {n_pairs} of {section['n_overlap_pairs']} wanted.")
+        fixes.append("change templates.n_overlap_pairs or templates.overlap_threshold")
+    if not any(categories == key for key in wanted):
+        fixes.append("check the cell_types substrings against the library's cell names")
+    fixes.append("ask for fewer units (spiketrains.n_exc / n_inh) or use a larger library")
+    lines.append("To fix: " + "; ".join(fixes) + ".")
+    return "\n".join(lines)

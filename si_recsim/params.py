@@ -1,0 +1,349 @@
+"""Recording parameters: defaults, merging, validation and seeds.
+
+The parameter tree follows MEArec's ``recordings_params.yaml`` (sections ``spiketrains``,
+``cell_types``, ``seeds``, ``templates``, ``recordings``) so that MEArec users can reuse their
+files. Every check runs before any heavy work and raises :class:`ParameterError` with a message
+that names the key, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+SEED_STAGES = ("spiketrains", "templates", "convolution", "noise")
+SECTIONS = ("spiketrains", "cell_types", "seeds", "templates", "recordings")
+
+
+class ParameterError(ValueError):
+    """A parameter is missing, unknown or out of range."""
+
+
+def get_default_recording_params() -> dict:
+    """Return a fresh copy of the default recording parameters.
+
+    Returns
+    -------
+    params : dict
+        Nested dictionary with the sections ``spiketrains``, ``cell_types``, ``seeds``,
+        ``templates`` and ``recordings`` and the top-level ``seed``.
+    """
+    text = resources.files("si_recsim").joinpath("default_params/recordings_params.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def load_params_file(file_path: str | Path) -> dict:
+    """Read a YAML (or JSON) parameter file into a dictionary."""
+    file_path = Path(file_path)
+    if not file_path.is_file():
+        raise ParameterError(f"Parameter file {file_path} does not exist: pass the path of a YAML file.")
+    loaded = yaml.safe_load(file_path.read_text())
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ParameterError(f"Parameter file {file_path} must contain a mapping of sections, not {type(loaded).__name__}.")
+    return loaded
+
+
+def merge_params(base: dict, overrides: dict, path: str = "") -> dict:
+    """Merge ``overrides`` into a copy of ``base``, refusing unknown keys.
+
+    Parameters
+    ----------
+    base : dict
+        Reference tree (normally the defaults): it defines which keys exist.
+    overrides : dict
+        User values; nested dictionaries are merged section by section.
+    path : str, default: ""
+        Dotted prefix used in error messages.
+
+    Returns
+    -------
+    merged : dict
+        A new dictionary.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        dotted = f"{path}{key}"
+        if key not in base:
+            close = difflib.get_close_matches(str(key), [str(k) for k in base], n=1)
+            hint = f" Did you mean '{path}{close[0]}'?" if close else ""
+            raise ParameterError(f"Unknown parameter '{dotted}'.{hint} Valid keys here: {sorted(base)}.")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ParameterError(f"Parameter '{dotted}' must be a mapping, got {value!r}.")
+            merged[key] = merge_params(base[key], value, path=f"{dotted}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+def set_dotted(params: dict, dotted_key: str, value: Any) -> None:
+    """Set ``params["a"]["b"] = value`` from ``"a.b"``, checking that the key exists."""
+    parts = dotted_key.split(".")
+    node = params
+    for depth, part in enumerate(parts[:-1]):
+        if part not in node or not isinstance(node[part], dict):
+            raise ParameterError(f"Unknown parameter section '{'.'.join(parts[: depth + 1])}' in '{dotted_key}'.")
+        node = node[part]
+    if parts[-1] not in node:
+        close = difflib.get_close_matches(parts[-1], list(node), n=1)
+        hint = f" Did you mean '{'.'.join(parts[:-1] + [close[0]])}'?" if close else ""
+        raise ParameterError(f"Unknown parameter '{dotted_key}'.{hint}")
+    node[parts[-1]] = value
+
+
+def build_params(params: dict | str | Path | None = None, **overrides: Any) -> dict:
+    """Merge defaults, a parameter file or dict, and dotted overrides; validate; fix the seeds.
+
+    Parameters
+    ----------
+    params : dict | str | Path | None, default: None
+        Parameter dictionary or YAML file in MEArec's layout (sections may be partial).
+    **overrides
+        Dotted keys, e.g. ``**{"spiketrains.duration": 60}``; ``seed=0`` sets the global seed.
+
+    Returns
+    -------
+    params : dict
+        The complete, validated parameter tree with every seed made concrete.
+    """
+    if isinstance(params, (str, Path)):
+        params = load_params_file(params)
+    merged = merge_params(get_default_recording_params(), params or {})
+    for key, value in overrides.items():
+        set_dotted(merged, key, value)
+    validate_params(merged)
+    resolve_seeds(merged)
+    return merged
+
+
+def resolve_seeds(params: dict) -> None:
+    """Make every stage seed concrete (in place).
+
+    A null stage seed is derived from the global ``seed`` with :class:`numpy.random.SeedSequence`
+    (one spawned child per stage), or drawn from the operating system when ``seed`` is null too.
+    """
+    global_seed = params.get("seed")
+    if global_seed is None:
+        global_seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+        params["seed"] = global_seed
+    children = np.random.SeedSequence(int(global_seed)).spawn(len(SEED_STAGES))
+    for stage, child in zip(SEED_STAGES, children):
+        if params["seeds"].get(stage) is None:
+            params["seeds"][stage] = int(child.generate_state(1, dtype=np.uint32)[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------------
+
+
+def _number(value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None,
+            strict_minimum: bool = False, integer: bool = False, allow_none: bool = False) -> None:
+    if value is None:
+        if allow_none:
+            return
+        raise ParameterError(f"'{key}' must be a number, got null.")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"'{key}' must be a number, got {value!r}.")
+    if not np.isfinite(value):
+        raise ParameterError(f"'{key}' must be finite, got {value!r}.")
+    if integer and int(value) != value:
+        raise ParameterError(f"'{key}' must be a whole number, got {value!r}.")
+    if minimum is not None and (value < minimum or (strict_minimum and value == minimum)):
+        relation = ">" if strict_minimum else ">="
+        raise ParameterError(f"'{key}' must be {relation} {minimum}, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"'{key}' must be <= {maximum}, got {value!r}.")
+
+
+def _choice(value: Any, key: str, choices: tuple) -> None:
+    if value not in choices:
+        raise ParameterError(f"'{key}' must be one of {list(choices)}, got {value!r}.")
+
+
+def _limits(value: Any, key: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ParameterError(f"'{key}' must be null or [min, max] in um, got {value!r}.")
+    for item in value:
+        _number(item, key)
+    if value[0] > value[1]:
+        raise ParameterError(f"'{key}' must be [min, max] with min <= max, got {value!r}.")
+
+
+def validate_params(params: dict) -> None:
+    """Check every value of a merged parameter tree; raise :class:`ParameterError` on the first problem."""
+    for section in SECTIONS:
+        if not isinstance(params.get(section), dict):
+            raise ParameterError(f"Section '{section}' is missing or not a mapping.")
+    _number(params.get("seed"), "seed", minimum=0, integer=True, allow_none=True)
+    for stage in SEED_STAGES:
+        _number(params["seeds"].get(stage), f"seeds.{stage}", minimum=0, integer=True, allow_none=True)
+    _validate_spiketrains(params["spiketrains"])
+    _validate_cell_types(params["cell_types"])
+    _validate_templates(params["templates"])
+    _validate_recordings(params["recordings"])
+
+
+def _validate_spiketrains(section: dict) -> None:
+    p = "spiketrains."
+    _number(section["duration"], p + "duration", minimum=0, strict_minimum=True)
+    _number(section["t_start"], p + "t_start")
+    _number(section["ref_per"], p + "ref_per", minimum=0)
+    _number(section["min_rate"], p + "min_rate", minimum=0, strict_minimum=True)
+    _choice(section["process"], p + "process", ("poisson", "gamma"))
+    _number(section["gamma_shape"], p + "gamma_shape", minimum=0, strict_minimum=True)
+    rates, types = section.get("rates"), section.get("types")
+    if rates is not None:
+        if not isinstance(rates, (list, tuple, np.ndarray)) or len(rates) == 0:
+            raise ParameterError(f"'{p}rates' must be a non-empty list of rates in Hz, got {rates!r}.")
+        for rate in rates:
+            _number(rate, p + "rates", minimum=0, strict_minimum=True)
+        if types is None or len(types) != len(rates):
+            raise ParameterError(
+                f"'{p}types' must list 'E' or 'I' for each of the {len(rates)} rates; got {types!r}."
+            )
+        for cell_type in types:
+            _choice(cell_type, p + "types", ("E", "I"))
+    elif types is not None:
+        raise ParameterError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
+    else:
+        for key in ("n_exc", "n_inh"):
+            _number(section[key], p + key, minimum=0, integer=True)
+        if section["n_exc"] + section["n_inh"] == 0:
+            raise ParameterError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
+        for key in ("f_exc", "f_inh"):
+            _number(section[key], p + key, minimum=0, strict_minimum=True)
+        for key in ("st_exc", "st_inh"):
+            _number(section[key], p + key, minimum=0)
+    max_rate = max(rates) if rates is not None else max(section["f_exc"] + 5 * section["st_exc"],
+                                                          section["f_inh"] + 5 * section["st_inh"])
+    if section["ref_per"] > 0 and max_rate * section["ref_per"] / 1000.0 >= 0.5:
+        raise ParameterError(
+            f"A rate of {max_rate:g} Hz with '{p}ref_per' = {section['ref_per']} ms leaves no room for random "
+            "intervals: lower the rates or the refractory period."
+        )
+
+
+def _validate_cell_types(section: dict) -> None:
+    for key in ("excitatory", "inhibitory"):
+        value = section.get(key)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ParameterError(f"'cell_types.{key}' must be a list of name substrings, got {value!r}.")
+
+
+def _validate_templates(section: dict) -> None:
+    p = "templates."
+    _number(section["min_dist"], p + "min_dist", minimum=0)
+    _number(section["min_amp"], p + "min_amp", minimum=0)
+    _number(section["max_amp"], p + "max_amp", minimum=0, allow_none=True)
+    if section["max_amp"] is not None and section["max_amp"] <= section["min_amp"]:
+        raise ParameterError(
+            f"'{p}max_amp' ({section['max_amp']}) must be larger than '{p}min_amp' ({section['min_amp']})."
+        )
+    _number(section["n_overlap_pairs"], p + "n_overlap_pairs", minimum=0, integer=True, allow_none=True)
+    for key in ("xlim", "ylim", "zlim"):
+        _limits(section[key], p + key)
+    _number(section["overlap_threshold"], p + "overlap_threshold", minimum=0, maximum=1)
+    _number(section["n_jitters"], p + "n_jitters", minimum=1, integer=True)
+    _number(section["upsample"], p + "upsample", minimum=1, integer=True)
+    pad = section["pad_len"]
+    if not isinstance(pad, (list, tuple)) or len(pad) != 2:
+        raise ParameterError(f"'{p}pad_len' must be [before, after] in ms, got {pad!r}.")
+    for value in pad:
+        _number(value, p + "pad_len", minimum=0)
+    _number(section["smooth_percent"], p + "smooth_percent", minimum=0, maximum=1)
+    _number(section["smooth_strength"], p + "smooth_strength", minimum=0, strict_minimum=True)
+    ids = section.get("template_ids")
+    if ids is not None:
+        if not isinstance(ids, (list, tuple, np.ndarray)) or len(ids) == 0:
+            raise ParameterError(f"'{p}template_ids' must be a non-empty list of library indices, got {ids!r}.")
+        for value in ids:
+            _number(value, p + "template_ids", minimum=0, integer=True)
+
+
+def _validate_recordings(section: dict) -> None:
+    p = "recordings."
+    _number(section["fs"], p + "fs", minimum=0, strict_minimum=True, allow_none=True)
+    try:
+        dtype = np.dtype(section["dtype"])
+    except TypeError as error:
+        raise ParameterError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
+    if dtype.kind not in "iuf":
+        raise ParameterError(f"'{p}dtype' must be a float or integer dtype, got {section['dtype']!r}.")
+    _number(section["adc_bit_depth"], p + "adc_bit_depth", minimum=1, integer=True, allow_none=True)
+    _number(section["lsb"], p + "lsb", minimum=0, strict_minimum=True, allow_none=True)
+    _number(section["gain"], p + "gain", minimum=0, strict_minimum=True, allow_none=True)
+    if section["adc_bit_depth"] is not None:
+        if dtype.kind == "f":
+            raise ParameterError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
+        lsb = section["lsb"] or 1
+        if lsb * 2 ** section["adc_bit_depth"] > 2 ** (8 * dtype.itemsize):
+            raise ParameterError(
+                f"'{p}adc_bit_depth' = {section['adc_bit_depth']} with lsb {lsb} does not fit in {dtype.name}: "
+                "use fewer bits or a wider dtype."
+            )
+    _number(section["sync_rate"], p + "sync_rate", minimum=0, maximum=1, allow_none=True)
+    _number(section["sync_jitt"], p + "sync_jitt", minimum=0)
+    _number(section["chunk_duration"], p + "chunk_duration", minimum=0)
+    _number(section["block_duration"], p + "block_duration", minimum=0.01, maximum=60)
+    _choice(section["modulation"], p + "modulation", ("none", "template", "electrode"))
+    _number(section["sdrand"], p + "sdrand", minimum=0)
+    _choice(section["bursting"], p + "bursting", (True, False))
+    _choice(section["shape_mod"], p + "shape_mod", (True, False))
+    if section["bursting_units"] is not None:
+        units = section["bursting_units"]
+        if not isinstance(units, (list, tuple)):
+            raise ParameterError(f"'{p}bursting_units' must be a list of unit indices, got {units!r}.")
+        for unit in units:
+            _number(unit, p + "bursting_units", minimum=0, integer=True)
+    _number(section["n_bursting"], p + "n_bursting", minimum=0, integer=True, allow_none=True)
+    exp_decay = section["exp_decay"]
+    for value in exp_decay if isinstance(exp_decay, (list, tuple)) else [exp_decay]:
+        _number(value, p + "exp_decay", minimum=0)
+    _number(section["n_burst_spikes"], p + "n_burst_spikes", minimum=1, integer=True)
+    _number(section["max_burst_duration"], p + "max_burst_duration", minimum=0, strict_minimum=True)
+    _number(section["shape_stretch"], p + "shape_stretch", minimum=0)
+    _number(section["noise_level"], p + "noise_level", minimum=0)
+    _choice(section["noise_mode"], p + "noise_mode", ("uncorrelated", "distance-correlated", "far-neurons"))
+    _choice(section["noise_color"], p + "noise_color", (True, False))
+    _number(section["noise_half_distance"], p + "noise_half_distance", minimum=0, strict_minimum=True)
+    _number(section["far_neurons_n"], p + "far_neurons_n", minimum=1, integer=True)
+    _number(section["far_neurons_max_amp"], p + "far_neurons_max_amp", minimum=0, strict_minimum=True)
+    _number(section["far_neurons_noise_floor"], p + "far_neurons_noise_floor", minimum=0)
+    _number(section["far_neurons_exc_inh_ratio"], p + "far_neurons_exc_inh_ratio", minimum=0, maximum=1)
+    _number(section["color_peak"], p + "color_peak", minimum=0, strict_minimum=True)
+    _number(section["color_q"], p + "color_q", minimum=0, strict_minimum=True)
+    _number(section["color_noise_floor"], p + "color_noise_floor", minimum=0)
+    _choice(section["filter"], p + "filter", (True, False))
+    cutoff = section["filter_cutoff"]
+    cutoffs = cutoff if isinstance(cutoff, (list, tuple)) else [cutoff]
+    if len(cutoffs) not in (1, 2):
+        raise ParameterError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got {cutoff!r}.")
+    for value in cutoffs:
+        _number(value, p + "filter_cutoff", minimum=0, strict_minimum=True)
+    if len(cutoffs) == 2 and cutoffs[0] >= cutoffs[1]:
+        raise ParameterError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {cutoff!r}.")
+    _number(section["filter_order"], p + "filter_order", minimum=1, maximum=10, integer=True)
+    _choice(section["filter_mode"], p + "filter_mode", ("filtfilt", "lfilter"))
+    if section["drifting"]:
+        raise ParameterError(
+            f"'{p}drifting' = true needs a drifting template library, which this version cannot make yet: "
+            "set it to false."
+        )
+    if section["overlap"]:
+        raise ParameterError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
+    if section["extract_waveforms"]:
+        raise ParameterError(
+            f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
+            "create_sorting_analyzer(...).compute('waveforms') on the generated recording."
+        )

@@ -1,0 +1,162 @@
+"""Probes as probeinterface objects, and the mapping between MEArec's frame and ours.
+
+Frames
+------
+si_recsim follows SpikeInterface: a planar probe is a 2-D probeinterface ``Probe`` lying in its
+plane at z = 0, and cells sit in front of it at z > 0. A unit location is ``(x, y, z)`` in µm
+with ``(x, y)`` in the probe plane and ``z`` the distance from it.
+
+MEArec (MEAutility) puts planar probes in the ``yz`` plane: the plane normal is MEArec's x axis
+(cells at x > 0), MEArec's y runs across the shank columns and MEArec's z runs along the shank.
+So, for a ``yz`` probe::
+
+    si_recsim (x, y, z) = MEArec (y, z, x)        MEArec (x, y, z) = si_recsim (z, x, y)
+
+which is also what ``probeinterface.read_mearec`` does for the channel positions. The conversion
+is applied only at the MEArec file boundary (:func:`mearec_to_si_positions`,
+:func:`si_to_mearec_positions`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from probeinterface import Probe
+
+# MEAutility-style definitions: contacts per column along the shank, pitch (along, across) in µm,
+# stagger of odd columns along the shank in µm, contact shape and size (radius or half side, µm).
+_MEA_DEFINITIONS: dict[str, dict] = {
+    "Neuronexus-32": dict(columns=[10, 12, 10], pitch=(25.0, 18.0), stagger=-12.5, shape="circle", size=7.5,
+                          description="Neuronexus A1x32-Poly3-5mm-25s-177: 32 circular contacts, 3 staggered columns"),
+    **{
+        f"Neuropixels-{n}": dict(columns=[n // 4] * 4, pitch=(40.0, 16.0), stagger=20.0, shape="square", size=6.0,
+                                 description=f"Neuropixels-like: {n} square contacts in 4 staggered columns")
+        for n in (24, 64, 128, 384)
+    },
+    **{
+        f"Neuropixels2-{n}": dict(columns=[n // 2] * 2, pitch=(15.0, 32.0), stagger=0.0, shape="square", size=6.0,
+                                  description=f"Neuropixels 2.0-like: {n} square contacts in 2 columns")
+        for n in (24, 64, 128, 384)
+    },
+    "Neuroseeker-128": dict(columns=[32] * 4, pitch=(22.5, 22.5), stagger=0.0, shape="square", size=10.0,
+                            description="Neuroseeker-like: 128 square contacts in 4 columns"),
+    **{
+        f"SqMEA-{n}-{p}": dict(columns=[n] * n, pitch=(float(p), float(p)), stagger=0.0, shape="square",
+                               size=size, description=f"square MEA: {n}x{n} contacts, pitch {p} um")
+        for n, p, size in ((5, 30, 12.5), (6, 25, 10.0), (7, 20, 7.5), (10, 15, 5.0), (15, 10, 2.5))
+    },
+}
+
+
+def available_probe_names() -> list[str]:
+    """Names accepted by :func:`get_probe`."""
+    return sorted(_MEA_DEFINITIONS)
+
+
+def _grid_positions(columns: list[int], pitch_along: float, pitch_across: float, stagger: float) -> np.ndarray:
+    """Contact centres (across, along) of a column grid, centred on their mean."""
+    positions = [
+        (column * pitch_across, row * pitch_along + (stagger if column % 2 == 1 else 0.0))
+        for column, n_rows in enumerate(columns)
+        for row in range(n_rows)
+    ]
+    positions = np.asarray(positions, dtype=float)
+    return positions - positions.mean(axis=0)
+
+
+def _make_planar_probe(positions_2d: np.ndarray, shape: str, size: float, name: str, description: str) -> Probe:
+    probe = Probe(ndim=2, si_units="um", model_name=name)
+    if shape == "circle":
+        probe.set_contacts(positions=positions_2d, shapes="circle", shape_params={"radius": float(size)})
+    elif shape == "square":
+        probe.set_contacts(positions=positions_2d, shapes="square", shape_params={"width": 2.0 * float(size)})
+    else:
+        raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
+    probe.create_auto_shape(probe_type="tip")
+    probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
+    probe.annotate(mearec_name=name, mearec_description=description)
+    return probe
+
+
+def get_probe(name: str) -> Probe:
+    """Build a named probe offline as a 2-D probeinterface probe (with device channel indices).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_probe_names` (MEArec/MEAutility names, e.g. ``"Neuronexus-32"``).
+
+    Returns
+    -------
+    probe : Probe
+    """
+    if name not in _MEA_DEFINITIONS:
+        raise ValueError(f"Unknown probe {name!r}. Available probes: {', '.join(available_probe_names())}.")
+    definition = _MEA_DEFINITIONS[name]
+    positions = _grid_positions(definition["columns"], *definition["pitch"], definition["stagger"])
+    return _make_planar_probe(positions, definition["shape"], definition["size"], name, definition["description"])
+
+
+def probe_from_mearec_electrodes(info: dict) -> Probe:
+    """Rebuild the probe of a MEArec file from its ``info/electrodes`` group.
+
+    Parameters
+    ----------
+    info : dict
+        Keys as MEAutility writes them: ``electrode_name``, ``dim``, ``pitch``, ``stagger``,
+        ``shape``, ``size``, optionally ``pos`` (explicit 3-D positions) and ``plane``.
+
+    Returns
+    -------
+    probe : Probe
+        2-D probe in si_recsim's frame.
+    """
+    name = str(info.get("electrode_name", "mearec-probe"))
+    description = str(info.get("description", ""))
+    shape, size = str(info.get("shape", "circle")), float(info.get("size", 5.0))
+    plane = str(info.get("plane", "yz"))
+    if info.get("pos") is not None:
+        positions = np.asarray(info["pos"], dtype=float)
+        columns = {"xy": [0, 1], "xz": [0, 2], "yz": [1, 2]}[plane]
+        return _make_planar_probe(positions[:, columns], shape, size, name, description)
+    if name in _MEA_DEFINITIONS:
+        probe = get_probe(name)
+        return probe
+    dim = np.atleast_1d(np.asarray(info["dim"], dtype=int)).tolist()
+    if len(dim) == 1:
+        columns = [dim[0]] * dim[0]
+    elif len(dim) == 2:
+        columns = [dim[0]] * dim[1]
+    else:
+        columns = dim
+    pitch = np.atleast_1d(np.asarray(info.get("pitch", 1.0), dtype=float))
+    pitch_along, pitch_across = (pitch[0], pitch[0]) if pitch.size == 1 else (pitch[0], pitch[1])
+    stagger = float(info.get("stagger", 0.0) or 0.0)
+    positions = _grid_positions(columns, pitch_along, pitch_across, stagger)
+    return _make_planar_probe(positions, shape, size, name, description)
+
+
+def mearec_to_si_positions(positions: np.ndarray) -> np.ndarray:
+    """MEArec ``yz``-plane coordinates (..., 3) to si_recsim coordinates (..., 3)."""
+    positions = np.asarray(positions, dtype=float)
+    return positions[..., [1, 2, 0]]
+
+
+def si_to_mearec_positions(positions: np.ndarray) -> np.ndarray:
+    """si_recsim coordinates (..., 3) to MEArec ``yz``-plane coordinates (..., 3)."""
+    positions = np.asarray(positions, dtype=float)
+    return positions[..., [2, 0, 1]]
+
+
+def wired_copy(probe: Probe) -> Probe:
+    """A copy of ``probe`` wired one-to-one (contact i → channel i); ``Probe.copy`` drops the wiring."""
+    copied = probe.copy()
+    copied.set_device_channel_indices(np.arange(probe.get_contact_count()))
+    return copied
+
+
+def contact_positions_3d(probe: Probe) -> np.ndarray:
+    """Contact centres as (n, 3) in si_recsim's frame (a 2-D probe gets z = 0)."""
+    positions = np.asarray(probe.contact_positions, dtype=float)
+    if positions.shape[1] == 2:
+        positions = np.column_stack([positions, np.zeros(len(positions))])
+    return positions
