@@ -13,6 +13,7 @@ from si_recsim.generators.recording import GroundTruthRecording, GroundTruthSort
 from si_recsim.params import build_params
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
+ZARR_SUFFIX = ".zarr"
 
 
 def generate_ground_truth(params: dict | str | Path | None = None, template_library="default",
@@ -76,8 +77,8 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
                       **job_kwargs):
     """Write traces, ground-truth sorting (with all properties) and parameters to one folder.
 
-    The folder holds ``recording/`` (SpikeInterface binary or zarr), ``sorting/`` (numpy folder or
-    zarr, properties included) and ``params.yaml`` (the complete parameters with the seeds used).
+    The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
+    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml`` (the complete parameters with the seeds used).
     Everything is written to a temporary sibling folder that is renamed at the end, so an
     interrupted run never leaves a half-written folder.
 
@@ -107,9 +108,10 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        recording.save(format=format, folder=temporary / RECORDING_FOLDER, **job_kwargs)
+        suffix = ZARR_SUFFIX if format == "zarr" else ""
+        recording.save(format=format, folder=temporary / f"{RECORDING_FOLDER}{suffix}", **job_kwargs)
         sorting_format = "zarr" if format == "zarr" else "numpy_folder"
-        sorting.save(format=sorting_format, folder=temporary / SORTING_FOLDER)
+        sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
         if params is not None:
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
         if folder.exists():
@@ -133,7 +135,10 @@ def load_ground_truth(folder: str | Path):
     from spikeinterface.core import load
 
     folder = Path(folder)
+    paths = []
     for name in (RECORDING_FOLDER, SORTING_FOLDER):
-        if not (folder / name).exists():
+        found = [folder / f"{name}{suffix}" for suffix in ("", ZARR_SUFFIX) if (folder / f"{name}{suffix}").exists()]
+        if not found:
             raise FileNotFoundError(f"{folder} is not a ground-truth folder: {name}/ is missing.")
-    return load(folder / RECORDING_FOLDER), load(folder / SORTING_FOLDER)
+        paths.append(found[0])
+    return load(paths[0]), load(paths[1])

@@ -153,7 +153,7 @@ def _explain_failure(library, categories, amplitudes, wanted, chosen, rejected, 
     if section["n_overlap_pairs"] is not None:
         lines.append(f"Overlapping pairs reached: {n_pairs} of {section['n_overlap_pairs']} wanted.")
         fixes.append("change templates.n_overlap_pairs or templates.overlap_threshold")
-    if not any(categories == key for key in wanted):
+    if not any(np.any(categories == key) for key in wanted):
         fixes.append("check the cell_types substrings against the library's cell names")
     fixes.append("ask for fewer units (spiketrains.n_exc / n_inh) or use a larger library")
     lines.append("To fix: " + "; ".join(fixes) + ".")

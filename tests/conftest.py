@@ -1,0 +1,35 @@
+"""Shared fixtures.
+
+Peer data that the project did not make (MEArec template library, neurodamus circuits) is read
+from ``../shared/data`` (or ``$SI_RECSIM_SHARED_DATA``) through :func:`shared_data`. Elsewhere those
+tests skip with a reason; under CI (``CI=true``) missing data is a failure.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    folder = Path(os.environ.get("SI_RECSIM_SHARED_DATA", REPOSITORY.parent / "shared" / "data"))
+    if not folder.is_dir():
+        message = f"peer data folder {folder} not found (set SI_RECSIM_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mearec_library_path(shared_data) -> Path:
+    path = shared_data / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
+    if not path.is_file():
+        message = f"MEArec template library {path} not found"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,55 @@
+import pytest
+
+from si_recsim import ParameterError, build_params, get_default_recording_params
+
+
+def test_defaults_follow_mearec_layout():
+    params = get_default_recording_params()
+    assert set(params) >= {"spiketrains", "cell_types", "seeds", "templates", "recordings"}
+    assert params["spiketrains"]["n_exc"] == 7 and params["spiketrains"]["n_inh"] == 3
+    assert params["recordings"]["filter_cutoff"] == [300, 6000]
+    assert params["templates"]["min_dist"] == 25
+
+
+def test_unknown_key_names_the_close_match():
+    with pytest.raises(ParameterError, match="Did you mean 'recordings.noise_level'"):
+        build_params({"recordings": {"noise_levl": 3}})
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"spiketrains.duration": -1}, "spiketrains.duration"),
+        ({"recordings.modulation": "channel"}, "recordings.modulation"),
+        ({"recordings.filter_cutoff": [6000, 300]}, "low < high"),
+        ({"templates.max_amp": 10}, "larger than"),
+        ({"recordings.dtype": "complex64"}, "float or integer"),
+        ({"recordings.adc_bit_depth": 12}, "integer dtypes"),
+        ({"spiketrains.rates": [5, 5]}, "spiketrains.types"),
+        ({"spiketrains.ref_per": 200}, "refractory"),
+        ({"recordings.drifting": True}, "drifting"),
+    ],
+)
+def test_bad_values_raise_before_work(overrides, message):
+    with pytest.raises(ParameterError, match=message):
+        build_params(None, **overrides)
+
+
+def test_yaml_file_with_partial_sections(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("spiketrains:\n  duration: 3\nrecordings:\n  noise_level: 4\n")
+    params = build_params(path)
+    assert params["spiketrains"]["duration"] == 3 and params["recordings"]["noise_level"] == 4
+    assert params["recordings"]["filter"] is True
+
+
+def test_seeds_derive_from_global_seed_and_are_concrete():
+    first = build_params(None, seed=3)
+    second = build_params(None, seed=3)
+    assert first["seeds"] == second["seeds"]
+    assert all(isinstance(value, int) for value in first["seeds"].values())
+    assert len(set(first["seeds"].values())) == 4
+    explicit = build_params({"seeds": {"noise": 7}}, seed=3)
+    assert explicit["seeds"]["noise"] == 7 and explicit["seeds"]["spiketrains"] == first["seeds"]["spiketrains"]
+    random = build_params(None)
+    assert isinstance(random["seed"], int)

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from si_recsim import generate_ground_truth, get_probe
+from si_recsim.extractors import read_mearec_templates
+from si_recsim.generators import SelectionError, TemplateLibrary, make_analytic_library
+from si_recsim.generators.selection import cell_category
+
+EXCITATORY, INHIBITORY = ["PC", "SS", "SP"], ["AC", "BP", "BC", "BTC", "ChC", "DBC", "MC", "NGC"]
+
+
+@pytest.mark.parametrize(
+    "name, category",
+    [("L5_TTPC1_cADpyr232_1", "E"), ("L5_STPC_cADpyr232_1", "E"), ("L5_MC_bAC217_1", "I"),
+     ("L5_NGC_bNAC219_1", "I"), ("L5_SBC_bNAC219_1", "I"), ("analytic_PC", "E"), ("analytic_BC", "I"),
+     ("mystery", "U")],
+)
+def test_cell_categories(name, category):
+    assert cell_category(name, EXCITATORY, INHIBITORY) == category
+
+
+def test_impossible_selection_names_the_rule_and_the_fix():
+    with pytest.raises(SelectionError) as error:
+        generate_ground_truth(seed=0, **{"spiketrains.duration": 1, "templates.min_dist": 400})
+    text = str(error.value)
+    assert "min_dist" in text and "lower templates.min_dist" in text
+
+
+def test_amplitude_window_failure_is_explained():
+    with pytest.raises(SelectionError, match="widen templates.min_amp"):
+        generate_ground_truth(seed=0, **{"spiketrains.duration": 1, "templates.min_amp": 270,
+                                         "templates.max_amp": 280})
+
+
+def test_overlap_pairs_target_is_met():
+    recording, _ = generate_ground_truth(seed=3, **{"spiketrains.duration": 1, "templates.n_overlap_pairs": 2,
+                                                    "templates.min_dist": 10})
+    assert len(recording.model.overlapping) == 2
+
+
+def test_position_limits_are_respected():
+    _, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 1, "templates.zlim": [10, 40]})
+    z = sorting.get_property("gt_unit_locations")[:, 2]
+    assert np.all((z >= 10) & (z <= 40))
+
+
+def test_analytic_default_library_is_labelled_and_has_both_widths():
+    library = make_analytic_library()
+    assert "not biophysical" in library.source
+    assert library.to_spec() == "default"
+
+    def trough_width(index):
+        template = library.templates[index]
+        trace = template[:, np.argmin(template.min(axis=0))]
+        return np.sum(trace < trace.min() / 2)
+
+    excitatory = [trough_width(i) for i in np.flatnonzero(library.cell_types == "analytic_PC")[:20]]
+    inhibitory = [trough_width(i) for i in np.flatnonzero(library.cell_types == "analytic_BC")[:20]]
+    assert np.median(excitatory) > 1.3 * np.median(inhibitory)
+
+
+def test_library_from_spikeinterface_templates_round_trips():
+    library = make_analytic_library(n_near=30, n_far=0)
+    rebuilt = TemplateLibrary.from_templates(library.to_templates(), library.locations, library.cell_types)
+    assert np.array_equal(rebuilt.templates, library.templates)
+    recording, sorting = generate_ground_truth(template_library=rebuilt, seed=1,
+                                               **{"spiketrains.duration": 1, "spiketrains.n_exc": 2,
+                                                  "spiketrains.n_inh": 1, "templates.min_dist": 5})
+    assert sorting.get_num_units() == 3
+    assert isinstance(recording._kwargs["template_library"], dict)
+
+
+def test_mearec_template_library_is_read_in_our_frame(mearec_library_path):
+    import h5py
+    import MEAutility
+
+    library = read_mearec_templates(mearec_library_path)
+    with h5py.File(mearec_library_path, "r") as file:
+        raw_templates, raw_locations = file["templates"][()], file["locations"][()]
+    assert library.templates.shape == (65, 224, 32)
+    assert np.array_equal(library.templates[7], raw_templates[7].T)
+    # si_recsim (x, y, z) = MEArec (y, z, x): distance from the probe plane is MEArec's x
+    assert np.allclose(library.locations, raw_locations[:, [1, 2, 0]])
+    assert library.nbefore == 64 and library.sampling_frequency == 32000
+    mea = MEAutility.return_mea("Neuronexus-32")
+    assert np.allclose(library.probe.contact_positions, mea.positions[:, 1:])
+    assert np.allclose(get_probe("Neuronexus-32").contact_positions, mea.positions[:, 1:])
+    # every template's trough sits at nbefore
+    troughs = np.argmin(library.templates.min(axis=2), axis=1)
+    assert np.all(troughs == 64)
+
+
+def test_recording_from_mearec_library(mearec_library_path):
+    recording, sorting = generate_ground_truth(template_library=mearec_library_path, seed=0,
+                                               **{"spiketrains.duration": 2})
+    models = sorting.get_property("cell_model")
+    types = sorting.get_property("cell_type")
+    assert all(cell_category(model, EXCITATORY, INHIBITORY) == kind for model, kind in zip(models, types))
+    assert recording._kwargs["template_library"] == str(mearec_library_path.resolve())
+    assert recording.get_traces(start_frame=0, end_frame=1000).shape == (1000, 32)
