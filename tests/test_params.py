@@ -53,3 +53,19 @@ def test_seeds_derive_from_global_seed_and_are_concrete():
     assert explicit["seeds"]["noise"] == 7 and explicit["seeds"]["spiketrains"] == first["seeds"]["spiketrains"]
     random = build_params(None)
     assert isinstance(random["seed"], int)
+
+
+def test_mearec_default_parameter_file_loads_unchanged():
+    from pathlib import Path
+
+    import MEArec
+    import yaml
+
+    mearec_file = Path(MEArec.__file__).parent / "default_params" / "recordings_params.yaml"
+    mearec_params = yaml.safe_load(mearec_file.read_text())
+    params = build_params(mearec_file, seed=0)
+    for section, values in mearec_params.items():
+        if section == "seeds":
+            continue
+        for key, value in values.items():
+            assert params[section][key] == value, f"{section}.{key}"
