@@ -91,7 +91,8 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     overwrite : bool, default: False
     **job_kwargs
         SpikeInterface job arguments (``n_jobs``, ``chunk_duration``, ``progress_bar``, ...).
-        ``chunk_duration`` defaults to ``recordings.chunk_duration`` of the parameters.
+        Without a chunking argument, chunks are whole blocks of the recording's grid, about
+        ``recordings.chunk_duration`` seconds long.
 
     Returns
     -------
@@ -103,8 +104,9 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     if folder.exists() and not overwrite:
         raise FileExistsError(f"{folder} exists: choose another folder or pass overwrite=True.")
     params = recording.model.params if hasattr(recording, "model") else None
-    if params is not None and "chunk_duration" not in job_kwargs and params["recordings"]["chunk_duration"]:
-        job_kwargs["chunk_duration"] = f"{params['recordings']['chunk_duration']}s"
+    chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
+    if params is not None and not chunking & set(job_kwargs):
+        job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
@@ -121,6 +123,16 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
         if temporary.exists():
             shutil.rmtree(temporary)
     return folder
+
+
+def aligned_chunk_size(recording, chunk_duration: float) -> int:
+    """A whole number of the recording's blocks close to ``chunk_duration`` seconds.
+
+    Chunks that straddle blocks make parallel workers compute the shared blocks twice.
+    """
+    block_size = recording.model.block_size
+    n_blocks = max(1, int(round(float(chunk_duration or 0) * recording.sampling_frequency / block_size)))
+    return n_blocks * block_size
 
 
 def load_ground_truth(folder: str | Path):

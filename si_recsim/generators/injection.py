@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from si_recsim.generators.template_processing import stretch_template
 
@@ -35,6 +36,15 @@ class SpikeInjector:
         self.jitter_indices = jitter_indices
         self.modulation = modulation
         self.shape_stretch = shape_stretch
+        self._splines: dict = {}
+
+    def _spline(self, unit: int, jitter: int) -> CubicSpline:
+        """Cubic spline of one template copy, built on first use (bursting shape modulation)."""
+        key = (unit, jitter)
+        if key not in self._splines:
+            template = self.templates[unit, jitter]
+            self._splines[key] = CubicSpline(np.arange(template.shape[0]), template, axis=0)
+        return self._splines[key]
 
     def add_to(self, buffer: np.ndarray, start: int) -> None:
         """Add every spike overlapping samples ``[start, start + len(buffer))`` into ``buffer``.
@@ -60,7 +70,8 @@ class SpikeInjector:
                 if factors is not None:
                     factor = factors[offset]
                     if stretchable:
-                        waveform = stretch_template(waveform, self.nbefore, float(factor.mean()), self.shape_stretch)
+                        waveform = stretch_template(waveform, self.nbefore, float(factor.mean()), self.shape_stretch,
+                                                    self._spline(unit, jitters[spike]))
                     waveform = waveform * factor
                 onset = unit_frames[spike] - self.nbefore - start
                 low, high = max(onset, 0), min(onset + n_samples, buffer.shape[0])

@@ -104,16 +104,20 @@ def stretch_positions(n_samples: int, nbefore: int, modulation: float, shape_str
     return nbefore + warped * half
 
 
-def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shape_stretch: float) -> np.ndarray:
+def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shape_stretch: float,
+                     spline: CubicSpline | None = None) -> np.ndarray:
     """Time-stretch a template (see :func:`stretch_positions`) keeping its global negative peak.
 
-    Cubic-spline interpolation along time; the result is rescaled so that its global minimum
-    equals the original's (the amplitude modulation is applied separately).
+    Cubic-spline interpolation along time (``spline``: the template's precomputed
+    ``CubicSpline``, to save rebuilding it per spike); the result is rescaled so that its global
+    minimum equals the original's (the amplitude modulation is applied separately).
     """
     if modulation >= 1.0 or shape_stretch <= 0:
         return template
     positions = stretch_positions(template.shape[0], nbefore, modulation, shape_stretch)
-    stretched = CubicSpline(np.arange(template.shape[0]), template, axis=0)(positions)
+    if spline is None:
+        spline = CubicSpline(np.arange(template.shape[0]), template, axis=0)
+    stretched = spline(positions)
     minimum = stretched.min()
     if minimum < 0:
         stretched *= template.min() / minimum

@@ -1,0 +1,166 @@
+"""Recording generation speed and memory: si_recsim next to MEArec and SpikeInterface, in one run.
+
+Every measurement runs in a fresh child process (so peak memory is its own) and the parent prints
+a table with the ratios. "Compute every sample" means every trace sample is produced (si_recsim:
+all chunks read through SpikeInterface's chunk executor and discarded; MEArec: ``gen_recordings``,
+which fills its in-memory recording).
+
+Usage::
+
+    python benchmarks/bench_recordings.py [--cases default,bursting,long,neuropixels] [--duration 60]
+
+Needs MEArec (``pip install ".[test]"``) and the MEArec template library in ../shared/data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LIBRARY = Path(os.environ.get("SI_RECSIM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
+    / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
+SEEDS = {"spiketrains": 1, "templates": 2, "convolution": 3, "noise": 4}
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def worker_mearec(overrides: dict, duration: float) -> dict:
+    import MEArec as mr
+
+    params = mr.get_default_recordings_params()
+    params["seeds"] = dict(SEEDS)
+    params["spiketrains"]["duration"] = duration
+    params["recordings"].update(overrides)
+    tempgen = mr.load_templates(str(LIBRARY), return_h5_objects=False)
+    start = time.perf_counter()
+    recgen = mr.gen_recordings(params=params, tempgen=tempgen, verbose=0)
+    elapsed = time.perf_counter() - start
+    n_samples, n_channels = recgen.recordings.shape
+    return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=n_channels * duration, samples=n_samples)
+
+
+def _compute_all(recording, n_jobs: int) -> None:
+    from spikeinterface.core.job_tools import TimeSeriesChunkExecutor
+
+    # si_recsim: chunks of whole blocks (~1 s), as save_ground_truth does; peers: 1 s chunks
+    chunking = dict(chunk_size=recording.model.block_size) if hasattr(recording, "model") else dict(chunk_duration="1s")
+    executor = TimeSeriesChunkExecutor(recording, _read_chunk, _init_chunk, (recording,), n_jobs=n_jobs,
+                                       **chunking, progress_bar=False, mp_context="fork",
+                                       pool_engine="process", max_threads_per_worker=1)
+    executor.run()
+
+
+def _init_chunk(recording):
+    return dict(recording=recording)
+
+
+def _read_chunk(segment_index, start_frame, end_frame, worker_dict):
+    worker_dict["recording"].get_traces(start_frame=start_frame, end_frame=end_frame, segment_index=segment_index)
+
+
+def worker_si_recsim(overrides: dict, duration: float, n_jobs: int, library: str) -> dict:
+    import si_recsim
+    from si_recsim.generators.library import make_analytic_library
+
+    template_library = str(LIBRARY) if library == "mearec" else make_analytic_library(library, n_near=600, n_far=0)
+    start = time.perf_counter()
+    params = {"seeds": dict(SEEDS), "spiketrains": {"duration": duration}, "recordings": dict(overrides)}
+    recording, sorting = si_recsim.generate_ground_truth(params, template_library=template_library, seed=0)
+    _compute_all(recording, n_jobs)
+    elapsed = time.perf_counter() - start
+    return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=recording.get_num_channels() * duration,
+                samples=recording.get_num_samples())
+
+
+def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dict:
+    from spikeinterface.core import generate_ground_truth_recording
+
+    start = time.perf_counter()
+    recording, _ = generate_ground_truth_recording(durations=[duration], num_channels=n_channels, num_units=n_units,
+                                                   sampling_frequency=32000.0, seed=0)
+    _compute_all(recording, 1)
+    elapsed = time.perf_counter() - start
+    return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=n_channels * duration,
+                samples=recording.get_num_samples())
+
+
+WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "spikeinterface": worker_spikeinterface}
+
+
+def run_in_child(kind: str, **kwargs) -> dict:
+    """Run one worker in a fresh Python process and return its measurements."""
+    command = [sys.executable, __file__, "--worker", json.dumps(dict(kind=kind, kwargs=kwargs))]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _row(name: str, peer: dict | None, ours: dict, ours_parallel: dict | None, per_channel_second: bool = False):
+    unit = "ch-s" if per_channel_second else "run"
+
+    def cost(result):
+        return result["seconds"] / result["channel_seconds"] if per_channel_second else result["seconds"]
+
+    text = f"{name:38s} ours(1 job) {ours['seconds']:7.2f} s {ours['peak_mb']:7.0f} MB"
+    if ours_parallel:
+        text += f" | ours(2 jobs) {ours_parallel['seconds']:6.2f} s"
+    if peer:
+        text += f" | peer {peer['seconds']:7.2f} s {peer['peak_mb']:7.0f} MB"
+        text += f" | speed-up per {unit}: {cost(peer) / cost(ours):5.1f}x (1 job)"
+        if ours_parallel:
+            text += f", {cost(peer) / cost(ours_parallel):5.1f}x (2 jobs)"
+        text += f" | memory ratio {peer['peak_mb'] / ours['peak_mb']:4.1f}x"
+    print(text, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="default,bursting,long,neuropixels")
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.worker:
+        spec = json.loads(arguments.worker)
+        print(json.dumps(WORKERS[spec["kind"]](**spec["kwargs"])))
+        return
+    if not LIBRARY.is_file():
+        sys.exit(f"MEArec template library not found at {LIBRARY} (set SI_RECSIM_SHARED_DATA)")
+    cases = arguments.cases.split(",")
+    duration = arguments.duration
+    print(f"si_recsim vs peers, {duration:g} s recordings, Neuronexus-32 MEArec library ({LIBRARY.name}); "
+          "computing every sample\n")
+    variants = {"default": {}, "bursting": {"bursting": True, "shape_mod": True}}
+    for case in ("default", "bursting"):
+        if case not in cases:
+            continue
+        overrides = variants[case]
+        peer = run_in_child("mearec", overrides=overrides, duration=duration)
+        ours = run_in_child("si_recsim", overrides=overrides, duration=duration, n_jobs=1, library="mearec")
+        parallel = run_in_child("si_recsim", overrides=overrides, duration=duration, n_jobs=2, library="mearec")
+        _row(f"MEArec {case} ({duration:g} s)", peer, ours, parallel)
+    if "long" in cases:
+        ours = run_in_child("si_recsim", overrides={}, duration=600.0, n_jobs=1, library="mearec")
+        _row("default, 600 s (MEArec: 53 s, 5.9 GB)", None, ours, None)
+    if "neuropixels" in cases:
+        n_units, np_duration = 100, 20.0
+        peer = run_in_child("spikeinterface", duration=np_duration, n_channels=384, n_units=n_units)
+        ours = run_in_child("si_recsim", overrides={"fs": 32000}, duration=np_duration, n_jobs=1,
+                            library="Neuropixels-384")
+        print(f"(Neuropixels: si_recsim runs {n_units} units with modulation and filtering; SpikeInterface's "
+              "generate_ground_truth_recording has neither; both at 32 kHz)")
+        _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, None, per_channel_second=True)
+
+
+if __name__ == "__main__":
+    main()
