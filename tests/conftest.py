@@ -13,14 +13,17 @@ import pytest
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
+def _missing(message: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     folder = Path(os.environ.get("SI_RECSIM_SHARED_DATA", REPOSITORY.parent / "shared" / "data"))
     if not folder.is_dir():
-        message = f"peer data folder {folder} not found (set SI_RECSIM_SHARED_DATA)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"peer data folder {folder} not found (set SI_RECSIM_SHARED_DATA)")
     return folder
 
 
@@ -28,8 +31,5 @@ def shared_data() -> Path:
 def mearec_library_path(shared_data) -> Path:
     path = shared_data / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
     if not path.is_file():
-        message = f"MEArec template library {path} not found"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"MEArec template library {path} not found")
     return path

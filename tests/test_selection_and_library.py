@@ -98,3 +98,11 @@ def test_recording_from_mearec_library(mearec_library_path):
     assert all(cell_category(model, EXCITATORY, INHIBITORY) == kind for model, kind in zip(models, types))
     assert recording._kwargs["template_library"] == str(mearec_library_path.resolve())
     assert recording.get_traces(start_frame=0, end_frame=1000).shape == (1000, 32)
+
+
+def test_non_default_analytic_library_rebuilds_on_its_own_probe():
+    library = make_analytic_library("Neuropixels-64", n_near=80, n_far=0)
+    assert library.to_spec() == {"analytic": {**library.info}}
+    recording, _ = generate_ground_truth(template_library=library, seed=0, **{"spiketrains.duration": 1,
+                                                                              "templates.min_dist": 5})
+    assert recording.get_num_channels() == 64

@@ -151,8 +151,10 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
     Parameters
     ----------
     spec : str | Path | dict | TemplateLibrary
-        ``"default"`` for the analytic default library; a path to a MEArec template file (``.h5``);
-        a dictionary as made by :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
+        ``"default"`` for the analytic default library; ``{"analytic": {...}}`` for an analytic
+        library with other arguments of :func:`make_analytic_library`; a path to a MEArec template
+        file (``.h5``); a dictionary of arrays as made by :meth:`TemplateLibrary.to_spec`; or a
+        library (returned as is).
 
     Returns
     -------
@@ -160,6 +162,8 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
     """
     if isinstance(spec, TemplateLibrary):
         return spec
+    if isinstance(spec, dict) and "analytic" in spec:
+        return make_analytic_library(**spec["analytic"])
     if isinstance(spec, dict):
         return TemplateLibrary(
             templates=np.asarray(spec["templates"], dtype=np.float32), locations=spec["locations"],
@@ -237,10 +241,17 @@ def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, 
                                    seed=int(rng.integers(2**31)), unit_params=unit_params)
     nbefore = int(round(ms_before * sampling_frequency / 1000.0))
     cell_types = np.where(is_excitatory, "analytic_PC", "analytic_BC")
+    arguments = dict(probe_name=probe_name, n_near=n_near, n_far=n_far, sampling_frequency=sampling_frequency,
+                     ms_before=ms_before, ms_after=ms_after, excitatory_fraction=excitatory_fraction, seed=seed)
+    is_default = arguments == _ANALYTIC_DEFAULTS
     return TemplateLibrary(
         templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=sampling_frequency,
         nbefore=nbefore, probe=probe,
         source="analytic default (spikeinterface.core.generate_templates; not biophysical)",
-        spec=DEFAULT_LIBRARY,
-        info=dict(probe=probe_name, n_near=n_near, n_far=n_far, seed=seed),
+        spec=DEFAULT_LIBRARY if is_default else {"analytic": arguments},
+        info=arguments,
     )
+
+
+_ANALYTIC_DEFAULTS = dict(probe_name="Neuronexus-32", n_near=240, n_far=460, sampling_frequency=32000.0,
+                          ms_before=2.0, ms_after=5.0, excitatory_fraction=0.6, seed=0)

@@ -170,11 +170,11 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
 
 def _cache_key(params: dict, library_spec, spike_times, unit_types) -> str:
     digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
-    if isinstance(library_spec, dict):
+    if isinstance(library_spec, dict) and "templates" in library_spec:
         digest.update(np.ascontiguousarray(np.asarray(library_spec["templates"], dtype=np.float32)).tobytes())
         digest.update(np.asarray(library_spec["locations"], dtype=float).tobytes())
     else:
-        digest.update(str(library_spec).encode())
+        digest.update(json.dumps(library_spec, sort_keys=True, default=str).encode())
     if spike_times is not None:
         for unit_times in spike_times:
             digest.update(np.asarray(unit_times, dtype=float).tobytes())

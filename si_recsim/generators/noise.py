@@ -115,10 +115,6 @@ class GaussianNoise:
         self.mixing = mixing
         self.color = color
 
-    @property
-    def margin(self) -> int:
-        return self.color.margin if self.color else 0
-
     def _correlated(self, stream: int, start: int, stop: int) -> np.ndarray:
         values = self.white.get(stream, start, stop)
         return values @ self.mixing.T if self.mixing is not None else values
@@ -184,8 +180,6 @@ class FarNeurons:
         self.offset = (-scale * mean).astype(np.float32)
         self.floor_scale = (scale * np.sqrt(variance) * floor).astype(np.float32)
         self.white = white
-
-    margin = 0
 
     def add_to(self, buffer: np.ndarray, start: int) -> None:
         """Add the background of samples ``[start, start + len(buffer))`` to ``buffer`` (µV)."""
