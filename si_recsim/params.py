@@ -263,6 +263,7 @@ def _validate_templates(section: dict) -> None:
         _number(value, p + "pad_len", minimum=0)
     _number(section["smooth_percent"], p + "smooth_percent", minimum=0, maximum=1)
     _number(section["smooth_strength"], p + "smooth_strength", minimum=0, strict_minimum=True)
+    _number(section["sparsity_threshold"], p + "sparsity_threshold", minimum=0, maximum=1)
     ids = section.get("template_ids")
     if ids is not None:
         if not isinstance(ids, (list, tuple, np.ndarray)) or len(ids) == 0:

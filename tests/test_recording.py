@@ -161,16 +161,17 @@ def _expected_clean_traces(recording, sorting):
     model = recording.model
     injector = model.injector
     expected = np.zeros((recording.get_num_samples(), recording.get_num_channels()))
-    n_samples = injector.templates.shape[2]
+    n_samples = injector.n_samples
     for unit, frames in enumerate(model.frames):
         factors = model.injector.modulation.factors(unit, 0, len(frames))
+        channels = injector.channels[unit]
         for spike, frame in enumerate(frames):
-            waveform = injector.templates[unit, injector.jitter_indices[unit][spike]].astype(float)
+            waveform = injector.templates[unit][injector.jitter_indices[unit][spike]].astype(float)
             if factors is not None:
-                waveform = waveform * factors[spike]
+                waveform = waveform * (factors[spike][channels] if factors.shape[1] > 1 else factors[spike])
             onset = frame - injector.nbefore
             low, high = max(onset, 0), min(onset + n_samples, len(expected))
-            expected[low:high] += waveform[low - onset: high - onset]
+            expected[low:high, channels] += waveform[low - onset: high - onset]
     return expected
 
 
@@ -200,7 +201,7 @@ def test_shape_modulation_widens_bursting_spikes():
     from si_recsim.generators.template_processing import stretch_template
 
     recording, _ = generate_ground_truth(seed=3, **SHORT)
-    template = recording.model.injector.templates[0, 0]
+    template = recording.model.injector.templates[0][0]
     nbefore = recording.model.injector.nbefore
     stretched = stretch_template(template, nbefore, 0.6, 30)
 
@@ -245,3 +246,15 @@ def test_explicit_template_ids_and_resampling():
     assert list(sorting.get_property("template_id")) == [3, 5, 8]
     assert recording.sampling_frequency == 24000 and recording.get_num_samples() == 4 * 24000
     assert sorting.sampling_frequency == 24000
+
+
+def test_channel_sparsity_drops_only_tiny_contributions():
+    common = dict(seed=15, **{"spiketrains.duration": 2, "recordings.noise_level": 0, "recordings.filter": False,
+                              "recordings.modulation": "electrode"})
+    dense, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0})
+    sparse, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0.05})
+    assert all(len(channels) == 32 for channels in dense.model.injector.channels)
+    assert any(len(channels) < 32 for channels in sparse.model.injector.channels)
+    peak = dense.model.units.amplitudes.max()
+    difference = np.abs(_traces(dense) - _traces(sparse)).max()
+    assert 0 < difference <= 0.05 * peak * 1.2 * 3  # at most three overlapping spikes, modulation within 20 %

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from si_recsim.generators.library import TemplateLibrary
+from si_recsim.generators.model import get_model
 from si_recsim.generators.recording import GroundTruthRecording, GroundTruthSorting
 from si_recsim.params import build_params
 
@@ -53,14 +55,15 @@ def generate_ground_truth(params: dict | str | Path | None = None, template_libr
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
         unit_types = None if unit_types is None else [str(value) for value in unit_types]
+    if isinstance(template_library, TemplateLibrary):
+        # build once from the object in hand; the extractors below find the model in the cache
+        get_model(full_params, library_spec, spike_times, unit_types, library=template_library)
     recording = GroundTruthRecording(full_params, library_spec, spike_times, unit_types)
     sorting = GroundTruthSorting(full_params, library_spec, spike_times, unit_types)
     return recording, sorting
 
 
 def _library_spec(template_library):
-    from si_recsim.generators.library import TemplateLibrary
-
     if isinstance(template_library, TemplateLibrary):
         return template_library.to_spec()
     if isinstance(template_library, Path) or (isinstance(template_library, str) and template_library != "default"):

@@ -8,13 +8,27 @@ from scipy.interpolate import CubicSpline
 from si_recsim.generators.template_processing import stretch_template
 
 
+def channel_runs(channels: np.ndarray) -> list[tuple[slice, slice]]:
+    """Split sorted channel indices into runs of consecutive channels.
+
+    Returns (recording columns, template columns) slice pairs, so that each run is added with
+    plain slicing instead of fancy indexing.
+    """
+    breaks = np.flatnonzero(np.diff(channels) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [len(channels)]])
+    return [(slice(int(channels[a]), int(channels[b - 1]) + 1), slice(int(a), int(b))) for a, b in zip(starts, stops)]
+
+
 class SpikeInjector:
     """Spikes of a set of units and the templates they carry.
 
     Parameters
     ----------
-    templates : np.ndarray
-        (n_units, n_jitters, n_samples, n_channels) float32, µV.
+    templates : list of np.ndarray
+        Per unit, (n_jitters, n_samples, n_active_channels) float32 in µV, on that unit's channels.
+    channels : list of np.ndarray
+        Per unit, the recording channel index of each template column (sorted).
     nbefore : int
         Sample of the spike time inside a template.
     frames : list of np.ndarray
@@ -28,9 +42,12 @@ class SpikeInjector:
         (bursting shape modulation) with this strength.
     """
 
-    def __init__(self, templates: np.ndarray, nbefore: int, frames: list, jitter_indices: list,
+    def __init__(self, templates: list, channels: list, nbefore: int, frames: list, jitter_indices: list,
                  modulation=None, shape_stretch: float | None = None):
         self.templates = templates
+        self.channels = channels
+        self.runs = [channel_runs(unit_channels) for unit_channels in channels]
+        self.n_samples = templates[0].shape[1]
         self.nbefore = int(nbefore)
         self.frames = frames
         self.jitter_indices = jitter_indices
@@ -42,7 +59,7 @@ class SpikeInjector:
         """Cubic spline of one template copy, built on first use (bursting shape modulation)."""
         key = (unit, jitter)
         if key not in self._splines:
-            template = self.templates[unit, jitter]
+            template = self.templates[unit][jitter]
             self._splines[key] = CubicSpline(np.arange(template.shape[0]), template, axis=0)
         return self._splines[key]
 
@@ -52,7 +69,8 @@ class SpikeInjector:
         Units are visited in order and each unit's spikes in time order, so every sample is the
         same sum in the same order whatever the buffer's extent.
         """
-        n_samples = self.templates.shape[2]
+        n_samples = self.n_samples
+        n_channels = buffer.shape[1]
         stop = start + buffer.shape[0]
         for unit, unit_frames in enumerate(self.frames):
             # spikes whose template [frame - nbefore, frame - nbefore + n_samples) meets [start, stop)
@@ -64,15 +82,21 @@ class SpikeInjector:
             stretchable = (self.shape_stretch is not None and self.modulation is not None
                            and self.modulation.burst_amplitudes[unit] is not None)
             unit_templates = self.templates[unit]
+            channels, runs = self.channels[unit], self.runs[unit]
+            if factors is not None and factors.shape[1] == n_channels and len(channels) < n_channels:
+                factors_on_channels = factors[:, channels]
+            else:
+                factors_on_channels = factors
             jitters = self.jitter_indices[unit]
             for offset, spike in enumerate(range(first, last)):
                 waveform = unit_templates[jitters[spike]]
                 if factors is not None:
-                    factor = factors[offset]
                     if stretchable:
-                        waveform = stretch_template(waveform, self.nbefore, float(factor.mean()), self.shape_stretch,
-                                                    self._spline(unit, jitters[spike]))
-                    waveform = waveform * factor
+                        waveform = stretch_template(waveform, self.nbefore, float(factors[offset].mean()),
+                                                    self.shape_stretch, self._spline(unit, jitters[spike]))
+                    waveform = waveform * factors_on_channels[offset]
                 onset = unit_frames[spike] - self.nbefore - start
                 low, high = max(onset, 0), min(onset + n_samples, buffer.shape[0])
-                buffer[low:high] += waveform[low - onset: high - onset]
+                waveform = waveform[low - onset: high - onset]
+                for buffer_columns, template_columns in runs:
+                    buffer[low:high, buffer_columns] += waveform[:, template_columns]

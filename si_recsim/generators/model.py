@@ -72,7 +72,10 @@ class GroundTruthModel:
         self.lsb = lsb
         self.overlapping = overlapping
         self.n_fft = block_size + 2 * margin
-        self.response = None if recording_filter is None else recording_filter.response(self.n_fft)
+        self.response = None
+        if recording_filter is not None:
+            response = recording_filter.response(self.n_fft)
+            self.response = response.astype(np.float32 if recording_filter.zero_phase else np.complex64)
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -97,9 +100,12 @@ class GroundTruthModel:
                 return self._cache[block]
         start = block * self.block_size - self.margin
         length = min(self.block_size, self.num_samples - block * self.block_size)
-        buffer = np.zeros((length + 2 * self.margin, self.num_channels), dtype=np.float32)
-        if self.noise is not None:
-            self.noise.add_to(buffer, start)
+        shape = (length + 2 * self.margin, self.num_channels)
+        if self.noise is None:
+            buffer = np.zeros(shape, dtype=np.float32)
+        else:
+            buffer = np.empty(shape, dtype=np.float32)
+            self.noise.fill(buffer, start)
         self.injector.add_to(buffer, start)
         if self.response is not None:
             buffer = apply_response(buffer, self.response, self.n_fft)
@@ -141,31 +147,41 @@ def _stage_rng(params: dict, stage: str, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(params["seeds"][stage], spawn_key=keys))
 
 
+def active_channels(template: np.ndarray, threshold: float) -> np.ndarray:
+    """Channels where a template (n_samples, n_channels) reaches ``threshold`` times its peak."""
+    peaks = np.abs(template).max(axis=0)
+    return np.flatnonzero(peaks >= threshold * peaks.max())
+
+
 def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, section: dict, fs: float,
-                      rng: np.random.Generator | None) -> tuple[np.ndarray, int]:
-    """Pad, resample, jitter (when ``rng`` is given) and taper the selected templates.
+                      rng: np.random.Generator | None) -> tuple[list, list, int]:
+    """Restrict to active channels, then pad, resample, jitter (when ``rng`` is given) and taper.
 
     Returns
     -------
-    templates : np.ndarray
-        (n_units, n_jitters, n_samples, n_channels) float32 (n_jitters = 1 without ``rng``).
+    templates : list of np.ndarray
+        Per unit, (n_jitters, n_samples, n_active_channels) float32 (n_jitters = 1 without ``rng``).
+    channels : list of np.ndarray
+        Per unit, the active channel indices (``templates.sparsity_threshold``).
     nbefore : int
         Sample of the spike time in the prepared templates.
     """
     fs_library = library.sampling_frequency
     pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section["pad_len"])
-    prepared = []
+    prepared, channels = [], []
     for template_id in template_ids:
-        padded = pad_template(library.templates[template_id].astype(float), pad_before, pad_after)
+        unit_channels = active_channels(library.templates[template_id], float(section["sparsity_threshold"]))
+        padded = pad_template(library.templates[template_id][:, unit_channels].astype(float), pad_before, pad_after)
         resampled = resample_template(padded, fs_library, fs)
+        channels.append(unit_channels)
         if rng is None:
-            prepared.append(resampled[None])
+            prepared.append(resampled[None].astype(np.float32))
             continue
         copies = jittered_copies(resampled, int(section["n_jitters"]), int(section["upsample"]), rng)
         n_taper = int(section["smooth_percent"] * pad_before * fs / fs_library) // 2 * 2
-        prepared.append(taper_edges(copies, n_taper, float(section["smooth_strength"])))
+        prepared.append(taper_edges(copies, n_taper, float(section["smooth_strength"])).astype(np.float32))
     nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))
-    return np.asarray(prepared, dtype=np.float32), nbefore
+    return prepared, channels, nbefore
 
 
 def _cache_key(params: dict, library_spec, spike_times, unit_types) -> str:
@@ -187,15 +203,18 @@ _MODEL_CACHE_SIZE = 2
 _MODEL_CACHE_LOCK = threading.Lock()
 
 
-def get_model(params: dict, library_spec, spike_times: list | None = None,
-              unit_types: list | None = None) -> GroundTruthModel:
-    """:func:`build_model`, reusing the model of identical arguments built in this process."""
+def get_model(params: dict, library_spec, spike_times: list | None = None, unit_types: list | None = None,
+              library: TemplateLibrary | None = None) -> GroundTruthModel:
+    """:func:`build_model`, reusing the model of identical arguments built in this process.
+
+    ``library``, when given, is the already loaded library that ``library_spec`` describes.
+    """
     key = _cache_key(params, library_spec, spike_times, unit_types)
     with _MODEL_CACHE_LOCK:
         if key in _MODEL_CACHE:
             _MODEL_CACHE.move_to_end(key)
             return _MODEL_CACHE[key]
-    model = build_model(params, load_template_library(library_spec), spike_times, unit_types)
+    model = build_model(params, library or load_template_library(library_spec), spike_times, unit_types)
     with _MODEL_CACHE_LOCK:
         _MODEL_CACHE[key] = model
         while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
@@ -235,7 +254,7 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
 
     template_ids = _choose_templates(library, trains, params)
     jitter_rng = _stage_rng(params, "convolution", 0)
-    templates, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
+    templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
 
     overlapping = overlapping_pairs(library.templates[template_ids], templates_section["overlap_threshold"])
     if recordings_section["sync_rate"] and len(overlapping):
@@ -246,7 +265,8 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     frames = [np.floor((times - t_start) * fs).astype(np.int64) for times in trains.times]
     frames = [np.clip(unit_frames, 0, num_samples - 1) for unit_frames in frames]
     selection_rng = _stage_rng(params, "convolution", 1)
-    jitter_indices = [selection_rng.integers(0, templates.shape[1], size=len(unit_frames)).astype(np.int16)
+    n_jitters = int(templates_section["n_jitters"])
+    jitter_indices = [selection_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
 
     bursting = _bursting_units(trains.num_units, recordings_section, _stage_rng(params, "convolution", 2))
@@ -254,7 +274,7 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     modulation = Modulation(recordings_section["modulation"], recordings_section["sdrand"],
                             params["seeds"]["convolution"], library.num_channels, burst_amplitudes)
     shape_stretch = float(recordings_section["shape_stretch"]) if recordings_section["shape_mod"] else None
-    injector = SpikeInjector(templates, nbefore, frames, jitter_indices, modulation, shape_stretch)
+    injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, modulation, shape_stretch)
 
     recording_filter = None
     if recordings_section["filter"]:
@@ -274,8 +294,8 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
         locations=library.locations[template_ids],
         firing_rates=trains.rates,
         bursting=bursting,
-        main_channel_indices=np.argmax(np.abs(templates[:, 0].min(axis=1)), axis=1),
-        amplitudes=np.abs(templates[:, 0].min(axis=(1, 2))),
+        main_channel_indices=np.argmin(library.templates[template_ids].min(axis=1), axis=1),
+        amplitudes=library.amplitudes()[template_ids],
     )
     return GroundTruthModel(
         params=params, library=library, sampling_frequency=fs, num_samples=num_samples, t_start=t_start,
@@ -389,14 +409,14 @@ def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.
     n_exc = int(round(section["far_neurons_exc_inh_ratio"] * n_far))
     far_trains = generate_spike_trains({**trains_section, "rates": None, "types": None, "n_exc": n_exc,
                                         "n_inh": n_far - n_exc}, int(rng.integers(2**32)))
-    templates, nbefore = prepare_templates(library, np.asarray(chosen), params["templates"], fs, rng=None)
+    templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params["templates"], fs, rng=None)
     num_samples = int(round(float(trains_section["duration"]) * fs))
     frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, num_samples - 1)
               for times in far_trains.times]
     jitters = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
-    injector = SpikeInjector(templates, nbefore, frames, jitters)
+    injector = SpikeInjector(templates, channels, nbefore, frames, jitters)
     return FarNeurons(injector, far_trains.rates, white, float(section["noise_level"]),
-                      float(section["far_neurons_noise_floor"]), fs)
+                      float(section["far_neurons_noise_floor"]), fs, library.num_channels)
 
 
 def _output_scaling(section: dict, dtype: np.dtype, max_template_uV: float) -> tuple[float, float | None]:

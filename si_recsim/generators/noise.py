@@ -61,25 +61,36 @@ class WhiteNoise:
         bounds = [0, margin, block_size - margin, block_size] if margin else [0, block_size]
         self.part_bounds = np.array(sorted(set(bounds)))
 
-    def _part(self, stream: int, block: int, part: int) -> np.ndarray:
+    def _draw_part(self, stream: int, block: int, part: int, out: np.ndarray) -> None:
         sequence = np.random.SeedSequence(self.seed, spawn_key=(stream, block + _BLOCK_KEY_OFFSET, part))
-        rng = np.random.Generator(np.random.SFC64(sequence))
-        length = self.part_bounds[part + 1] - self.part_bounds[part]
-        return rng.standard_normal((length, self.n_channels), dtype=np.float32)
+        np.random.Generator(np.random.SFC64(sequence)).standard_normal(out=out, dtype=np.float32)
 
-    def get(self, stream: int, start: int, stop: int) -> np.ndarray:
-        """White noise for samples ``[start, stop)`` (may extend before 0), (n, n_channels) float32."""
-        out = np.empty((stop - start, self.n_channels), dtype=np.float32)
+    def fill(self, stream: int, start: int, out: np.ndarray) -> np.ndarray:
+        """Write the white noise of samples ``[start, start + len(out))`` (may begin before 0) into ``out``.
+
+        ``out`` is a C-contiguous (n, n_channels) float32 array; parts lying wholly inside it are
+        drawn in place.
+        """
+        stop = start + out.shape[0]
         for block in range(start // self.block_size, (stop - 1) // self.block_size + 1):
             block_start = block * self.block_size
             for part in range(len(self.part_bounds) - 1):
                 part_start = block_start + self.part_bounds[part]
                 part_stop = block_start + self.part_bounds[part + 1]
                 low, high = max(part_start, start), min(part_stop, stop)
-                if low < high:
-                    values = self._part(stream, block, part)
+                if low >= high:
+                    continue
+                if (low, high) == (part_start, part_stop):
+                    self._draw_part(stream, block, part, out[low - start: high - start])
+                else:
+                    values = np.empty((part_stop - part_start, self.n_channels), dtype=np.float32)
+                    self._draw_part(stream, block, part, values)
                     out[low - start: high - start] = values[low - part_start: high - part_start]
         return out
+
+    def get(self, stream: int, start: int, stop: int) -> np.ndarray:
+        """White noise for samples ``[start, stop)`` (may extend before 0), (n, n_channels) float32."""
+        return self.fill(stream, start, np.empty((stop - start, self.n_channels), dtype=np.float32))
 
 
 def apply_response(signal: np.ndarray, response: np.ndarray, n_fft: int) -> np.ndarray:
@@ -119,20 +130,22 @@ class GaussianNoise:
         values = self.white.get(stream, start, stop)
         return values @ self.mixing.T if self.mixing is not None else values
 
-    def add_to(self, buffer: np.ndarray, start: int) -> None:
-        """Add the noise of samples ``[start, start + len(buffer))`` to ``buffer`` (µV)."""
+    def fill(self, buffer: np.ndarray, start: int) -> None:
+        """Write the noise of samples ``[start, start + len(buffer))`` into ``buffer`` (µV)."""
         stop = start + buffer.shape[0]
-        if self.level == 0:
-            return
         if self.color is None:
-            buffer += self.level * self._correlated(MAIN_STREAM, start, stop)
+            if self.mixing is None:
+                self.white.fill(MAIN_STREAM, start, buffer)
+            else:
+                np.matmul(self.white.get(MAIN_STREAM, start, stop), self.mixing.T, out=buffer)
+            buffer *= np.float32(self.level)
             return
         margin = self.color.margin
         extended = self._correlated(MAIN_STREAM, start - margin, stop + margin)
         n_fft = scipy.fft.next_fast_len(extended.shape[0] + margin)
         colored = apply_response(extended, self.color.peak_filter.response(n_fft), n_fft)[margin: margin + len(buffer)]
-        buffer += self.color.colored_scale * colored
-        buffer += self.color.floor_scale * self.white.get(FLOOR_STREAM, start, stop)
+        np.multiply(colored, np.float32(self.color.colored_scale), out=buffer)
+        buffer += np.float32(self.color.floor_scale) * self.white.get(FLOOR_STREAM, start, stop)
 
 
 def make_color_spec(peak_filter: LinearFilter, level: float, floor: float) -> ColorSpec:
@@ -157,6 +170,7 @@ class FarNeurons:
     floor : float
         White noise added, as a fraction of the background's standard deviation.
     sampling_frequency : float
+    n_channels : int
 
     Notes
     -----
@@ -167,22 +181,25 @@ class FarNeurons:
     """
 
     def __init__(self, injector, rates: np.ndarray, white: WhiteNoise, level: float, floor: float,
-                 sampling_frequency: float):
-        templates = injector.templates[:, 0]
-        weights = (np.asarray(rates) / sampling_frequency)[:, None]
-        mean = np.sum(weights * templates.sum(axis=1), axis=0)
-        variance = np.sum(weights * (templates.astype(float) ** 2).sum(axis=1), axis=0)
+                 sampling_frequency: float, n_channels: int):
+        mean, variance = np.zeros(n_channels), np.zeros(n_channels)
+        for rate, template, channels in zip(rates, injector.templates, injector.channels):
+            weight = rate / sampling_frequency
+            mean[channels] += weight * template[0].sum(axis=0)
+            variance[channels] += weight * (template[0].astype(float) ** 2).sum(axis=0)
         if np.any(variance <= 0):
             raise ValueError("far-neurons noise: some channels get no background signal; use a larger far_neurons_n.")
         scale = level / np.sqrt(variance * (1.0 + floor**2))
-        injector.templates = (injector.templates * scale[None, None, None, :]).astype(np.float32)
+        injector.templates = [(template * scale[channels]).astype(np.float32)
+                              for template, channels in zip(injector.templates, injector.channels)]
         self.injector = injector
         self.offset = (-scale * mean).astype(np.float32)
         self.floor_scale = (scale * np.sqrt(variance) * floor).astype(np.float32)
         self.white = white
 
-    def add_to(self, buffer: np.ndarray, start: int) -> None:
-        """Add the background of samples ``[start, start + len(buffer))`` to ``buffer`` (µV)."""
-        self.injector.add_to(buffer, start)
+    def fill(self, buffer: np.ndarray, start: int) -> None:
+        """Write the background of samples ``[start, start + len(buffer))`` into ``buffer`` (µV)."""
+        self.white.fill(FLOOR_STREAM, start, buffer)
+        buffer *= self.floor_scale
         buffer += self.offset
-        buffer += self.floor_scale * self.white.get(FLOOR_STREAM, start, start + buffer.shape[0])
+        self.injector.add_to(buffer, start)
