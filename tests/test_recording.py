@@ -166,7 +166,7 @@ def _expected_clean_traces(recording, sorting):
         factors = model.injector.modulation.factors(unit, 0, len(frames))
         channels = injector.channels[unit]
         for spike, frame in enumerate(frames):
-            waveform = injector.templates[unit][injector.jitter_indices[unit][spike]].astype(float)
+            waveform = injector.templates[unit][injector.jitter_indices[unit][spike]].T.astype(float)
             if factors is not None:
                 waveform = waveform * (factors[spike][channels] if factors.shape[1] > 1 else factors[spike])
             onset = frame - injector.nbefore
@@ -206,8 +206,8 @@ def test_shape_modulation_widens_bursting_spikes():
     stretched = stretch_template(template, nbefore, 0.6, 30)
 
     def width(waveform):
-        channel = np.argmin(waveform.min(axis=0))
-        trace = waveform[:, channel]
+        channel = np.argmin(waveform.min(axis=1))
+        trace = waveform[channel]
         return np.sum(trace < trace.min() / 2)
 
     assert stretched.min() == pytest.approx(template.min(), rel=1e-5)
@@ -218,10 +218,12 @@ def test_shape_modulation_widens_bursting_spikes():
 @pytest.mark.parametrize("mode", ["template", "electrode"])
 def test_modulation_spread_matches_sdrand(mode):
     recording, _ = generate_ground_truth(seed=2, **SHORT, **{"recordings.modulation": mode, "recordings.sdrand": 0.1})
-    modulation = recording.model.injector.modulation
-    factors = np.concatenate([modulation.factors(unit, 0, len(frames))
-                              for unit, frames in enumerate(recording.model.frames)])
-    assert factors.shape[1] == (32 if mode == "electrode" else 1)
+    model = recording.model
+    modulation = model.injector.modulation
+    per_unit = [modulation.factors(unit, 0, len(frames)) for unit, frames in enumerate(model.frames)]
+    for unit, unit_factors in enumerate(per_unit):
+        assert unit_factors.shape[1] == (len(model.injector.channels[unit]) if mode == "electrode" else 1)
+    factors = np.concatenate([unit_factors.ravel() for unit_factors in per_unit])
     assert factors.mean() == pytest.approx(1.0, abs=0.01)
     assert factors.std() == pytest.approx(0.1, rel=0.1)
     # the same spikes read in a different order give the same factors
@@ -249,8 +251,9 @@ def test_explicit_template_ids_and_resampling():
 
 
 def test_channel_sparsity_drops_only_tiny_contributions():
+    # template modulation: one factor per spike, so both recordings draw the same factors
     common = dict(seed=15, **{"spiketrains.duration": 2, "recordings.noise_level": 0, "recordings.filter": False,
-                              "recordings.modulation": "electrode"})
+                              "recordings.modulation": "template"})
     dense, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0})
     sparse, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0.05})
     assert all(len(channels) == 32 for channels in dense.model.injector.channels)

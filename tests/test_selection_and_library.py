@@ -106,3 +106,13 @@ def test_non_default_analytic_library_rebuilds_on_its_own_probe():
     recording, _ = generate_ground_truth(template_library=library, seed=0, **{"spiketrains.duration": 1,
                                                                               "templates.min_dist": 5})
     assert recording.get_num_channels() == 64
+
+
+def test_vectorised_overlap_pairs_match_the_pairwise_rule():
+    from si_recsim.generators.selection import overlapping, overlapping_pairs
+
+    library = make_analytic_library(n_near=40, n_far=0)
+    templates = library.templates[:40]
+    expected = [(i, j) for i in range(40) for j in range(i + 1, 40) if overlapping(templates[i], templates[j], 0.5)]
+    assert [tuple(pair) for pair in overlapping_pairs(templates, 0.5)] == expected
+    assert len(expected) > 0

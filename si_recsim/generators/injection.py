@@ -11,8 +11,8 @@ from si_recsim.generators.template_processing import stretch_template
 def channel_runs(channels: np.ndarray) -> list[tuple[slice, slice]]:
     """Split sorted channel indices into runs of consecutive channels.
 
-    Returns (recording columns, template columns) slice pairs, so that each run is added with
-    plain slicing instead of fancy indexing.
+    Returns (recording channels, template rows) slice pairs, so that each run is added with plain
+    slicing instead of fancy indexing.
     """
     breaks = np.flatnonzero(np.diff(channels) != 1) + 1
     starts = np.concatenate([[0], breaks])
@@ -26,7 +26,7 @@ class SpikeInjector:
     Parameters
     ----------
     templates : list of np.ndarray
-        Per unit, (n_jitters, n_samples, n_active_channels) float32 in µV, on that unit's channels.
+        Per unit, (n_jitters, n_active_channels, n_samples) float32 in µV, on that unit's channels.
     channels : list of np.ndarray
         Per unit, the recording channel index of each template column (sorted).
     nbefore : int
@@ -47,7 +47,7 @@ class SpikeInjector:
         self.templates = templates
         self.channels = channels
         self.runs = [channel_runs(unit_channels) for unit_channels in channels]
-        self.n_samples = templates[0].shape[1]
+        self.n_samples = templates[0].shape[2]
         self.nbefore = int(nbefore)
         self.frames = frames
         self.jitter_indices = jitter_indices
@@ -60,18 +60,18 @@ class SpikeInjector:
         key = (unit, jitter)
         if key not in self._splines:
             template = self.templates[unit][jitter]
-            self._splines[key] = CubicSpline(np.arange(template.shape[0]), template, axis=0)
+            self._splines[key] = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
         return self._splines[key]
 
     def add_to(self, buffer: np.ndarray, start: int) -> None:
-        """Add every spike overlapping samples ``[start, start + len(buffer))`` into ``buffer``.
+        """Add every spike overlapping samples ``[start, start + n)`` into ``buffer`` (n_channels, n).
 
         Units are visited in order and each unit's spikes in time order, so every sample is the
         same sum in the same order whatever the buffer's extent.
         """
         n_samples = self.n_samples
-        n_channels = buffer.shape[1]
-        stop = start + buffer.shape[0]
+        length = buffer.shape[1]
+        stop = start + length
         for unit, unit_frames in enumerate(self.frames):
             # spikes whose template [frame - nbefore, frame - nbefore + n_samples) meets [start, stop)
             first = np.searchsorted(unit_frames, start + self.nbefore - n_samples + 1)
@@ -82,11 +82,7 @@ class SpikeInjector:
             stretchable = (self.shape_stretch is not None and self.modulation is not None
                            and self.modulation.burst_amplitudes[unit] is not None)
             unit_templates = self.templates[unit]
-            channels, runs = self.channels[unit], self.runs[unit]
-            if factors is not None and factors.shape[1] == n_channels and len(channels) < n_channels:
-                factors_on_channels = factors[:, channels]
-            else:
-                factors_on_channels = factors
+            runs = self.runs[unit]
             jitters = self.jitter_indices[unit]
             for offset, spike in enumerate(range(first, last)):
                 waveform = unit_templates[jitters[spike]]
@@ -94,9 +90,9 @@ class SpikeInjector:
                     if stretchable:
                         waveform = stretch_template(waveform, self.nbefore, float(factors[offset].mean()),
                                                     self.shape_stretch, self._spline(unit, jitters[spike]))
-                    waveform = waveform * factors_on_channels[offset]
+                    waveform = waveform * factors[offset][:, None]
                 onset = unit_frames[spike] - self.nbefore - start
-                low, high = max(onset, 0), min(onset + n_samples, buffer.shape[0])
-                waveform = waveform[low - onset: high - onset]
-                for buffer_columns, template_columns in runs:
-                    buffer[low:high, buffer_columns] += waveform[:, template_columns]
+                low, high = max(onset, 0), min(onset + n_samples, length)
+                waveform = waveform[:, low - onset: high - onset]
+                for buffer_rows, template_rows in runs:
+                    buffer[buffer_rows, low:high] += waveform[template_rows]

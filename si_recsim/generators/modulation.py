@@ -1,8 +1,9 @@
 """Per-spike amplitude modulation: Gaussian factors, bursting decay and the bursting shape change.
 
 Each spike's factor is ``burst_amplitude * (1 + sdrand * z)`` where ``z`` is standard normal:
-one ``z`` per spike (``template`` mode) or one per spike and channel (``electrode`` mode); in
-``none`` mode there is no Gaussian part. ``burst_amplitude`` is 1 for non-bursting units.
+one ``z`` per spike (``template`` mode) or one per spike and channel the unit is computed on
+(``electrode`` mode); in ``none`` mode there is no Gaussian part. ``burst_amplitude`` is 1 for
+non-bursting units.
 
 The Gaussian parts are drawn lazily in groups of :data:`SPIKES_PER_GROUP` consecutive spikes of a
 unit, each group from its own generator seeded by ``(convolution seed, unit, group)``, so a spike's
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SPIKES_PER_GROUP = 64
+SPIKES_PER_GROUP = 32
 _MODULATION_STREAM = 1
 
 
@@ -66,21 +67,22 @@ class Modulation:
         Standard deviation of the Gaussian factor.
     seed : int
         Convolution seed.
-    n_channels : int
+    n_unit_channels : list of int
+        Per unit, the number of channels it is computed on.
     burst_amplitudes : list of np.ndarray | None
         Per unit, the bursting factor of each spike, or None for non-bursting units.
     """
 
-    def __init__(self, mode: str, sdrand: float, seed: int, n_channels: int, burst_amplitudes: list):
+    def __init__(self, mode: str, sdrand: float, seed: int, n_unit_channels: list, burst_amplitudes: list):
         self.mode = mode
         self.sdrand = float(sdrand)
         self.seed = int(seed)
-        self.n_channels = n_channels
+        self.n_unit_channels = n_unit_channels
         self.burst_amplitudes = burst_amplitudes
 
     def _gaussian(self, unit: int, first: int, stop: int) -> np.ndarray:
         """Standard normal draws for spikes ``[first, stop)`` of ``unit``: (n, width)."""
-        width = self.n_channels if self.mode == "electrode" else 1
+        width = self.n_unit_channels[unit] if self.mode == "electrode" else 1
         groups = range(first // SPIKES_PER_GROUP, (stop - 1) // SPIKES_PER_GROUP + 1)
         draws = []
         for group in groups:
@@ -90,7 +92,7 @@ class Modulation:
         return np.concatenate(draws)[first - offset: stop - offset]
 
     def factors(self, unit: int, first: int, stop: int) -> np.ndarray | None:
-        """Factors of spikes ``[first, stop)`` of ``unit``: (n, n_channels), (n, 1), or None for all ones."""
+        """Factors of spikes ``[first, stop)`` of ``unit``: (n, n_unit_channels), (n, 1), or None for all ones."""
         burst = self.burst_amplitudes[unit]
         if self.mode == "none" or self.sdrand == 0:
             return None if burst is None else burst[first:stop, None]

@@ -62,16 +62,19 @@ class WhiteNoise:
         self.part_bounds = np.array(sorted(set(bounds)))
 
     def _draw_part(self, stream: int, block: int, part: int, out: np.ndarray) -> None:
+        """Draw one part into ``out`` (n_channels, part length), channel by channel."""
         sequence = np.random.SeedSequence(self.seed, spawn_key=(stream, block + _BLOCK_KEY_OFFSET, part))
-        np.random.Generator(np.random.SFC64(sequence)).standard_normal(out=out, dtype=np.float32)
+        rng = np.random.Generator(np.random.SFC64(sequence))
+        for row in out:
+            rng.standard_normal(out=row, dtype=np.float32)
 
     def fill(self, stream: int, start: int, out: np.ndarray) -> np.ndarray:
-        """Write the white noise of samples ``[start, start + len(out))`` (may begin before 0) into ``out``.
+        """Write the white noise of samples ``[start, start + n)`` (may begin before 0) into ``out``.
 
-        ``out`` is a C-contiguous (n, n_channels) float32 array; parts lying wholly inside it are
+        ``out`` is a C-contiguous (n_channels, n) float32 array; parts lying wholly inside it are
         drawn in place.
         """
-        stop = start + out.shape[0]
+        stop = start + out.shape[1]
         for block in range(start // self.block_size, (stop - 1) // self.block_size + 1):
             block_start = block * self.block_size
             for part in range(len(self.part_bounds) - 1):
@@ -81,23 +84,23 @@ class WhiteNoise:
                 if low >= high:
                     continue
                 if (low, high) == (part_start, part_stop):
-                    self._draw_part(stream, block, part, out[low - start: high - start])
+                    self._draw_part(stream, block, part, out[:, low - start: high - start])
                 else:
-                    values = np.empty((part_stop - part_start, self.n_channels), dtype=np.float32)
+                    values = np.empty((self.n_channels, part_stop - part_start), dtype=np.float32)
                     self._draw_part(stream, block, part, values)
-                    out[low - start: high - start] = values[low - part_start: high - part_start]
+                    out[:, low - start: high - start] = values[:, low - part_start: high - part_start]
         return out
 
     def get(self, stream: int, start: int, stop: int) -> np.ndarray:
-        """White noise for samples ``[start, stop)`` (may extend before 0), (n, n_channels) float32."""
-        return self.fill(stream, start, np.empty((stop - start, self.n_channels), dtype=np.float32))
+        """White noise for samples ``[start, stop)`` (may extend before 0), (n_channels, n) float32."""
+        return self.fill(stream, start, np.empty((self.n_channels, stop - start), dtype=np.float32))
 
 
 def apply_response(signal: np.ndarray, response: np.ndarray, n_fft: int) -> np.ndarray:
-    """Multiply ``signal`` (n, channels) by a frequency response along time; same length out."""
-    spectrum = scipy.fft.rfft(signal, n=n_fft, axis=0)
-    spectrum *= response[:, None]
-    return scipy.fft.irfft(spectrum, n=n_fft, axis=0)[: signal.shape[0]].astype(np.float32, copy=False)
+    """Multiply ``signal`` (channels, n) by a frequency response along time; same length out."""
+    spectrum = scipy.fft.rfft(signal, n=n_fft, axis=1)
+    spectrum *= response
+    return scipy.fft.irfft(spectrum, n=n_fft, axis=1)[:, : signal.shape[1]].astype(np.float32, copy=False)
 
 
 def distance_correlation_factor(channel_locations: np.ndarray, half_distance: float) -> np.ndarray:
@@ -128,23 +131,23 @@ class GaussianNoise:
 
     def _correlated(self, stream: int, start: int, stop: int) -> np.ndarray:
         values = self.white.get(stream, start, stop)
-        return values @ self.mixing.T if self.mixing is not None else values
+        return self.mixing @ values if self.mixing is not None else values
 
     def fill(self, buffer: np.ndarray, start: int) -> None:
-        """Write the noise of samples ``[start, start + len(buffer))`` into ``buffer`` (µV)."""
-        stop = start + buffer.shape[0]
+        """Write the noise of samples ``[start, start + n)`` into ``buffer`` (n_channels, n), µV."""
+        stop = start + buffer.shape[1]
         if self.color is None:
             if self.mixing is None:
                 self.white.fill(MAIN_STREAM, start, buffer)
             else:
-                np.matmul(self.white.get(MAIN_STREAM, start, stop), self.mixing.T, out=buffer)
+                np.matmul(self.mixing, self.white.get(MAIN_STREAM, start, stop), out=buffer)
             buffer *= np.float32(self.level)
             return
         margin = self.color.margin
         extended = self._correlated(MAIN_STREAM, start - margin, stop + margin)
-        n_fft = scipy.fft.next_fast_len(extended.shape[0] + margin)
-        colored = apply_response(extended, self.color.peak_filter.response(n_fft), n_fft)[margin: margin + len(buffer)]
-        np.multiply(colored, np.float32(self.color.colored_scale), out=buffer)
+        n_fft = scipy.fft.next_fast_len(extended.shape[1] + margin)
+        colored = apply_response(extended, self.color.peak_filter.response(n_fft), n_fft)
+        np.multiply(colored[:, margin: margin + buffer.shape[1]], np.float32(self.color.colored_scale), out=buffer)
         buffer += np.float32(self.color.floor_scale) * self.white.get(FLOOR_STREAM, start, stop)
 
 
@@ -185,20 +188,20 @@ class FarNeurons:
         mean, variance = np.zeros(n_channels), np.zeros(n_channels)
         for rate, template, channels in zip(rates, injector.templates, injector.channels):
             weight = rate / sampling_frequency
-            mean[channels] += weight * template[0].sum(axis=0)
-            variance[channels] += weight * (template[0].astype(float) ** 2).sum(axis=0)
+            mean[channels] += weight * template[0].sum(axis=1)
+            variance[channels] += weight * (template[0].astype(float) ** 2).sum(axis=1)
         if np.any(variance <= 0):
             raise ValueError("far-neurons noise: some channels get no background signal; use a larger far_neurons_n.")
         scale = level / np.sqrt(variance * (1.0 + floor**2))
-        injector.templates = [(template * scale[channels]).astype(np.float32)
+        injector.templates = [(template * scale[channels, None]).astype(np.float32)
                               for template, channels in zip(injector.templates, injector.channels)]
         self.injector = injector
-        self.offset = (-scale * mean).astype(np.float32)
-        self.floor_scale = (scale * np.sqrt(variance) * floor).astype(np.float32)
+        self.offset = (-scale * mean).astype(np.float32)[:, None]
+        self.floor_scale = (scale * np.sqrt(variance) * floor).astype(np.float32)[:, None]
         self.white = white
 
     def fill(self, buffer: np.ndarray, start: int) -> None:
-        """Write the background of samples ``[start, start + len(buffer))`` into ``buffer`` (µV)."""
+        """Write the background of samples ``[start, start + n)`` into ``buffer`` (n_channels, n), µV."""
         self.white.fill(FLOOR_STREAM, start, buffer)
         buffer *= self.floor_scale
         buffer += self.offset

@@ -53,10 +53,18 @@ def overlapping(template_a: np.ndarray, template_b: np.ndarray, threshold: float
 
 
 def overlapping_pairs(templates: np.ndarray, threshold: float) -> np.ndarray:
-    """(n_pairs, 2) indices of overlapping pairs among ``templates`` (n, n_samples, n_channels)."""
-    pairs = [(i, j) for i in range(len(templates)) for j in range(i + 1, len(templates))
-             if overlapping(templates[i], templates[j], threshold)]
-    return np.asarray(pairs, dtype=int).reshape(-1, 2)
+    """(n_pairs, 2) indices of overlapping pairs among ``templates`` (n, n_samples, n_channels).
+
+    The same criterion as :func:`overlapping`, for all pairs at once.
+    """
+    channel_minima = np.abs(templates.min(axis=1))  # (n, n_channels)
+    main_channels = np.argmax(channel_minima, axis=1)
+    peaks = channel_minima.max(axis=1)
+    # one_way[i, j]: template j is large on template i's main channel
+    one_way = channel_minima[:, main_channels].T > threshold * peaks[None, :]
+    both = one_way | one_way.T
+    first, second = np.nonzero(np.triu(both, k=1))
+    return np.column_stack([first, second]).astype(int)
 
 
 def select_templates(library, types: np.ndarray, section: dict, cell_types: dict,

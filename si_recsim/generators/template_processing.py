@@ -1,7 +1,8 @@
 """Preparing selected templates for convolution: padding, resampling, sub-sample jitter, edge
 tapering, and the time stretch used for bursting shape modulation.
 
-All functions take templates as (n_samples, n_channels) arrays (or a leading unit axis) in µV.
+Templates are (n_samples, n_channels) arrays in µV (with a leading jitter axis for the copies),
+except :func:`stretch_template`, which works on the engine's (n_channels, n_samples) layout.
 """
 
 from __future__ import annotations
@@ -106,17 +107,17 @@ def stretch_positions(n_samples: int, nbefore: int, modulation: float, shape_str
 
 def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shape_stretch: float,
                      spline: CubicSpline | None = None) -> np.ndarray:
-    """Time-stretch a template (see :func:`stretch_positions`) keeping its global negative peak.
+    """Time-stretch a template (n_channels, n_samples) keeping its global negative peak.
 
-    Cubic-spline interpolation along time (``spline``: the template's precomputed
+    See :func:`stretch_positions` for the warp. Cubic-spline interpolation along time (``spline``: the template's precomputed
     ``CubicSpline``, to save rebuilding it per spike); the result is rescaled so that its global
     minimum equals the original's (the amplitude modulation is applied separately).
     """
     if modulation >= 1.0 or shape_stretch <= 0:
         return template
-    positions = stretch_positions(template.shape[0], nbefore, modulation, shape_stretch)
+    positions = stretch_positions(template.shape[-1], nbefore, modulation, shape_stretch)
     if spline is None:
-        spline = CubicSpline(np.arange(template.shape[0]), template, axis=0)
+        spline = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
     stretched = spline(positions)
     minimum = stretched.min()
     if minimum < 0:
