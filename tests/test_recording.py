@@ -261,3 +261,16 @@ def test_channel_sparsity_drops_only_tiny_contributions():
     peak = dense.model.units.amplitudes.max()
     difference = np.abs(_traces(dense) - _traces(sparse)).max()
     assert 0 < difference <= 0.05 * peak * 1.2 * 3  # at most three overlapping spikes, modulation within 20 %
+
+
+def test_run_sorter_accepts_the_lazy_recording_without_saving(tmp_path):
+    from spikeinterface.sorters.internal.simplesorter import SimpleSorter
+
+    recording, _ = generate_ground_truth(seed=16, **SHORT)
+    # run_sorter's first step: it dumps the recording into the sorter folder (and refuses what it cannot dump)
+    folder = SimpleSorter.initialize_folder(recording, tmp_path / "sorter", verbose=False,
+                                            remove_existing_folder=True)
+    dumped = sorted(path.name for path in folder.iterdir())
+    assert "spikeinterface_recording.json" in dumped
+    reloaded = load(folder / "spikeinterface_recording.json", base_folder=folder)
+    assert np.array_equal(_traces(reloaded, 0, 10000), _traces(recording, 0, 10000))

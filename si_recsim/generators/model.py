@@ -24,8 +24,7 @@ from si_recsim.generators.modulation import Modulation, bursting_amplitudes
 from si_recsim.generators.noise import (FarNeurons, GaussianNoise, WhiteNoise, apply_response,
                                         distance_correlation_factor, make_color_spec)
 from si_recsim.generators.selection import overlapping_pairs, select_templates
-from si_recsim.generators.spiketrains import (SpikeTrains, add_synchrony, generate_spike_trains, renewal_spike_times,
-                                              spike_trains_from_times)
+from si_recsim.generators.spiketrains import (SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times)
 from si_recsim.generators.template_processing import (jittered_copies, pad_template, resample_template,
                                                       taper_edges)
 from si_recsim.params import ParameterError

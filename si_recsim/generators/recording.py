@@ -15,10 +15,6 @@ from si_recsim.generators.model import GroundTruthModel, get_model
 from si_recsim.probes import wired_copy
 
 
-def _model_from_kwargs(params: dict, template_library, spike_times, unit_types) -> GroundTruthModel:
-    return get_model(params, template_library, spike_times, unit_types)
-
-
 class GroundTruthRecording(BaseRecording):
     """Lazy ground-truth recording: every window is computed on demand from the model.
 
@@ -36,7 +32,7 @@ class GroundTruthRecording(BaseRecording):
 
     def __init__(self, params: dict, template_library="default", spike_times: list | None = None,
                  unit_types: list | None = None):
-        model = _model_from_kwargs(params, template_library, spike_times, unit_types)
+        model = get_model(params, template_library, spike_times, unit_types)
         BaseRecording.__init__(self, model.sampling_frequency, model.channel_ids, model.dtype)
         self.set_probe(wired_copy(model.library.probe))
         self.set_channel_gains(model.gain_to_uV)
@@ -75,7 +71,7 @@ class GroundTruthSorting(BaseSorting):
 
     def __init__(self, params: dict, template_library="default", spike_times: list | None = None,
                  unit_types: list | None = None):
-        model = _model_from_kwargs(params, template_library, spike_times, unit_types)
+        model = get_model(params, template_library, spike_times, unit_types)
         unit_ids = np.arange(model.num_units).astype(str)
         BaseSorting.__init__(self, model.sampling_frequency, unit_ids)
         self.add_sorting_segment(GroundTruthSortingSegment(model.frames, unit_ids, model.t_start))
