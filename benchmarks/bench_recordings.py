@@ -56,7 +56,7 @@ def _compute_all(recording, n_jobs: int) -> None:
     chunking = dict(chunk_size=recording.model.block_size) if hasattr(recording, "model") else dict(chunk_duration="1s")
     executor = TimeSeriesChunkExecutor(recording, _read_chunk, _init_chunk, (recording,), n_jobs=n_jobs,
                                        **chunking, progress_bar=False, pool_engine="thread",
-                                       max_threads_per_worker=1)
+                                       max_threads_per_worker=None)
     executor.run()
 
 
@@ -162,11 +162,11 @@ def main() -> None:
     if "neuropixels" in cases:
         n_units, np_duration = 100, 20.0
         peer = run_in_child("spikeinterface", duration=np_duration, n_channels=384, n_units=n_units)
-        ours = run_in_child("si_recsim", overrides={"fs": 32000}, duration=np_duration, n_jobs=1,
-                            library="Neuropixels-384", n_units=n_units)
+        ours, parallel = (run_in_child("si_recsim", overrides={"fs": 32000}, duration=np_duration, n_jobs=n_jobs,
+                                       library="Neuropixels-384", n_units=n_units) for n_jobs in (1, 2))
         print(f"(Neuropixels: si_recsim runs {n_units} units with modulation and filtering; SpikeInterface's "
               "generate_ground_truth_recording has neither; both at 32 kHz)")
-        _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, None, per_channel_second=True)
+        _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, parallel, per_channel_second=True)
 
 
 if __name__ == "__main__":
