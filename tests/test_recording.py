@@ -274,3 +274,17 @@ def test_run_sorter_accepts_the_lazy_recording_without_saving(tmp_path):
     assert "spikeinterface_recording.json" in dumped
     reloaded = load(folder / "spikeinterface_recording.json", base_folder=folder)
     assert np.array_equal(_traces(reloaded, 0, 10000), _traces(recording, 0, 10000))
+
+
+def test_distance_correlation_is_a_valid_covariance_on_dense_grids():
+    from si_recsim.generators.noise import distance_correlation_factor
+    from si_recsim.probes import contact_positions_3d, get_probe
+
+    # MEArec's 0.5 * half_distance / d kernel is not positive definite on this 15 um grid
+    locations = contact_positions_3d(get_probe("SqMEA-10-15"))
+    factor = distance_correlation_factor(locations, 30.0)
+    covariance = factor.astype(float) @ factor.T.astype(float)
+    distances = np.linalg.norm(locations[:, None] - locations[None], axis=-1)
+    assert np.allclose(covariance, 2.0 ** (-distances / 30.0), atol=1e-5)
+    mearec_kernel = np.where(distances > 0, 0.5 * 30.0 / np.maximum(distances, 1e-9), 1.0)
+    assert np.linalg.eigvalsh(mearec_kernel).min() < 0
