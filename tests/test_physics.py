@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from si_recsim.physics import IMAGE_FACTOR_PLANAR, line_source_matrix, point_source_matrix, segment_matrix
+
+
+def _random_cell(rng, n_segments=300):
+    starts = rng.uniform(-200, 200, (n_segments, 3))
+    ends = starts + rng.normal(0, 15, (n_segments, 3))
+    diameters = rng.uniform(0.5, 4, n_segments)
+    return starts, ends, diameters
+
+
+def _electrodes(rng, starts, ends):
+    random = rng.uniform(-300, 300, (40, 3))
+    # hard cases: on a segment axis, beside it, and far away
+    on_axis = starts[:5] + 1.7 * (ends[:5] - starts[:5])
+    beside = (starts[5:10] + ends[5:10]) / 2 + np.array([0.3, 0.0, 0.0])
+    far = np.array([[5000.0, 0.0, 0.0], [0.0, -8000.0, 3000.0]])
+    return np.concatenate([random, on_axis, beside, far])
+
+
+def test_line_source_equals_lfpykit():
+    lfpykit = pytest.importorskip("lfpykit")
+    rng = np.random.default_rng(0)
+    starts, ends, diameters = _random_cell(rng)
+    electrodes = _electrodes(rng, starts, ends)
+    cell = lfpykit.CellGeometry(x=np.column_stack([starts[:, 0], ends[:, 0]]),
+                                y=np.column_stack([starts[:, 1], ends[:, 1]]),
+                                z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
+    reference = lfpykit.LineSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
+    ours = line_source_matrix(electrodes, starts, ends, 0.3, diameters / 2)
+    assert np.allclose(ours, reference, rtol=1e-6, atol=0)
+
+
+def test_point_source_equals_lfpykit():
+    lfpykit = pytest.importorskip("lfpykit")
+    rng = np.random.default_rng(1)
+    starts, ends, diameters = _random_cell(rng)
+    electrodes = _electrodes(rng, starts, ends)
+    cell = lfpykit.CellGeometry(x=np.column_stack([starts[:, 0], ends[:, 0]]),
+                                y=np.column_stack([starts[:, 1], ends[:, 1]]),
+                                z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
+    reference = lfpykit.PointSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
+    ours = segment_matrix(electrodes, starts, ends, diameters, 0.3, method="pointsource")
+    assert np.allclose(ours, reference, rtol=1e-6, atol=0)
+
+
+def test_units_and_limits():
+    # 1 nA at 1 um in sigma = 1 S/m: 1 / (4 pi) mV (BlueRecording's 7.96e-5 V/nA)
+    value = point_source_matrix(np.zeros((1, 3)), np.array([[1.0, 0, 0]]), sigma=1.0)[0, 0]
+    assert value == pytest.approx(1 / (4 * np.pi)) and value * 1e-3 == pytest.approx(7.96e-5, rel=1e-3)
+    # far from a short segment the line source is the point source at its middle
+    electrode = np.array([[3000.0, 100.0, -50.0]])
+    start, end = np.array([[0.0, 0, 0]]), np.array([[10.0, 5, 0]])
+    line = line_source_matrix(electrode, start, end)[0, 0]
+    point = point_source_matrix(electrode, (start + end) / 2)[0, 0]
+    assert line == pytest.approx(point, rel=1e-5)
+    # zero-length segments and contacts on the axis stay finite
+    assert np.isfinite(line_source_matrix(np.array([[0.0, 0, 5]]), np.zeros((1, 3)), np.array([[0.0, 0, 10]]),
+                                          min_distance=0.5)).all()
+    assert line_source_matrix(electrode, start, start)[0, 0] == pytest.approx(
+        point_source_matrix(electrode, start)[0, 0])
+
+
+def test_somatic_point_sources_and_image_factor():
+    rng = np.random.default_rng(2)
+    starts, ends, diameters = _random_cell(rng, 20)
+    electrodes = rng.uniform(-100, 100, (4, 3))
+    soma = np.zeros(20, dtype=bool)
+    soma[0] = True
+    matrix = segment_matrix(electrodes, starts, ends, diameters, point_sources=soma)
+    assert np.allclose(matrix[:, 0], point_source_matrix(electrodes, ((starts + ends) / 2)[:1], 0.3,
+                                                         diameters[:1] / 2)[:, 0])
+    assert np.allclose(matrix[:, 1:], line_source_matrix(electrodes, starts[1:], ends[1:], 0.3, diameters[1:] / 2))
+    doubled = segment_matrix(electrodes, starts, ends, diameters, point_sources=soma,
+                             image_factor=IMAGE_FACTOR_PLANAR)
+    assert np.allclose(doubled, 2 * matrix)
+    with pytest.raises(ValueError, match="method"):
+        segment_matrix(electrodes, starts, ends, diameters, method="fem")
