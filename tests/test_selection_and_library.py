@@ -38,10 +38,15 @@ def test_overlap_pairs_target_is_met():
     assert len(recording.model.overlapping) == 2
 
 
-def test_position_limits_are_respected():
-    _, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 1, "templates.zlim": [10, 40]})
-    z = sorting.get_property("gt_unit_locations")[:, 2]
-    assert np.all((z >= 10) & (z <= 40))
+def test_position_limits_are_in_mearec_frame():
+    # MEArec's xlim is the distance from the probe plane: si_recsim's z
+    _, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 1, "templates.xlim": [10, 40]})
+    distance = sorting.get_property("gt_unit_locations")[:, 2]
+    assert np.all((distance >= 10) & (distance <= 40))
+    # MEArec's zlim runs along the probe: si_recsim's y
+    _, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 1, "templates.zlim": [0, 200]})
+    along = sorting.get_property("gt_unit_locations")[:, 1]
+    assert np.all((along >= 0) & (along <= 200))
 
 
 def test_analytic_default_library_is_labelled_and_has_both_widths():

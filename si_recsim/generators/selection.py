@@ -3,7 +3,8 @@
 A template is a candidate for an excitatory (or inhibitory) unit when its cell model name matches
 the ``cell_types`` substrings. Candidates are visited in a seeded random order and accepted
 greedily when they satisfy every rule: open slot for their category, ``min_dist`` from the units
-already chosen, position inside ``xlim``/``ylim``/``zlim``, amplitude strictly inside
+already chosen, position inside ``xlim``/``ylim``/``zlim`` (MEArec's frame: x is the distance
+from the probe plane, y across and z along the probe; see :mod:`si_recsim.probes`), amplitude strictly inside
 (``min_amp``, ``max_amp``), and the running number of spatially overlapping pairs for
 ``n_overlap_pairs``. When the candidates run out, the error says how many were rejected by each
 rule and what to change.
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+
+from si_recsim.probes import si_to_mearec_positions
 
 
 class SelectionError(RuntimeError):
@@ -93,7 +96,9 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
     wanted = Counter(types.tolist())
     amplitudes = library.amplitudes()
     max_amp = np.inf if section["max_amp"] is None else section["max_amp"]
+    # xlim / ylim / zlim are in MEArec's frame (x: distance from the probe plane), as in MEArec's files
     limits = [section["xlim"], section["ylim"], section["zlim"]]
+    mearec_locations = si_to_mearec_positions(library.locations)
     target_pairs = section["n_overlap_pairs"]
     threshold = section["overlap_threshold"]
 
@@ -109,7 +114,8 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
             rejected["amplitude"] += 1
             continue
         location = library.locations[index]
-        if any(lim is not None and not lim[0] <= location[axis] <= lim[1] for axis, lim in enumerate(limits)):
+        if any(lim is not None and not lim[0] <= mearec_locations[index, axis] <= lim[1]
+               for axis, lim in enumerate(limits)):
             rejected["position limits"] += 1
             continue
         accepted = chosen["E"] + chosen["I"]
