@@ -1,5 +1,0 @@
-"""Cell models and their intracellular simulation (needs the ``templates`` extra: NEURON, LFPy)."""
-
-from si_recsim.cells.models import BUILTIN_MODEL_NAMES, CellModel, builtin_cell_model, builtin_cell_models
-
-__all__ = ["BUILTIN_MODEL_NAMES", "CellModel", "builtin_cell_model", "builtin_cell_models"]
