@@ -40,11 +40,14 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
 
 
 def _available_probes(arguments: argparse.Namespace) -> int:
-    from si_recsim.probes import available_probe_names, get_probe
+    from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
 
     for name in available_probe_names():
         probe = get_probe(name)
         print(f"{name:20s} {probe.get_contact_count():4d} contacts  {probe.annotations.get('mearec_description', '')}")
+    parts = neuropixels_part_numbers()
+    if parts:
+        print(f"Neuropixels parts (probeinterface's table, all electrode sites): {' '.join(parts)}")
     return 0
 
 

@@ -19,6 +19,8 @@ is applied only at the MEArec file boundary (:func:`mearec_to_si_positions`,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from probeinterface import Probe
 
@@ -44,11 +46,32 @@ _MEA_DEFINITIONS: dict[str, dict] = {
                                size=size, description=f"square MEA: {n}x{n} contacts, pitch {p} um")
         for n, p, size in ((5, 30, 12.5), (6, 25, 10.0), (7, 20, 7.5), (10, 15, 5.0), (15, 10, 2.5))
     },
+    "tetrode-mea-l": dict(columns=[4], pitch=(16.0, 1.0), stagger=0.0, shape="square", size=7.0,
+                          description="silicon tetrode, 4 square contacts in a line"),
+    "tetrode-mea-s": dict(columns=[2, 2], pitch=(16.0, 16.0), stagger=0.0, shape="square", size=7.0,
+                          description="silicon tetrode, 4 square contacts in a square"),
+    "tetrode-mea-d": dict(columns=[1, 2, 1], pitch=(32.0, 16.0), stagger=-16.0, shape="square", size=7.0,
+                          description="silicon tetrode, 4 square contacts in a diamond"),
+    "tetrode": dict(columns=[2, 2], pitch=(16.0, 16.0), stagger=0.0, shape="circle", size=8.0, wire=True,
+                    description="microwire tetrode, 4 circular contacts"),
+    "monotrode": dict(columns=[1], pitch=(1.0, 1.0), stagger=0.0, shape="circle", size=10.0, wire=True,
+                      description="single microwire contact"),
 }
 
 
+def neuropixels_part_numbers() -> list[str]:
+    """Neuropixels part numbers (e.g. ``"NP1000"``) in probeinterface's bundled probe table."""
+    from importlib import resources
+
+    table = resources.files("probeinterface").joinpath("resources/neuropixels_probe_features.json")
+    if not table.is_file():
+        return []
+    return sorted(json.loads(table.read_text())["neuropixels_probes"])
+
+
 def available_probe_names() -> list[str]:
-    """Names accepted by :func:`get_probe`."""
+    """MEArec-style probe names accepted by :func:`get_probe` (Neuropixels part numbers are listed by
+    :func:`neuropixels_part_numbers`)."""
     return sorted(_MEA_DEFINITIONS)
 
 
@@ -63,7 +86,8 @@ def _grid_positions(columns: list[int], pitch_along: float, pitch_across: float,
     return positions - positions.mean(axis=0)
 
 
-def _make_planar_probe(positions_2d: np.ndarray, shape: str, size: float, name: str, description: str) -> Probe:
+def _make_planar_probe(positions_2d: np.ndarray, shape: str, size: float, name: str, description: str,
+                       wire: bool = False) -> Probe:
     probe = Probe(ndim=2, si_units="um", model_name=name)
     if shape == "circle":
         probe.set_contacts(positions=positions_2d, shapes="circle", shape_params={"radius": float(size)})
@@ -71,10 +95,17 @@ def _make_planar_probe(positions_2d: np.ndarray, shape: str, size: float, name: 
         probe.set_contacts(positions=positions_2d, shapes="square", shape_params={"width": 2.0 * float(size)})
     else:
         raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
-    probe.create_auto_shape(probe_type="tip")
+    if not wire:
+        probe.create_auto_shape(probe_type="tip")
     probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
-    probe.annotate(mearec_name=name, mearec_description=description)
+    probe.annotate(mearec_name=name, mearec_description=description, mearec_type="wire" if wire else "mea")
     return probe
+
+
+def is_planar_mea(probe: Probe) -> bool:
+    """Whether contacts sit on an insulating plane (MEArec type ``mea``), where the method of images
+    doubles potentials; microwires (type ``wire``) do not."""
+    return probe.annotations.get("mearec_type", "mea") == "mea" and probe.ndim == 2
 
 
 def get_probe(name: str) -> Probe:
@@ -83,17 +114,30 @@ def get_probe(name: str) -> Probe:
     Parameters
     ----------
     name : str
-        One of :func:`available_probe_names` (MEArec/MEAutility names, e.g. ``"Neuronexus-32"``).
+        A MEArec/MEAutility name from :func:`available_probe_names` (e.g. ``"Neuronexus-32"``,
+        ``"tetrode-mea-d"``), or a Neuropixels part number from :func:`neuropixels_part_numbers`
+        (e.g. ``"NP1000"``: every electrode site of the shank, built by probeinterface from its
+        bundled table; slice it with ``probe.get_slice``).
 
     Returns
     -------
     probe : Probe
     """
-    if name not in _MEA_DEFINITIONS:
-        raise ValueError(f"Unknown probe {name!r}. Available probes: {', '.join(available_probe_names())}.")
-    definition = _MEA_DEFINITIONS[name]
-    positions = _grid_positions(definition["columns"], *definition["pitch"], definition["stagger"])
-    return _make_planar_probe(positions, definition["shape"], definition["size"], name, definition["description"])
+    if name in _MEA_DEFINITIONS:
+        definition = _MEA_DEFINITIONS[name]
+        positions = _grid_positions(definition["columns"], *definition["pitch"], definition["stagger"])
+        return _make_planar_probe(positions, definition["shape"], definition["size"], name,
+                                  definition["description"], wire=definition.get("wire", False))
+    if name in neuropixels_part_numbers():
+        from probeinterface.neuropixels_tools import build_neuropixels_probe
+
+        probe = build_neuropixels_probe(name)
+        probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
+        return probe
+    raise ValueError(
+        f"Unknown probe {name!r}. Named probes: {', '.join(available_probe_names())}; or a Neuropixels part "
+        "number such as NP1000 (si-recsim available-probes lists them)."
+    )
 
 
 def probe_from_mearec_electrodes(info: dict) -> Probe:
