@@ -64,7 +64,7 @@ class GroundTruthSorting(BaseSorting):
 
     Properties: ``gt_unit_locations`` (n_units, 3) µm, ``main_channel_id``, ``cell_type``
     (``"E"``/``"I"``), ``cell_model``, ``template_id`` (library index), ``firing_rate`` (target,
-    Hz), ``bursting``, ``amplitude_uV`` (trough of the prepared template before filtering).
+    Hz), ``bursting``, ``amplitude_uV`` (absolute negative peak of the library template).
 
     Parameters are those of :class:`GroundTruthRecording`.
     """
