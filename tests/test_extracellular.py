@@ -1,0 +1,145 @@
+"""Template computation from membrane currents (issue: biophysical templates)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from si_recsim.generators.extracellular import (PlacementSettings, contact_points, eap_from_currents,
+                                                generate_cell_templates, place_segments, random_angles,
+                                                recentre, rotation_matrix)
+from si_recsim.physics import line_source_matrix
+from si_recsim.probes import get_probe
+
+LFPy = pytest.importorskip("LFPy")
+MORPHOLOGY = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
+
+
+def _ball_and_sticks(dt=2.0**-5, tstop=100.0):
+    cell = LFPy.Cell(morphology=str(MORPHOLOGY), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
+                     nsegs_method="fixed_length", max_nsegs_length=20)
+    for section in cell.allseclist:
+        section.insert("pas")
+        section.e_pas = -65.0
+        section.g_pas = 1.0 / 30000.0
+        if "soma" in section.name():
+            section.insert("hh")
+    return cell
+
+
+def _soma_centred_geometry(cell):
+    soma = np.asarray(cell.somapos, dtype=float)
+    starts = np.column_stack([cell.x[:, 0], cell.y[:, 0], cell.z[:, 0]]) - soma
+    ends = np.column_stack([cell.x[:, -1], cell.y[:, -1], cell.z[:, -1]]) - soma
+    return starts, ends
+
+
+def test_potentials_equal_lfpy_line_source():
+    cell = _ball_and_sticks()
+    starts, ends = _soma_centred_geometry(cell)
+    position, angles = np.array([12.0, -35.0, 40.0]), np.array([0.4, -1.1, 2.3])
+    cell.set_rotation(x=angles[0], y=angles[1], z=angles[2])
+    cell.set_pos(*position)
+    electrodes = np.column_stack([np.linspace(-50, 60, 16), np.linspace(-100, 90, 16), np.zeros(16)])
+    reference = LFPy.RecExtElectrode(cell, x=electrodes[:, 0], y=electrodes[:, 1], z=electrodes[:, 2], sigma=0.3,
+                                     method="linesource").get_transformation_matrix()
+    placed_starts, placed_ends = place_segments(starts, ends, position, angles)
+    ours = line_source_matrix(electrodes, placed_starts, placed_ends, 0.3, np.asarray(cell.d) / 2)
+    assert np.allclose(ours, reference, rtol=1e-6, atol=0)
+    currents = np.random.default_rng(0).normal(size=(cell.totnsegs, 50))
+    eap = eap_from_currents(electrodes[:, None, :], placed_starts, placed_ends, np.asarray(cell.d), currents, 0.3, 1.0)
+    assert np.allclose(eap, 1000 * reference @ currents, rtol=1e-6, atol=1e-9)
+
+
+def test_rotation_convention_is_lfpys():
+    cell = _ball_and_sticks()
+    starts, _ = _soma_centred_geometry(cell)
+    angles = np.array([0.3, 0.7, -1.2])
+    cell.set_rotation(x=angles[0], y=angles[1], z=angles[2])
+    rotated, _ = _soma_centred_geometry(cell)
+    assert np.allclose(starts @ rotation_matrix(angles).T, rotated, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["norot", "xrot", "yrot", "zrot", "3drot", "physrot"])
+def test_rotation_modes(mode):
+    rng = np.random.default_rng(1)
+    axes = np.array([rotation_matrix(random_angles(mode, True, rng)) @ [0.0, 1.0, 0.0] for _ in range(200)])
+    if mode in ("norot", "zrot"):  # zrot turns about the probe's long axis: the cell axis stays put
+        assert np.allclose(axes, [0, 1, 0])
+    elif mode == "physrot":
+        assert np.degrees(np.arccos(np.clip(axes[:, 1], -1, 1))).max() <= 15.0 + 1e-9
+    elif mode == "3drot":
+        assert axes[:, 1].min() < -0.5 and axes[:, 1].max() > 0.5
+    elif mode == "xrot":  # MEArec's x is the plane normal: the axis turns within the probe plane
+        assert np.allclose(axes[:, 2], 0) and axes[:, 0].std() > 0.3
+    else:  # yrot turns about the across axis: the axis leaves the plane
+        assert np.allclose(axes[:, 0], 0) and axes[:, 2].std() > 0.3
+    unconstrained = np.array([rotation_matrix(random_angles("physrot", False, rng)) @ [0, 1.0, 0]
+                              for _ in range(200)])
+    assert unconstrained[:, 1].min() < 0
+
+
+def test_contact_points_lie_on_their_contacts():
+    rng = np.random.default_rng(2)
+    circles = get_probe("Neuronexus-32")
+    points = contact_points(circles, 50, rng)
+    centres = np.asarray(circles.contact_positions)
+    assert np.allclose(points[..., 2], 0)
+    assert np.linalg.norm(points[..., :2] - centres[:, None], axis=-1).max() <= 7.5
+    squares = get_probe("Neuropixels-24")
+    offsets = contact_points(squares, 50, rng)[..., :2] - np.asarray(squares.contact_positions)[:, None]
+    assert np.abs(offsets).max() <= 6.0 and np.abs(offsets).max() > 4.0
+    assert np.allclose(contact_points(squares, 1, rng)[:, 0, :2], squares.contact_positions)
+
+
+def test_recentre_puts_the_trough_at_nbefore():
+    template = np.zeros((3, 20))
+    template[1, 12] = -5
+    template[0, :] += np.arange(20) * 0.01
+    moved = recentre(template, 6)
+    assert np.unravel_index(np.argmin(moved), moved.shape) == (1, 6)
+    assert np.allclose(moved[0, -6:], template[0, -1])
+
+
+class _SyntheticSpikes:
+    """A soma-centred dipole: a sink at the soma balanced by sources along the +y stick."""
+
+    def __init__(self):
+        n_segments, n_samples = 11, 64
+        self.starts = np.column_stack([np.zeros(n_segments), np.arange(n_segments) * 20.0 - 10, np.zeros(n_segments)])
+        self.ends = self.starts + [0.0, 20.0, 0.0]
+        self.diameters = np.full(n_segments, 2.0)
+        shape = -np.exp(-0.5 * ((np.arange(n_samples) - 20) / 3.0) ** 2)
+        currents = np.zeros((n_segments, n_samples))
+        currents[0] = 2.0 * shape
+        currents[1:] = -2.0 * shape / (n_segments - 1)
+        self.currents = np.stack([currents, 1.1 * currents])
+        self.nbefore = 20
+
+
+def test_generated_templates_follow_the_acceptance_rules():
+    probe = get_probe("Neuronexus-32")
+    settings = PlacementSettings(n=12, min_amp=20.0, rot="3drot", ncontacts=3)
+    first = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
+    again = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
+    templates, locations = first["templates"], first["locations"]
+    assert templates.shape == (12, 64, 32) and np.array_equal(templates, again["templates"])
+    assert np.all(np.abs(templates.min(axis=(1, 2))) >= 20.0)
+    assert np.all(np.abs(templates.min(axis=(1, 2))) >= np.abs(templates.max(axis=(1, 2))))
+    assert np.all(np.argmin(templates.min(axis=2), axis=1) == 20)
+    assert np.all((locations[:, 2] >= 10) & (locations[:, 2] <= 80))
+    planar = generate_cell_templates(_SyntheticSpikes(), probe, PlacementSettings(n=1, min_amp=0.0, ncontacts=1,
+                                                                                 rot="norot"),
+                                     True, np.random.default_rng(0))
+    no_images = generate_cell_templates(_SyntheticSpikes(), probe,
+                                        PlacementSettings(n=1, min_amp=0.0, ncontacts=1, rot="norot",
+                                                          method_of_images=False),
+                                        True, np.random.default_rng(0))
+    assert np.allclose(planar["templates"], 2 * no_images["templates"], rtol=1e-5)
+
+
+def test_unreachable_amplitude_returns_fewer_templates():
+    result = generate_cell_templates(_SyntheticSpikes(), get_probe("Neuronexus-32"),
+                                     PlacementSettings(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
+                                     True, np.random.default_rng(0))
+    assert result["templates"].shape[0] == 0 and result["rejected"] == 15

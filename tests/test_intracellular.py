@@ -1,0 +1,57 @@
+"""Intracellular simulation of a user-supplied cell model (the plug-in path for any model)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from si_recsim.cells import CellModel, IntracellularSettings, simulate_spikes
+
+LFPy = pytest.importorskip("LFPy")
+MORPHOLOGY = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
+
+
+def make_ball_and_sticks(dt, tstop):
+    cell = LFPy.Cell(morphology=str(MORPHOLOGY), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
+                     nsegs_method="fixed_length", max_nsegs_length=20)
+    for section in cell.allseclist:
+        section.insert("pas")
+        section.e_pas = -65.0
+        section.g_pas = 1.0 / 30000.0
+        if "soma" in section.name():
+            section.insert("hh")
+    return cell
+
+
+MODEL = CellModel(name="test_ball_and_sticks", make_cell=make_ball_and_sticks, celsius=6.3)
+SETTINGS = IntracellularSettings(sim_time=0.15, target_spikes=(2, 40), weights=(0.25, 1.75))
+
+
+def test_spike_currents_are_cut_around_somatic_peaks(tmp_path):
+    spikes = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
+    n_spikes, n_segments, n_samples = spikes.currents.shape
+    assert n_spikes >= 2 and n_samples == SETTINGS.n_samples == 224
+    assert np.all(np.argmax(spikes.somatic_voltage, axis=1) == SETTINGS.nbefore)
+    assert spikes.somatic.sum() >= 1 and spikes.starts.shape == (n_segments, 3)
+    # the soma sits at the origin of the stored geometry
+    soma = (spikes.starts[spikes.somatic] + spikes.ends[spikes.somatic]) / 2
+    assert np.allclose(soma.mean(axis=0), 0, atol=1e-6)
+    # the injected step leaves the cell through its membrane: membrane currents (outward positive) sum to it
+    assert np.allclose(spikes.currents.sum(axis=1), spikes.stimulus_nA, atol=1e-3 * spikes.stimulus_nA + 1e-6)
+
+
+def test_cache_is_reused_and_keyed_by_settings(tmp_path):
+    first = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
+    cached = list((tmp_path / "intracellular").glob("*.npz"))
+    assert len(cached) == 1
+    second = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
+    assert np.array_equal(first.currents, second.currents)
+    other = IntracellularSettings(sim_time=0.15, target_spikes=(2, 40), cut_out=(1.5, 4.0))
+    simulate_spikes(MODEL, other, cache_folder=tmp_path)
+    assert len(list((tmp_path / "intracellular").glob("*.npz"))) == 2
+
+
+def test_impossible_spike_window_fails_with_the_tried_currents(tmp_path):
+    with pytest.raises(RuntimeError, match="did not fire between 500"):
+        simulate_spikes(MODEL, IntracellularSettings(sim_time=0.05, target_spikes=(500, 600)), cache_folder=tmp_path)
+    assert not list((tmp_path / "intracellular").glob("*.npz")) if (tmp_path / "intracellular").exists() else True
