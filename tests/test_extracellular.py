@@ -143,3 +143,18 @@ def test_unreachable_amplitude_returns_fewer_templates():
                                      PlacementSettings(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
                                      True, np.random.default_rng(0))
     assert result["templates"].shape[0] == 0 and result["rejected"] == 15
+
+
+def test_physrot_sampling_is_uniform_on_the_cone():
+    rng = np.random.default_rng(3)
+    axes = np.array([rotation_matrix(random_angles("physrot", True, rng)) @ [0.0, 1.0, 0.0] for _ in range(4000)])
+    # uniform on the spherical cap: cos(tilt) uniform in [cos 15°, 1], azimuth uniform
+    cos_tilt = axes[:, 1]
+    low = np.cos(np.deg2rad(15))
+    assert cos_tilt.min() >= low - 1e-12
+    assert abs(np.mean(cos_tilt) - (1 + low) / 2) < 0.002
+    azimuth = np.arctan2(axes[:, 2], axes[:, 0])
+    assert np.histogram(azimuth, bins=4, range=(-np.pi, np.pi))[0].min() > 900
+    # the spin about the cell axis is uniform too: a perpendicular direction covers all angles
+    spins = np.array([rotation_matrix(random_angles("physrot", True, rng)) @ [1.0, 0.0, 0.0] for _ in range(2000)])
+    assert np.histogram(np.arctan2(spins[:, 2], spins[:, 0]), bins=4, range=(-np.pi, np.pi))[0].min() > 400

@@ -129,9 +129,11 @@ def eap_from_currents(points: np.ndarray, starts: np.ndarray, ends: np.ndarray, 
 def random_angles(mode: str, constrained: bool, rng: np.random.Generator) -> np.ndarray:
     """Euler angles of a random rotation in one of :data:`ROTATION_MODES`.
 
-    ``physrot`` draws uniform 3-D rotations until the cell axis (+y) stays within
-    :data:`PHYSROT_MAX_ANGLE_DEG` of +y when ``constrained`` (cell types with a preferred
-    orientation, e.g. pyramidal cells), and any 3-D rotation otherwise.
+    ``physrot`` keeps the cell axis (+y) within :data:`PHYSROT_MAX_ANGLE_DEG` of +y when
+    ``constrained`` (cell types with a preferred orientation, e.g. pyramidal cells), and draws any
+    3-D rotation otherwise. The constrained rotation is a uniform rotation conditioned on that cone,
+    sampled directly: the image of the axis uniform on the spherical cap, then a uniform spin about
+    it.
     """
     if mode not in ROTATION_MODES:
         raise ValueError(f"rot must be one of {list(ROTATION_MODES)}, got {mode!r}.")
@@ -141,12 +143,13 @@ def random_angles(mode: str, constrained: bool, rng: np.random.Generator) -> np.
     elif mode == "3drot" or (mode == "physrot" and not constrained):
         angles = Rotation.random(random_state=rng).as_euler("xyz")
     elif mode == "physrot":
-        limit = np.cos(np.deg2rad(PHYSROT_MAX_ANGLE_DEG))
-        while True:
-            rotation = Rotation.random(random_state=rng)
-            if rotation.apply([0.0, 1.0, 0.0])[1] >= limit:
-                angles = rotation.as_euler("xyz")
-                break
+        cos_tilt = rng.uniform(np.cos(np.deg2rad(PHYSROT_MAX_ANGLE_DEG)), 1.0)
+        azimuth, spin = rng.uniform(0.0, 2.0 * np.pi, 2)
+        sin_tilt = np.sqrt(1.0 - cos_tilt**2)
+        direction = np.array([sin_tilt * np.cos(azimuth), cos_tilt, sin_tilt * np.sin(azimuth)])
+        tilt_axis = np.cross([0.0, 1.0, 0.0], direction)
+        tilt = Rotation.from_rotvec(tilt_axis / max(np.linalg.norm(tilt_axis), 1e-300) * np.arccos(cos_tilt))
+        angles = (tilt * Rotation.from_rotvec([0.0, spin, 0.0])).as_euler("xyz")
     return angles
 
 

@@ -25,6 +25,7 @@ import numpy as np
 IMAGE_FACTOR_PLANAR = 2.0
 
 _FOUR_PI = 4.0 * np.pi
+_TILE_ELEMENTS = 32768
 
 
 def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: float = 0.3,
@@ -79,19 +80,28 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     axis = ends - starts
     length = np.linalg.norm(axis, axis=1)
     is_point = length == 0
-    unit = np.divide(axis, length[:, None], out=np.zeros_like(axis), where=~is_point[:, None])
-    relative = electrodes[:, None, :] - starts[None, :, :]  # (n_electrodes, n_segments, 3)
-    along = np.einsum("ijk,jk->ij", relative, unit)
-    squared = np.einsum("ijk,ijk->ij", relative, relative)
-    floor = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(starts),))[None, :]
-    radial = np.sqrt(np.maximum(squared - along**2, floor**2))
-    matrix = np.empty_like(along)
-    lines = ~is_point
-    if np.any(lines):
-        matrix[:, lines] = _asinh_difference(along[:, lines], along[:, lines] - length[None, lines],
-                                             radial[:, lines]) / (_FOUR_PI * sigma * length[None, lines])
+    unit = np.ascontiguousarray(np.divide(axis, length[:, None], out=np.zeros_like(axis),
+                                          where=~is_point[:, None]).T)
+    starts_by_axis = np.ascontiguousarray(starts.T)
+    floor_squared = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(starts),)) ** 2
+    scale = 1.0 / (_FOUR_PI * sigma * np.where(is_point, 1.0, length))
+    matrix = np.empty((len(electrodes), len(starts)))
+    # cache-sized tiles: every temporary stays in the CPU cache, several times faster than whole arrays
+    columns = min(len(starts), _TILE_ELEMENTS)
+    rows = max(1, _TILE_ELEMENTS // max(columns, 1))
+    for row in range(0, len(electrodes), rows):
+        tile_electrodes = electrodes[row: row + rows]
+        for column in range(0, len(starts), columns):
+            part = slice(column, column + columns)
+            relative = [tile_electrodes[:, axis_index, None] - starts_by_axis[axis_index, part]
+                        for axis_index in range(3)]
+            along = relative[0] * unit[0, part] + relative[1] * unit[1, part] + relative[2] * unit[2, part]
+            squared = relative[0] ** 2 + relative[1] ** 2 + relative[2] ** 2
+            radial_squared = np.maximum(squared - along**2, floor_squared[part])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                matrix[row: row + rows, part] = _log_ratio(along, along - length[part], radial_squared) * scale[part]
     if np.any(is_point):
-        matrix[:, is_point] = point_source_matrix(electrodes, starts[is_point], sigma, floor[0, is_point])
+        matrix[:, is_point] = point_source_matrix(electrodes, starts[is_point], sigma, np.sqrt(floor_squared[is_point]))
     return matrix
 
 
@@ -131,32 +141,33 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     as_points = np.ones(len(starts), dtype=bool) if method == "pointsource" else np.zeros(len(starts), dtype=bool)
     if point_sources is not None:
         as_points |= np.asarray(point_sources, dtype=bool)
-    matrix = np.empty((len(_positions(electrodes)), len(starts)))
-    if np.any(as_points):
-        matrix[:, as_points] = point_source_matrix(electrodes, midpoints[as_points], sigma, radius[as_points])
-    if np.any(~as_points):
-        matrix[:, ~as_points] = line_source_matrix(electrodes, starts[~as_points], ends[~as_points], sigma,
-                                                   radius[~as_points])
-    return matrix * image_factor
+    if np.all(as_points):
+        matrix = point_source_matrix(electrodes, midpoints, sigma, radius)
+    else:
+        matrix = line_source_matrix(electrodes, starts, ends, sigma, radius)
+        if np.any(as_points):
+            matrix[:, as_points] = point_source_matrix(electrodes, midpoints[as_points], sigma, radius[as_points])
+    if image_factor != 1.0:
+        matrix *= image_factor
+    return matrix
 
 
-def _asinh_difference(upper: np.ndarray, lower: np.ndarray, radial: np.ndarray) -> np.ndarray:
-    """``asinh(upper / radial) - asinh(lower / radial)`` (upper >= lower) without cancellation.
+def _log_ratio(upper: np.ndarray, lower: np.ndarray, radial_squared: np.ndarray) -> np.ndarray:
+    """``asinh(upper / r) - asinh(lower / r)`` for ``upper >= lower``, without cancellation.
 
-    Beyond either end of the segment both arguments have the same sign and the difference is
-    written as one logarithm of a ratio of positive numbers; beside the segment it is a sum.
+    With ``u = log(sqrt(upper^2 + r^2) + |upper|)`` and ``v = log(sqrt(lower^2 + r^2) + |lower|)``
+    (sums of non-negative terms, so never cancelling), the difference is ``u + v - log r^2``
+    beside the segment (``lower <= 0 <= upper``), ``u - v`` beyond its end (``lower > 0``) and
+    ``v - u`` before its start (``upper < 0``), because ``asinh(x / r) = sign(x) (log(sqrt(x^2 + r^2)
+    + |x|) - log r)``. The three cases are combined with arithmetic signs rather than selections,
+    which is several times faster on large arrays.
     """
-    result = np.empty_like(upper)
-    beyond_end = lower >= 0
-    before_start = upper <= 0
-    beside = ~(beyond_end | before_start)
-    u, l, r = upper[beyond_end], lower[beyond_end], radial[beyond_end]
-    result[beyond_end] = np.log((u + np.hypot(u, r)) / (l + np.hypot(l, r)))
-    u, l, r = upper[before_start], lower[before_start], radial[before_start]
-    result[before_start] = np.log((-l + np.hypot(l, r)) / (-u + np.hypot(u, r)))
-    u, l, r = upper[beside], lower[beside], radial[beside]
-    result[beside] = np.arcsinh(u / r) + np.arcsinh(-l / r)
-    return result
+    u = np.log(np.sqrt(upper**2 + radial_squared) + np.abs(upper))
+    v = np.log(np.sqrt(lower**2 + radial_squared) + np.abs(lower))
+    upper_sign = (upper >= 0).astype(float)
+    lower_sign = (lower > 0).astype(float)
+    return (2.0 * upper_sign - 1.0) * u + (1.0 - 2.0 * lower_sign) * v + (lower_sign - upper_sign) * np.log(
+        radial_squared)
 
 
 def _positions(values) -> np.ndarray:
