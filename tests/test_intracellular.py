@@ -55,3 +55,23 @@ def test_impossible_spike_window_fails_with_the_tried_currents(tmp_path):
     with pytest.raises(RuntimeError, match="did not fire between 500"):
         simulate_spikes(MODEL, IntracellularSettings(sim_time=0.05, target_spikes=(500, 600)), cache_folder=tmp_path)
     assert not list((tmp_path / "intracellular").glob("*.npz")) if (tmp_path / "intracellular").exists() else True
+
+
+def test_builtin_models_calibrate_and_have_distinct_spike_widths(tmp_path):
+    from si_recsim.cells import builtin_cell_models
+    from si_recsim.generators.selection import cell_category
+    from si_recsim.physics import segment_matrix
+
+    widths, categories = {}, {}
+    for model in builtin_cell_models():
+        spikes = simulate_spikes(model, IntracellularSettings(), cache_folder=tmp_path)
+        low, high = model.target_spikes
+        assert low < len(spikes.currents) + 1 <= high  # the first spike is dropped
+        potential = 1000 * segment_matrix(np.array([[0.0, 0.0, 30.0]]), spikes.starts, spikes.ends,
+                                          spikes.diameters) @ spikes.currents[0]
+        trace = potential[0] - potential[0, 0]
+        assert trace.min() < -15.0  # a visible extracellular spike 30 um away
+        widths[model.name] = np.sum(trace < trace.min() / 2) * spikes.dt
+        categories[model.name] = cell_category(model.name, ["PC", "SS", "SP"], ["BC", "MC"])
+    assert widths["builtin_PC"] > 1.3 * widths["builtin_MC"] > 1.3 * 1.3 * widths["builtin_BC"]
+    assert categories == {"builtin_PC": "E", "builtin_MC": "I", "builtin_BC": "I"}

@@ -1,6 +1,7 @@
 """Cell models and their intracellular simulation (needs the ``templates`` extra: NEURON, LFPy)."""
 
 from si_recsim.cells.intracellular import IntracellularSettings, SpikeCurrents, simulate_spikes
-from si_recsim.cells.models import CellModel
+from si_recsim.cells.models import BUILTIN_MODEL_NAMES, CellModel, builtin_cell_model, builtin_cell_models
 
-__all__ = ["CellModel", "IntracellularSettings", "SpikeCurrents", "simulate_spikes"]
+__all__ = ["BUILTIN_MODEL_NAMES", "CellModel", "IntracellularSettings", "SpikeCurrents", "builtin_cell_model",
+           "builtin_cell_models", "simulate_spikes"]

@@ -1,10 +1,15 @@
 """Intracellular simulation: transmembrane currents of a few spikes per cell model.
 
 A somatic current step is calibrated until the cell fires a number of spikes inside
-``target_spikes`` (MEArec's rule: the amplitude starts at ``weights[0]`` nA and is multiplied by
-``weights[0]`` after too many spikes and by ``weights[1]`` after too few). The first spike is
+``target_spikes`` (or the model's own window, :attr:`CellModel.target_spikes`): the amplitude
+starts at ``weights[0]`` nA and is multiplied by ``weights[0]`` after too many spikes and by
+``weights[1]`` after too few, as in MEArec, until the window is bracketed; then the bracket is
+bisected, which finds narrow windows that multiplicative steps jump over. The first spike is
 dropped and every other spike is cut ``cut_out`` ms around its somatic peak, for the membrane
 currents of all segments. Results are cached on disk, keyed by everything that affects them.
+
+Each trial cell is built in an empty NEURON (existing sections are deleted first), because LFPy
+indexes every section NEURON holds.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from si_recsim.cells.models import CellModel
 
 SPIKE_THRESHOLD_MV = -30.0
 PEAK_SEARCH_MS = 1.0
-MAX_CALIBRATION_TRIES = 10
+MAX_CALIBRATION_TRIES = 20
 
 
 @dataclass(frozen=True)
@@ -101,17 +106,17 @@ def default_cache_folder() -> Path:
     return Path(os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
 
 
-def cache_key(model: CellModel, settings: IntracellularSettings, model_fingerprint: str) -> str:
-    """Hash of the model, its fingerprint, the settings and the NEURON version."""
+def cache_key(model: CellModel, settings: IntracellularSettings) -> str:
+    """Hash of the model (name, temperature, window, fingerprint), the settings and the NEURON version."""
     import neuron
 
-    payload = dict(name=model.name, celsius=model.celsius, fingerprint=model_fingerprint,
-                   settings=asdict(settings), neuron=neuron.__version__)
+    payload = dict(name=model.name, celsius=model.celsius, fingerprint=model.fingerprint,
+                   target_spikes=model.target_spikes, settings=asdict(settings), neuron=neuron.__version__)
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def simulate_spikes(model: CellModel, settings: IntracellularSettings = IntracellularSettings(),
-                    cache_folder: Path | None = None, model_fingerprint: str = "") -> SpikeCurrents:
+                    cache_folder: Path | None = None) -> SpikeCurrents:
     """Spike currents of ``model``, from the cache when the same simulation was run before.
 
     Parameters
@@ -120,16 +125,13 @@ def simulate_spikes(model: CellModel, settings: IntracellularSettings = Intracel
     settings : IntracellularSettings
     cache_folder : Path | None, default: None
         Where results are kept (:func:`default_cache_folder` when None).
-    model_fingerprint : str, default: ""
-        Anything that distinguishes versions of a model with the same name (e.g. a hash of its
-        files); part of the cache key.
 
     Returns
     -------
     spikes : SpikeCurrents
     """
     folder = Path(cache_folder) if cache_folder is not None else default_cache_folder()
-    path = folder / "intracellular" / f"{model.name}-{cache_key(model, settings, model_fingerprint)}.npz"
+    path = folder / "intracellular" / f"{model.name}-{cache_key(model, settings)}.npz"
     if path.exists():
         return SpikeCurrents.load(path)
     spikes = _simulate(model, settings)
@@ -143,11 +145,13 @@ def _simulate(model: CellModel, settings: IntracellularSettings) -> SpikeCurrent
     from neuron import h
 
     tstop = settings.sim_time * 1000.0
-    low, high = settings.target_spikes
+    low, high = model.target_spikes or settings.target_spikes
     amplitude = settings.weights[0]
+    too_few, too_many = None, None  # largest amplitude with too few spikes, smallest with too many
     counts = []
     for _ in range(MAX_CALIBRATION_TRIES):
         h.celsius = model.celsius
+        _delete_all_sections()
         cell = model.make_cell(settings.dt, tstop)
         soma_index = int(cell.get_idx("soma")[0])
         stimulus = LFPy.StimIntElectrode(cell, idx=soma_index, pptype="IClamp", amp=amplitude,
@@ -157,7 +161,14 @@ def _simulate(model: CellModel, settings: IntracellularSettings) -> SpikeCurrent
         counts.append((amplitude, len(peaks)))
         if low < len(peaks) <= high:
             return _cut_spikes(model.name, cell, peaks, settings, amplitude)
-        amplitude *= settings.weights[0] if len(peaks) > high else settings.weights[1]
+        if len(peaks) > high:
+            too_many = amplitude if too_many is None else min(too_many, amplitude)
+        else:
+            too_few = amplitude if too_few is None else max(too_few, amplitude)
+        if too_few is not None and too_many is not None:
+            amplitude = (too_few + too_many) / 2.0
+        else:
+            amplitude *= settings.weights[0] if len(peaks) > high else settings.weights[1]
         del stimulus, cell
     tried = ", ".join(f"{amp:.3g} nA: {count} spikes" for amp, count in counts)
     raise RuntimeError(
@@ -165,6 +176,14 @@ def _simulate(model: CellModel, settings: IntracellularSettings) -> SpikeCurrent
         f"{settings.sim_time} s after {MAX_CALIBRATION_TRIES} current steps ({tried}). Change "
         "target_spikes, weights or sim_time, or check the model's excitability."
     )
+
+
+def _delete_all_sections() -> None:
+    """Start from an empty NEURON: LFPy cells index every section NEURON holds, so a cell must be
+    alone (LFPy's own default, ``delete_sections=True``, does the same)."""
+    from neuron import h
+
+    h("forall delete_section()")
 
 
 def _spike_peaks(voltage: np.ndarray, settings: IntracellularSettings) -> np.ndarray:
