@@ -39,6 +39,28 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _gen_templates(arguments: argparse.Namespace) -> int:
+    from si_recsim.generators.template_generation import generate_templates
+
+    output = Path(arguments.output)
+    if output.exists() and not arguments.overwrite:
+        print(f"error: {output} exists: choose another --output or pass --overwrite.", file=sys.stderr)
+        return 2
+    overrides = dict(arguments.set or [])
+    for key in ("n", "seed", "probe"):
+        if getattr(arguments, key) is not None:
+            overrides[key] = getattr(arguments, key)
+    if arguments.cell_models is not None:
+        overrides["cell_models"] = arguments.cell_models.split(",")
+    library = generate_templates(arguments.params, output=output, n_jobs=arguments.n_jobs,
+                                 cache_folder=arguments.cache_folder, progress_bar=not arguments.no_progress,
+                                 **overrides)
+    counts = {name: details["n_templates"] for name, details in library.info["models"].items()}
+    print(f"{library.num_templates} templates ({counts}) on {library.probe.model_name or 'probe'} "
+          f"({library.num_channels} channels), seed {library.info['params']['seed']}: written to {output}")
+    return 0
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
 
@@ -63,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "recordings_params.yaml.")
     generate.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
     generate.add_argument("-t", "--templates", default="default",
-                          help="template library: 'default' (analytic, Neuronexus-32) or a MEArec template .h5")
+                          help="template library: 'default', a library from gen-templates, or a MEArec template .h5")
     generate.add_argument("-o", "--output", default="gt_recording", help="output folder (default: gt_recording)")
     generate.add_argument("-d", "--duration", type=float, help="duration in s (spiketrains.duration)")
     generate.add_argument("-s", "--seed", type=int, help="global seed; every unset stage seed derives from it")
@@ -74,6 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     generate.set_defaults(handler=_gen_recordings)
+
+    templates = commands.add_parser("gen-templates", help="simulate cell models and write a template library",
+                                    description="Simulate cell models (NEURON + LFPy), place them in front of a "
+                                    "probe and write a template library. Parameters follow MEArec's "
+                                    "templates_params.yaml. Finished cell models are kept in OUTPUT.parts/, so an "
+                                    "interrupted run resumes.")
+    templates.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
+    templates.add_argument("-o", "--output", default="templates.h5", help="library file (default: templates.h5)")
+    templates.add_argument("--probe", help="probe name (si-recsim available-probes)")
+    templates.add_argument("-n", type=int, help="templates per cell model")
+    templates.add_argument("-s", "--seed", type=int, help="library seed")
+    templates.add_argument("--cell-models", help="comma-separated built-in model names (default: all built-in)")
+    templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
+                           help="override one parameter, e.g. --set min_amp=50 (repeatable)")
+    templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes over cell models")
+    templates.add_argument("--cache-folder", help="intracellular cache (default: $SI_RECSIM_CACHE or "
+                           "~/.cache/si_recsim)")
+    templates.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    templates.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    templates.set_defaults(handler=_gen_templates)
 
     probes = commands.add_parser("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)
@@ -88,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (ParameterError, SelectionError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except (ParameterError, SelectionError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -145,8 +145,9 @@ def resolve_seeds(params: dict) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _number(value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None,
-            strict_minimum: bool = False, integer: bool = False, allow_none: bool = False) -> None:
+def check_number(value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None,
+                 strict_minimum: bool = False, integer: bool = False, allow_none: bool = False) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is a finite number within the bounds."""
     if value is None:
         if allow_none:
             return
@@ -164,18 +165,20 @@ def _number(value: Any, key: str, *, minimum: float | None = None, maximum: floa
         raise ParameterError(f"'{key}' must be <= {maximum}, got {value!r}.")
 
 
-def _choice(value: Any, key: str, choices: tuple) -> None:
+def check_choice(value: Any, key: str, choices: tuple) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ParameterError(f"'{key}' must be one of {list(choices)}, got {value!r}.")
 
 
-def _limits(value: Any, key: str) -> None:
+def check_limits(value: Any, key: str) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is null or an ordered [min, max] pair."""
     if value is None:
         return
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ParameterError(f"'{key}' must be null or [min, max] in um, got {value!r}.")
     for item in value:
-        _number(item, key)
+        check_number(item, key)
     if value[0] > value[1]:
         raise ParameterError(f"'{key}' must be [min, max] with min <= max, got {value!r}.")
 
@@ -185,9 +188,9 @@ def validate_params(params: dict) -> None:
     for section in SECTIONS:
         if not isinstance(params.get(section), dict):
             raise ParameterError(f"Section '{section}' is missing or not a mapping.")
-    _number(params.get("seed"), "seed", minimum=0, integer=True, allow_none=True)
+    check_number(params.get("seed"), "seed", minimum=0, integer=True, allow_none=True)
     for stage in SEED_STAGES:
-        _number(params["seeds"].get(stage), f"seeds.{stage}", minimum=0, integer=True, allow_none=True)
+        check_number(params["seeds"].get(stage), f"seeds.{stage}", minimum=0, integer=True, allow_none=True)
     _validate_spiketrains(params["spiketrains"])
     _validate_cell_types(params["cell_types"])
     _validate_templates(params["templates"])
@@ -196,35 +199,35 @@ def validate_params(params: dict) -> None:
 
 def _validate_spiketrains(section: dict) -> None:
     p = "spiketrains."
-    _number(section["duration"], p + "duration", minimum=0, strict_minimum=True)
-    _number(section["t_start"], p + "t_start")
-    _number(section["ref_per"], p + "ref_per", minimum=0)
-    _number(section["min_rate"], p + "min_rate", minimum=0, strict_minimum=True)
-    _choice(section["process"], p + "process", ("poisson", "gamma"))
-    _number(section["gamma_shape"], p + "gamma_shape", minimum=0, strict_minimum=True)
+    check_number(section["duration"], p + "duration", minimum=0, strict_minimum=True)
+    check_number(section["t_start"], p + "t_start")
+    check_number(section["ref_per"], p + "ref_per", minimum=0)
+    check_number(section["min_rate"], p + "min_rate", minimum=0, strict_minimum=True)
+    check_choice(section["process"], p + "process", ("poisson", "gamma"))
+    check_number(section["gamma_shape"], p + "gamma_shape", minimum=0, strict_minimum=True)
     rates, types = section.get("rates"), section.get("types")
     if rates is not None:
         if not isinstance(rates, (list, tuple, np.ndarray)) or len(rates) == 0:
             raise ParameterError(f"'{p}rates' must be a non-empty list of rates in Hz, got {rates!r}.")
         for rate in rates:
-            _number(rate, p + "rates", minimum=0, strict_minimum=True)
+            check_number(rate, p + "rates", minimum=0, strict_minimum=True)
         if types is None or len(types) != len(rates):
             raise ParameterError(
                 f"'{p}types' must list 'E' or 'I' for each of the {len(rates)} rates; got {types!r}."
             )
         for cell_type in types:
-            _choice(cell_type, p + "types", ("E", "I"))
+            check_choice(cell_type, p + "types", ("E", "I"))
     elif types is not None:
         raise ParameterError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
     else:
         for key in ("n_exc", "n_inh"):
-            _number(section[key], p + key, minimum=0, integer=True)
+            check_number(section[key], p + key, minimum=0, integer=True)
         if section["n_exc"] + section["n_inh"] == 0:
             raise ParameterError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
         for key in ("f_exc", "f_inh"):
-            _number(section[key], p + key, minimum=0, strict_minimum=True)
+            check_number(section[key], p + key, minimum=0, strict_minimum=True)
         for key in ("st_exc", "st_inh"):
-            _number(section[key], p + key, minimum=0)
+            check_number(section[key], p + key, minimum=0)
     max_rate = max(rates) if rates is not None else max(section["f_exc"] + 5 * section["st_exc"],
                                                           section["f_inh"] + 5 * section["st_inh"])
     if section["ref_per"] > 0 and max_rate * section["ref_per"] / 1000.0 >= 0.5:
@@ -243,47 +246,47 @@ def _validate_cell_types(section: dict) -> None:
 
 def _validate_templates(section: dict) -> None:
     p = "templates."
-    _number(section["min_dist"], p + "min_dist", minimum=0)
-    _number(section["min_amp"], p + "min_amp", minimum=0)
-    _number(section["max_amp"], p + "max_amp", minimum=0, allow_none=True)
+    check_number(section["min_dist"], p + "min_dist", minimum=0)
+    check_number(section["min_amp"], p + "min_amp", minimum=0)
+    check_number(section["max_amp"], p + "max_amp", minimum=0, allow_none=True)
     if section["max_amp"] is not None and section["max_amp"] <= section["min_amp"]:
         raise ParameterError(
             f"'{p}max_amp' ({section['max_amp']}) must be larger than '{p}min_amp' ({section['min_amp']})."
         )
-    _number(section["n_overlap_pairs"], p + "n_overlap_pairs", minimum=0, integer=True, allow_none=True)
+    check_number(section["n_overlap_pairs"], p + "n_overlap_pairs", minimum=0, integer=True, allow_none=True)
     for key in ("xlim", "ylim", "zlim"):
-        _limits(section[key], p + key)
-    _number(section["overlap_threshold"], p + "overlap_threshold", minimum=0, maximum=1)
-    _number(section["n_jitters"], p + "n_jitters", minimum=1, integer=True)
-    _number(section["upsample"], p + "upsample", minimum=1, integer=True)
+        check_limits(section[key], p + key)
+    check_number(section["overlap_threshold"], p + "overlap_threshold", minimum=0, maximum=1)
+    check_number(section["n_jitters"], p + "n_jitters", minimum=1, integer=True)
+    check_number(section["upsample"], p + "upsample", minimum=1, integer=True)
     pad = section["pad_len"]
     if not isinstance(pad, (list, tuple)) or len(pad) != 2:
         raise ParameterError(f"'{p}pad_len' must be [before, after] in ms, got {pad!r}.")
     for value in pad:
-        _number(value, p + "pad_len", minimum=0)
-    _number(section["smooth_percent"], p + "smooth_percent", minimum=0, maximum=1)
-    _number(section["smooth_strength"], p + "smooth_strength", minimum=0, strict_minimum=True)
-    _number(section["sparsity_threshold"], p + "sparsity_threshold", minimum=0, maximum=1)
+        check_number(value, p + "pad_len", minimum=0)
+    check_number(section["smooth_percent"], p + "smooth_percent", minimum=0, maximum=1)
+    check_number(section["smooth_strength"], p + "smooth_strength", minimum=0, strict_minimum=True)
+    check_number(section["sparsity_threshold"], p + "sparsity_threshold", minimum=0, maximum=1)
     ids = section.get("template_ids")
     if ids is not None:
         if not isinstance(ids, (list, tuple, np.ndarray)) or len(ids) == 0:
             raise ParameterError(f"'{p}template_ids' must be a non-empty list of library indices, got {ids!r}.")
         for value in ids:
-            _number(value, p + "template_ids", minimum=0, integer=True)
+            check_number(value, p + "template_ids", minimum=0, integer=True)
 
 
 def _validate_recordings(section: dict) -> None:
     p = "recordings."
-    _number(section["fs"], p + "fs", minimum=0, strict_minimum=True, allow_none=True)
+    check_number(section["fs"], p + "fs", minimum=0, strict_minimum=True, allow_none=True)
     try:
         dtype = np.dtype(section["dtype"])
     except TypeError as error:
         raise ParameterError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
     if dtype.kind not in "iuf":
         raise ParameterError(f"'{p}dtype' must be a float or integer dtype, got {section['dtype']!r}.")
-    _number(section["adc_bit_depth"], p + "adc_bit_depth", minimum=1, integer=True, allow_none=True)
-    _number(section["lsb"], p + "lsb", minimum=0, strict_minimum=True, allow_none=True)
-    _number(section["gain"], p + "gain", minimum=0, strict_minimum=True, allow_none=True)
+    check_number(section["adc_bit_depth"], p + "adc_bit_depth", minimum=1, integer=True, allow_none=True)
+    check_number(section["lsb"], p + "lsb", minimum=0, strict_minimum=True, allow_none=True)
+    check_number(section["gain"], p + "gain", minimum=0, strict_minimum=True, allow_none=True)
     if section["adc_bit_depth"] is not None:
         if dtype.kind == "f":
             raise ParameterError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
@@ -293,49 +296,49 @@ def _validate_recordings(section: dict) -> None:
                 f"'{p}adc_bit_depth' = {section['adc_bit_depth']} with lsb {lsb} does not fit in {dtype.name}: "
                 "use fewer bits or a wider dtype."
             )
-    _number(section["sync_rate"], p + "sync_rate", minimum=0, maximum=1, allow_none=True)
-    _number(section["sync_jitt"], p + "sync_jitt", minimum=0)
-    _number(section["chunk_duration"], p + "chunk_duration", minimum=0)
-    _number(section["block_duration"], p + "block_duration", minimum=0.01, maximum=60)
-    _choice(section["modulation"], p + "modulation", ("none", "template", "electrode"))
-    _number(section["sdrand"], p + "sdrand", minimum=0)
-    _choice(section["bursting"], p + "bursting", (True, False))
-    _choice(section["shape_mod"], p + "shape_mod", (True, False))
+    check_number(section["sync_rate"], p + "sync_rate", minimum=0, maximum=1, allow_none=True)
+    check_number(section["sync_jitt"], p + "sync_jitt", minimum=0)
+    check_number(section["chunk_duration"], p + "chunk_duration", minimum=0)
+    check_number(section["block_duration"], p + "block_duration", minimum=0.01, maximum=60)
+    check_choice(section["modulation"], p + "modulation", ("none", "template", "electrode"))
+    check_number(section["sdrand"], p + "sdrand", minimum=0)
+    check_choice(section["bursting"], p + "bursting", (True, False))
+    check_choice(section["shape_mod"], p + "shape_mod", (True, False))
     if section["bursting_units"] is not None:
         units = section["bursting_units"]
         if not isinstance(units, (list, tuple)):
             raise ParameterError(f"'{p}bursting_units' must be a list of unit indices, got {units!r}.")
         for unit in units:
-            _number(unit, p + "bursting_units", minimum=0, integer=True)
-    _number(section["n_bursting"], p + "n_bursting", minimum=0, integer=True, allow_none=True)
+            check_number(unit, p + "bursting_units", minimum=0, integer=True)
+    check_number(section["n_bursting"], p + "n_bursting", minimum=0, integer=True, allow_none=True)
     exp_decay = section["exp_decay"]
     for value in exp_decay if isinstance(exp_decay, (list, tuple)) else [exp_decay]:
-        _number(value, p + "exp_decay", minimum=0)
-    _number(section["n_burst_spikes"], p + "n_burst_spikes", minimum=1, integer=True)
-    _number(section["max_burst_duration"], p + "max_burst_duration", minimum=0, strict_minimum=True)
-    _number(section["shape_stretch"], p + "shape_stretch", minimum=0)
-    _number(section["noise_level"], p + "noise_level", minimum=0)
-    _choice(section["noise_mode"], p + "noise_mode", ("uncorrelated", "distance-correlated", "far-neurons"))
-    _choice(section["noise_color"], p + "noise_color", (True, False))
-    _number(section["noise_half_distance"], p + "noise_half_distance", minimum=0, strict_minimum=True)
-    _number(section["far_neurons_n"], p + "far_neurons_n", minimum=1, integer=True)
-    _number(section["far_neurons_max_amp"], p + "far_neurons_max_amp", minimum=0, strict_minimum=True)
-    _number(section["far_neurons_noise_floor"], p + "far_neurons_noise_floor", minimum=0)
-    _number(section["far_neurons_exc_inh_ratio"], p + "far_neurons_exc_inh_ratio", minimum=0, maximum=1)
-    _number(section["color_peak"], p + "color_peak", minimum=0, strict_minimum=True)
-    _number(section["color_q"], p + "color_q", minimum=0, strict_minimum=True)
-    _number(section["color_noise_floor"], p + "color_noise_floor", minimum=0)
-    _choice(section["filter"], p + "filter", (True, False))
+        check_number(value, p + "exp_decay", minimum=0)
+    check_number(section["n_burst_spikes"], p + "n_burst_spikes", minimum=1, integer=True)
+    check_number(section["max_burst_duration"], p + "max_burst_duration", minimum=0, strict_minimum=True)
+    check_number(section["shape_stretch"], p + "shape_stretch", minimum=0)
+    check_number(section["noise_level"], p + "noise_level", minimum=0)
+    check_choice(section["noise_mode"], p + "noise_mode", ("uncorrelated", "distance-correlated", "far-neurons"))
+    check_choice(section["noise_color"], p + "noise_color", (True, False))
+    check_number(section["noise_half_distance"], p + "noise_half_distance", minimum=0, strict_minimum=True)
+    check_number(section["far_neurons_n"], p + "far_neurons_n", minimum=1, integer=True)
+    check_number(section["far_neurons_max_amp"], p + "far_neurons_max_amp", minimum=0, strict_minimum=True)
+    check_number(section["far_neurons_noise_floor"], p + "far_neurons_noise_floor", minimum=0)
+    check_number(section["far_neurons_exc_inh_ratio"], p + "far_neurons_exc_inh_ratio", minimum=0, maximum=1)
+    check_number(section["color_peak"], p + "color_peak", minimum=0, strict_minimum=True)
+    check_number(section["color_q"], p + "color_q", minimum=0, strict_minimum=True)
+    check_number(section["color_noise_floor"], p + "color_noise_floor", minimum=0)
+    check_choice(section["filter"], p + "filter", (True, False))
     cutoff = section["filter_cutoff"]
     cutoffs = cutoff if isinstance(cutoff, (list, tuple)) else [cutoff]
     if len(cutoffs) not in (1, 2):
         raise ParameterError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got {cutoff!r}.")
     for value in cutoffs:
-        _number(value, p + "filter_cutoff", minimum=0, strict_minimum=True)
+        check_number(value, p + "filter_cutoff", minimum=0, strict_minimum=True)
     if len(cutoffs) == 2 and cutoffs[0] >= cutoffs[1]:
         raise ParameterError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {cutoff!r}.")
-    _number(section["filter_order"], p + "filter_order", minimum=1, maximum=10, integer=True)
-    _choice(section["filter_mode"], p + "filter_mode", ("filtfilt", "lfilter"))
+    check_number(section["filter_order"], p + "filter_order", minimum=1, maximum=10, integer=True)
+    check_choice(section["filter_mode"], p + "filter_mode", ("filtfilt", "lfilter"))
     if section["drifting"]:
         raise ParameterError(
             f"'{p}drifting' = true needs a drifting template library, which this version cannot make yet: "

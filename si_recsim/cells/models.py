@@ -22,6 +22,7 @@ and the lowest rate of repetitive firing under a current step:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -37,7 +38,8 @@ class CellModel:
         Cell model name (E/I categories come from the ``cell_types`` substrings).
     make_cell : callable
         ``make_cell(dt, tstop) -> LFPy.Cell``; dt and tstop in ms. The cell's apical axis should
-        point along +y, the probe's long axis in si_recsim's frame.
+        point along +y, the probe's long axis in si_recsim's frame. It must be picklable (a
+        module-level function or a ``functools.partial`` of one) to run with ``n_jobs > 1``.
     celsius : float, default: 34.0
         Temperature set in NEURON before simulating, °C.
     description : str, default: ""
@@ -124,11 +126,7 @@ def builtin_cell_model(name: str) -> CellModel:
     if name not in _DESIGNS:
         raise ValueError(f"Unknown built-in cell model {name!r}; available: {', '.join(BUILTIN_MODEL_NAMES)}.")
     celsius, target_spikes, description, design = _DESIGNS[name]
-
-    def make_cell(dt: float, tstop: float):
-        return _instantiate(design, dt, tstop)
-
-    return CellModel(name=name, make_cell=make_cell, celsius=celsius, description=description,
+    return CellModel(name=name, make_cell=partial(_instantiate, design), celsius=celsius, description=description,
                      target_spikes=target_spikes, fingerprint=repr(design))
 
 

@@ -14,6 +14,7 @@ turn about MEArec's x (the plane normal, our z), y (across, our x) and z (along,
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,8 @@ class PlacementSettings:
         yes, microwires no).
     max_iterations : int
         Give up after ``max_iterations * n`` rejected candidates.
+    timeout : float | None
+        Give up after this many seconds.
     """
 
     n: int = 50
@@ -77,6 +80,7 @@ class PlacementSettings:
     sigma: float = 0.3
     method_of_images: bool | None = None
     max_iterations: int = 1000
+    timeout: float | None = None
 
 
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -212,7 +216,10 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
     templates, locations, rotations = [], [], []
     seen = set()
     rejected = 0
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     while len(templates) < settings.n and rejected < settings.max_iterations * settings.n:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         position = draw_position(limits, settings, rng)
         angles = random_angles(settings.rot, constrained, rng)
         spike = rng.integers(len(spikes.currents))

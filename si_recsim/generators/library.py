@@ -152,9 +152,9 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
     ----------
     spec : str | Path | dict | TemplateLibrary
         ``"default"`` for the analytic default library; ``{"analytic": {...}}`` for an analytic
-        library with other arguments of :func:`make_analytic_library`; a path to a MEArec template
-        file (``.h5``); a dictionary of arrays as made by :meth:`TemplateLibrary.to_spec`; or a
-        library (returned as is).
+        library with other arguments of :func:`make_analytic_library`; a path to an si_recsim
+        library or a MEArec template file (``.h5``); a dictionary of arrays as made by
+        :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
 
     Returns
     -------
@@ -180,10 +180,12 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
             f"Template library {path} does not exist: pass a MEArec template file (.h5), or 'default'."
         )
     if path.suffix.lower() in (".h5", ".hdf5"):
+        from si_recsim.extractors.library_file import is_template_library_file, read_template_library
         from si_recsim.extractors.mearec import read_mearec_templates
 
-        return read_mearec_templates(path)
-    raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use a MEArec .h5 template file.")
+        return read_template_library(path) if is_template_library_file(path) else read_mearec_templates(path)
+    raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use an si_recsim library or a "
+                     "MEArec template file (.h5).")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""The template job: cell models → intracellular currents → templates on a probe → a library.
+
+Every cell model gets its own random generator, derived from the library seed and the model's
+name, so its templates do not depend on which other models are generated, in what order, or in
+how many processes. Each finished model is written to a *parts* folder next to the output, so an
+interrupted run resumes where it stopped and loses at most the model in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from si_recsim.generators.extracellular import PlacementSettings, generate_cell_templates
+from si_recsim.generators.library import TemplateLibrary
+from si_recsim.probes import get_probe
+from si_recsim.template_params import build_template_params
+
+#: m-type substrings of cell types kept upright by ``physrot`` (MEArec's table)
+PHYSROT_CONSTRAINED = ("BP", "MC", "PC", "SS", "SP")
+
+
+def physrot_constrained(name: str) -> bool:
+    """Whether ``physrot`` keeps a cell model upright (its m-type matches MEArec's table)."""
+    tokens = name.split("_")
+    mtype = tokens[1] if len(tokens) >= 2 else name
+    return any(substring in mtype for substring in PHYSROT_CONSTRAINED)
+
+
+def _resolve_models(params: dict, models) -> list:
+    from si_recsim.cells import builtin_cell_model, builtin_cell_models
+
+    if models is not None:
+        models = list(models)
+    elif params["cell_models"] == "builtin":
+        models = builtin_cell_models()
+    else:
+        models = [builtin_cell_model(name) for name in params["cell_models"]]
+    names = [model.name for model in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Cell model names must be unique, got {names}.")
+    return sorted(models, key=lambda model: model.name)
+
+
+def _settings(params: dict):
+    from si_recsim.cells import IntracellularSettings
+
+    intracellular = IntracellularSettings(sim_time=float(params["sim_time"]), dt=float(params["dt"]),
+                                          delay=float(params["delay"]), cut_out=tuple(params["cut_out"]),
+                                          target_spikes=tuple(params["target_spikes"]),
+                                          weights=tuple(params["weights"]))
+    placement = PlacementSettings(
+        n=int(params["n"]), xlim=tuple(params["xlim"]), ylim=None if params["ylim"] is None else tuple(params["ylim"]),
+        zlim=None if params["zlim"] is None else tuple(params["zlim"]), overhang=float(params["overhang"]),
+        x_distr=params["x_distr"], beta_distr_params=tuple(params["beta_distr_params"]), rot=params["rot"],
+        min_amp=float(params["min_amp"]), check_eap_shape=bool(params["check_eap_shape"]),
+        ncontacts=int(params["ncontacts"]), sigma=float(params["sigma"]),
+        method_of_images=params["method_of_images"], max_iterations=int(params["max_iterations"]),
+        timeout=params["timeout"])
+    return intracellular, placement
+
+
+def model_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """The random stream of one cell model: the library seed and a stable hash of the model name."""
+    return np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(name.encode()),))
+
+
+def _part_path(parts_folder: Path, model, params: dict, probe) -> Path:
+    payload = json.dumps(dict(params=params, probe=probe.to_dict(array_as_list=True), model=model.name,
+                              fingerprint=model.fingerprint, celsius=model.celsius,
+                              target_spikes=model.target_spikes), sort_keys=True, default=str)
+    return parts_folder / f"{model.name}-{hashlib.sha1(payload.encode()).hexdigest()[:16]}.npz"
+
+
+def _generate_model(model, probe, params: dict, cache_folder) -> dict:
+    from si_recsim.cells import simulate_spikes
+
+    intracellular, placement = _settings(params)
+    spikes = simulate_spikes(model, intracellular, cache_folder)
+    rng = np.random.default_rng(model_seed(params["seed"], model.name))
+    result = generate_cell_templates(spikes, probe, placement, physrot_constrained(model.name), rng)
+    result["stimulus_nA"] = spikes.stimulus_nA
+    result["n_spikes"] = len(spikes.currents)
+    return result
+
+
+def _store(part: Path, result: dict) -> None:
+    """Write one model's result atomically (a crash never leaves a partial part)."""
+    temporary = part.with_name(part.name + ".tmp.npz")
+    np.savez(temporary, **result)
+    temporary.replace(part)
+
+
+def generate_templates(params: dict | str | Path | None = None, models=None, probe=None,
+                       output: str | Path | None = None, n_jobs: int = 1, cache_folder: str | Path | None = None,
+                       progress_bar: bool = True, **overrides) -> TemplateLibrary:
+    """Simulate cell models and compute their templates on a probe.
+
+    Parameters
+    ----------
+    params : dict | str | Path | None, default: None
+        Template parameters (MEArec's ``templates_params.yaml`` keys; see
+        :func:`si_recsim.template_params.get_default_template_params`).
+    models : list of CellModel | None, default: None
+        Models to simulate (any :class:`si_recsim.cells.CellModel`); None uses
+        ``params["cell_models"]`` (names of built-in models; all of them by default).
+    probe : Probe | str | None, default: None
+        A probeinterface probe (2-D, contacts in the plane z = 0) or a name; None uses
+        ``params["probe"]``.
+    output : str | Path | None, default: None
+        Library file to write (:func:`si_recsim.extractors.write_template_library`); its
+        ``<output>.parts/`` folder keeps finished models so an interrupted run resumes.
+    n_jobs : int, default: 1
+        Processes over cell models (-1: all cores). Results do not depend on it.
+    cache_folder : str | Path | None, default: None
+        Intracellular cache (``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim`` when None).
+    progress_bar : bool, default: True
+    **overrides
+        Parameter keys to replace, e.g. ``n=5, seed=0``.
+
+    Returns
+    -------
+    library : TemplateLibrary
+    """
+    params = build_template_params(params, **overrides)
+    models = _resolve_models(params, models)
+    if probe is None or isinstance(probe, str):
+        probe = get_probe(probe or params["probe"])
+    if probe.ndim != 2:
+        raise ValueError("Template generation needs a 2-D probe (contacts in the plane z = 0); use probe.to_2d().")
+    parts_folder = Path(f"{output}.parts") if output is not None else None
+    if parts_folder is not None:
+        parts_folder.mkdir(parents=True, exist_ok=True)
+    results = _run_models(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar)
+    library = _assemble(models, results, probe, params)
+    if output is not None:
+        from si_recsim.extractors.library_file import write_template_library
+
+        write_template_library(library, output)
+        library.spec = str(Path(output).resolve())
+        for part in parts_folder.glob("*.npz"):
+            part.unlink()
+        parts_folder.rmdir()
+    return library
+
+
+def _run_models(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar) -> list[dict]:
+    import os
+
+    n_jobs = os.cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
+    parts = {model.name: _part_path(parts_folder, model, params, probe) for model in models} if parts_folder else {}
+    todo = [model for model in models if not (parts and parts[model.name].exists())]
+    results: dict[str, dict] = {}
+    with tqdm(total=len(models), desc="gen-templates", disable=not progress_bar, initial=len(models) - len(todo)) as bar:
+        if n_jobs > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn")) as pool:
+                futures = {model.name: pool.submit(_generate_model, model, probe, params, cache_folder)
+                           for model in todo}
+                for name, future in futures.items():
+                    results[name] = future.result()
+                    if parts:
+                        _store(parts[name], results[name])
+                    bar.update()
+        else:
+            for model in todo:
+                results[model.name] = _generate_model(model, probe, params, cache_folder)
+                if parts:
+                    _store(parts[model.name], results[model.name])
+                bar.update()
+    for name, part in parts.items():
+        if name not in results:  # finished by an earlier, interrupted run
+            with np.load(part) as data:
+                results[name] = {key: data[key] for key in data.files}
+    return [results[model.name] for model in models]
+
+
+def _assemble(models, results: list[dict], probe, params: dict) -> TemplateLibrary:
+    empty = [model.name for model, result in zip(models, results) if len(result["templates"]) == 0]
+    if len(empty) == len(models):
+        raise RuntimeError(
+            f"No template reached min_amp = {params['min_amp']} uV for any cell model: lower min_amp, move cells "
+            "closer (xlim) or raise max_iterations."
+        )
+    templates = np.concatenate([result["templates"] for result in results])
+    cell_types = np.concatenate([[model.name] * len(result["templates"]) for model, result in zip(models, results)])
+    details = {model.name: dict(n_templates=int(len(result["templates"])), rejected=int(result["rejected"]),
+                                stimulus_nA=float(result["stimulus_nA"]), n_spikes=int(result["n_spikes"]),
+                                celsius=model.celsius, description=model.description)
+               for model, result in zip(models, results)}
+    return TemplateLibrary(
+        templates=templates, locations=np.concatenate([result["locations"] for result in results]),
+        cell_types=cell_types, sampling_frequency=1000.0 / float(params["dt"]),
+        nbefore=int(round(params["cut_out"][0] / params["dt"])), probe=probe,
+        rotations=np.concatenate([result["rotations"] for result in results]),
+        source=f"si_recsim gen-templates ({', '.join(model.name for model in models)}; seed {params['seed']})",
+        info=dict(params=params, models=details, models_without_templates=empty),
+    )

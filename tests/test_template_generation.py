@@ -1,0 +1,109 @@
+"""The gen-templates job: built-in cell models to a template library file, from the API and the CLI."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from si_recsim import ParameterError, generate_ground_truth
+from si_recsim.extractors.library_file import read_template_library
+from si_recsim.generators import template_generation
+from si_recsim.generators.template_generation import generate_templates, physrot_constrained
+
+pytest.importorskip("LFPy")
+FAST = dict(n=3, ncontacts=2, seed=4, progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("intracellular_cache")
+
+
+def test_library_file_round_trip_and_use_in_recordings(tmp_path, cache):
+    library = generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+    assert not (tmp_path / "lib.h5.parts").exists()
+    assert library.templates.shape == (9, 224, 32) and library.sampling_frequency == 32000.0
+    assert sorted(set(library.cell_types)) == ["builtin_BC", "builtin_MC", "builtin_PC"]
+    assert np.all(np.argmin(library.templates.min(axis=2), axis=1) == library.nbefore)
+    assert np.all(library.amplitudes() >= 30)
+    loaded = read_template_library(tmp_path / "lib.h5")
+    assert np.array_equal(loaded.templates, library.templates)
+    assert np.allclose(loaded.probe.contact_positions, library.probe.contact_positions)
+    assert loaded.info["params"]["seed"] == 4
+    templates = loaded.to_templates()
+    assert templates.num_units == 9 and templates.probe.get_contact_count() == 32
+    recording, sorting = generate_ground_truth(template_library=tmp_path / "lib.h5", seed=1, **{
+        "spiketrains.duration": 1, "spiketrains.n_exc": 1, "spiketrains.n_inh": 2, "templates.min_amp": 30,
+        "templates.min_dist": 5})
+    assert set(sorting.get_property("cell_model")) <= set(library.cell_types)
+    assert recording.get_traces(end_frame=100).shape == (100, 32)
+
+
+def test_each_model_has_its_own_seeded_stream(cache):
+    everything = generate_templates(cache_folder=cache, **FAST)
+    alone = generate_templates(cache_folder=cache, cell_models=["builtin_MC"], **FAST)
+    subset = everything.cell_types == "builtin_MC"
+    assert np.array_equal(alone.templates, everything.templates[subset])
+    other_seed = generate_templates(cache_folder=cache, **{**FAST, "seed": 5})
+    assert not np.array_equal(other_seed.templates, everything.templates)
+
+
+def test_interrupted_run_resumes_from_finished_models(tmp_path, cache, monkeypatch):
+    original = template_generation._generate_model
+    calls = []
+
+    def failing(model, *args):
+        calls.append(model.name)
+        if model.name == "builtin_PC":
+            raise RuntimeError("simulated crash")
+        return original(model, *args)
+
+    monkeypatch.setattr(template_generation, "_generate_model", failing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+    assert not (tmp_path / "lib.h5").exists()
+    assert len(list((tmp_path / "lib.h5.parts").glob("*.npz"))) == 2
+    calls.clear()
+    monkeypatch.setattr(template_generation, "_generate_model", lambda model, *args: (calls.append(model.name),
+                                                                                     original(model, *args))[1])
+    resumed = generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+    assert calls == ["builtin_PC"]
+    assert np.array_equal(resumed.templates, generate_templates(cache_folder=cache, **FAST).templates)
+
+
+@pytest.mark.slow
+def test_parallel_processes_give_the_same_library(cache):
+    serial = generate_templates(cache_folder=cache, **FAST)
+    parallel = generate_templates(cache_folder=cache, n_jobs=2, **FAST)
+    assert np.array_equal(serial.templates, parallel.templates)
+    assert np.array_equal(serial.locations, parallel.locations)
+
+
+def test_physrot_table_and_bad_parameters():
+    assert physrot_constrained("builtin_PC") and physrot_constrained("L5_TTPC1_cADpyr232_1")
+    assert physrot_constrained("builtin_MC") and not physrot_constrained("builtin_BC")
+    with pytest.raises(ParameterError, match="Unknown cell models"):
+        generate_templates(cell_models=["builtin_XX"], **FAST)
+    with pytest.raises(ParameterError, match="drifting"):
+        generate_templates(drifting=True, **FAST)
+    with pytest.raises(ParameterError, match="xlim"):
+        generate_templates(xlim=[-5, 10], **FAST)
+
+
+def test_cli_generates_a_library_then_a_recording(tmp_path, cache):
+    library = tmp_path / "lib.h5"
+    command = [sys.executable, "-m", "si_recsim.cli", "gen-templates", "-n", "2", "--seed", "3", "-o", str(library),
+               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--probe", "Neuropixels-24"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "written to" in completed.stdout
+    assert read_template_library(library).num_channels == 24
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr
+    recording_command = [sys.executable, "-m", "si_recsim.cli", "gen-recordings", "-t", str(library), "-d", "1",
+                         "--seed", "1", "-o", str(tmp_path / "gt"), "--no-progress", "--set", "spiketrains.n_exc=1",
+                         "--set", "spiketrains.n_inh=1", "--set", "templates.min_amp=20", "--set",
+                         "templates.min_dist=5"]
+    completed = subprocess.run(recording_command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
