@@ -49,10 +49,10 @@ def test_position_limits_are_in_mearec_frame():
     assert np.all((along >= 0) & (along <= 200))
 
 
-def test_analytic_default_library_is_labelled_and_has_both_widths():
+def test_analytic_library_is_labelled_and_has_both_widths():
     library = make_analytic_library()
     assert "not biophysical" in library.source
-    assert library.to_spec() == "default"
+    assert library.to_spec() == {"analytic": library.info}
 
     def trough_width(index):
         template = library.templates[index]
@@ -121,3 +121,16 @@ def test_vectorised_overlap_pairs_match_the_pairwise_rule():
     expected = [(i, j) for i in range(40) for j in range(i + 1, 40) if overlapping(templates[i], templates[j], 0.5)]
     assert [tuple(pair) for pair in overlapping_pairs(templates, 0.5)] == expected
     assert len(expected) > 0
+
+
+def test_default_library_is_the_packaged_biophysical_one():
+    from si_recsim.generators import load_template_library
+
+    library = load_template_library("default")
+    assert library.to_spec() == "default"
+    assert "built-in NEURON cell models" in library.source
+    assert set(library.cell_types) == {"builtin_PC", "builtin_MC", "builtin_BC"}
+    assert library.probe.get_contact_count() == 32 and library.sampling_frequency == 32000
+    amplitudes = library.amplitudes()
+    assert np.sum(amplitudes < 10) >= 300  # enough background units for default far-neurons noise
+    assert np.sum((amplitudes > 50) & (library.cell_types == "builtin_PC")) >= 7

@@ -1,10 +1,11 @@
 """Template libraries: extracellular action potentials of many cells placed in front of one probe.
 
-A :class:`TemplateLibrary` is what recordings draw their units from. It can come from a MEArec
-template file (:func:`si_recsim.extractors.read_mearec_templates`), from SpikeInterface
-``Templates`` (:meth:`TemplateLibrary.from_templates`) or from the built-in analytic default
-(:func:`make_analytic_library`, SpikeInterface's ``generate_templates``: not biophysical, labelled
-as such in ``source``).
+A :class:`TemplateLibrary` is what recordings draw their units from. It can come from this
+package's template generation (the embedded default, :mod:`si_recsim.generators.default_library`,
+or any ``gen-templates`` file), from a MEArec template file
+(:func:`si_recsim.extractors.read_mearec_templates`), from SpikeInterface ``Templates``
+(:meth:`TemplateLibrary.from_templates`) or from SpikeInterface's analytic ``generate_templates``
+(:func:`make_analytic_library`: not biophysical, labelled as such in ``source``).
 
 Libraries are described by a JSON-friendly *spec* so that recordings built from them can be
 serialised: a file path, the string ``"default"``, or a dictionary of arrays.
@@ -151,8 +152,9 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
     Parameters
     ----------
     spec : str | Path | dict | TemplateLibrary
-        ``"default"`` for the analytic default library; ``{"analytic": {...}}`` for an analytic
-        library with other arguments of :func:`make_analytic_library`; a path to an si_recsim
+        ``"default"`` for the embedded default library (built-in cell models on Neuronexus-32);
+        ``{"analytic": {...}}`` for an analytic library with the arguments of
+        :func:`make_analytic_library`; a path to an si_recsim
         library or a MEArec template file (``.h5``); a dictionary of arrays as made by
         :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
 
@@ -173,7 +175,12 @@ def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> Templa
             source=spec.get("source", ""),
         )
     if str(spec) == DEFAULT_LIBRARY:
-        return make_analytic_library()
+        from si_recsim.extractors.library_file import read_template_library
+        from si_recsim.generators.default_library import default_library_path
+
+        library = read_template_library(default_library_path())
+        library.spec = DEFAULT_LIBRARY
+        return library
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(
@@ -201,7 +208,7 @@ _INHIBITORY_SHAPE = dict(depolarization_ms=(0.07, 0.1), repolarization_ms=(0.22,
 def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, n_far: int = 460,
                           sampling_frequency: float = 32000.0, ms_before: float = 2.0, ms_after: float = 5.0,
                           excitatory_fraction: float = 0.6, seed: int = 0) -> TemplateLibrary:
-    """The built-in default library: SpikeInterface's analytic templates (not biophysical).
+    """A library of SpikeInterface's analytic templates (not biophysical), on any named probe.
 
     ``n_near`` cells are placed 10-80 µm in front of the probe, within the probe's extent plus
     30 µm; ``n_far`` cells 120-400 µm away supply low-amplitude background units for
@@ -245,15 +252,10 @@ def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, 
     cell_types = np.where(is_excitatory, "analytic_PC", "analytic_BC")
     arguments = dict(probe_name=probe_name, n_near=n_near, n_far=n_far, sampling_frequency=sampling_frequency,
                      ms_before=ms_before, ms_after=ms_after, excitatory_fraction=excitatory_fraction, seed=seed)
-    is_default = arguments == _ANALYTIC_DEFAULTS
     return TemplateLibrary(
         templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=sampling_frequency,
         nbefore=nbefore, probe=probe,
-        source="analytic default (spikeinterface.core.generate_templates; not biophysical)",
-        spec=DEFAULT_LIBRARY if is_default else {"analytic": arguments},
+        source="analytic (spikeinterface.core.generate_templates; not biophysical)",
+        spec={"analytic": arguments},
         info=arguments,
     )
-
-
-_ANALYTIC_DEFAULTS = dict(probe_name="Neuronexus-32", n_near=240, n_far=460, sampling_frequency=32000.0,
-                          ms_before=2.0, ms_after=5.0, excitatory_fraction=0.6, seed=0)
