@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     templates.add_argument("--probe", help="probe name (si-recsim available-probes)")
     templates.add_argument("-n", type=int, help="templates per cell model")
     templates.add_argument("-s", "--seed", type=int, help="library seed")
-    templates.add_argument("--cell-models", help="comma-separated built-in model names (default: all built-in)")
+    templates.add_argument("--cell-models", help="comma-separated: builtin, mearec (an installed MEArec's models), "
+                           "built-in model names or NMC-portal model folders (default: builtin)")
     templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                            help="override one parameter, e.g. --set min_amp=50 (repeatable)")
     templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes over cell models")

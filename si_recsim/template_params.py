@@ -63,13 +63,15 @@ def validate_template_params(params: dict) -> None:
     from si_recsim.cells import BUILTIN_MODEL_NAMES
 
     models = params["cell_models"]
-    if models != "builtin":
-        if not isinstance(models, (list, tuple)) or not models:
-            raise ParameterError(f"'cell_models' must be 'builtin' or a list of model names, got {models!r}.")
-        unknown = [name for name in models if name not in BUILTIN_MODEL_NAMES]
-        if unknown:
-            raise ParameterError(f"Unknown cell models {unknown}: available built-in models are "
-                                 f"{list(BUILTIN_MODEL_NAMES)}.")
+    entries = [models] if isinstance(models, str) else models
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise ParameterError(f"'cell_models' must be 'builtin', 'mearec', a folder or a list of those and built-in "
+                             f"model names, got {models!r}.")
+    unknown = [entry for entry in entries if entry not in ("builtin", "mearec", *BUILTIN_MODEL_NAMES)
+               and not Path(str(entry)).is_dir()]
+    if unknown:
+        raise ParameterError(f"Unknown cell models {unknown}: use 'builtin', 'mearec' (the models of an installed "
+                             f"MEArec), built-in names {list(BUILTIN_MODEL_NAMES)}, or NMC-portal model folders.")
     check_number(params["sim_time"], "sim_time", minimum=0, strict_minimum=True)
     _pair(params["target_spikes"], "target_spikes", minimum=0, integer=True)
     if params["target_spikes"][0] >= params["target_spikes"][1]:

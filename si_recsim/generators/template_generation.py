@@ -34,15 +34,33 @@ def physrot_constrained(name: str) -> bool:
     return any(substring in mtype for substring in PHYSROT_CONSTRAINED)
 
 
-def _resolve_models(params: dict, models) -> list:
-    from si_recsim.cells import builtin_cell_model, builtin_cell_models
+def _resolve_models(params: dict, models, cache_folder) -> list:
+    """Cell models from the ``cell_models`` parameter (unless given as objects)."""
+    from si_recsim.cells import BUILTIN_MODEL_NAMES, builtin_cell_model, builtin_cell_models
+    from si_recsim.cells.nmc import mearec_model_folders, nmc_cell_models
 
     if models is not None:
         models = list(models)
-    elif params["cell_models"] == "builtin":
-        models = builtin_cell_models()
     else:
-        models = [builtin_cell_model(name) for name in params["cell_models"]]
+        entries = params["cell_models"]
+        entries = [entries] if isinstance(entries, str) else entries
+        models, folders = [], []
+        for entry in entries:
+            if entry == "builtin":
+                models += builtin_cell_models()
+            elif entry == "mearec":
+                found = mearec_model_folders()
+                if not found:
+                    raise ValueError("cell_models 'mearec' needs MEArec installed (pip install MEArec).")
+                folders += found
+            elif entry in BUILTIN_MODEL_NAMES:
+                models.append(builtin_cell_model(entry))
+            else:
+                folder = Path(entry)
+                folders += [folder] if (folder / "template.hoc").exists() else sorted(
+                    path for path in folder.iterdir() if (path / "template.hoc").exists())
+        if folders:
+            models += nmc_cell_models(folders, cache_folder)
     names = [model.name for model in models]
     if len(set(names)) != len(names):
         raise ValueError(f"Cell model names must be unique, got {names}.")
@@ -130,7 +148,7 @@ def generate_templates(params: dict | str | Path | None = None, models=None, pro
     library : TemplateLibrary
     """
     params = build_template_params(params, **overrides)
-    models = _resolve_models(params, models)
+    models = _resolve_models(params, models, cache_folder)
     if probe is None or isinstance(probe, str):
         probe = get_probe(probe or params["probe"])
     if probe.ndim != 2:
