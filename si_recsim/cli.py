@@ -52,9 +52,13 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
             overrides[key] = getattr(arguments, key)
     if arguments.cell_models is not None:
         overrides["cell_models"] = arguments.cell_models.split(",")
-    library = generate_templates(arguments.params, output=output, n_jobs=arguments.n_jobs,
-                                 cache_folder=arguments.cache_folder, progress_bar=not arguments.no_progress,
-                                 **overrides)
+    library = generate_templates(arguments.params, output=output if arguments.format == "si_recsim" else None,
+                                 n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
+                                 progress_bar=not arguments.no_progress, **overrides)
+    if arguments.format == "mearec":
+        from si_recsim.extractors import write_mearec_templates
+
+        write_mearec_templates(library, output)
     counts = {name: details["n_templates"] for name, details in library.info["models"].items()}
     print(f"{library.num_templates} templates ({counts}) on {library.probe.model_name or 'probe'} "
           f"({library.num_channels} channels), seed {library.info['params']['seed']}: written to {output}")
@@ -114,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes over cell models")
     templates.add_argument("--cache-folder", help="intracellular cache (default: $SI_RECSIM_CACHE or "
                            "~/.cache/si_recsim)")
+    templates.add_argument("--format", choices=("si_recsim", "mearec"), default="si_recsim",
+                           help="library file format (mearec: MEArec's template file)")
     templates.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     templates.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     templates.set_defaults(handler=_gen_templates)

@@ -179,16 +179,49 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
     return _make_planar_probe(positions, shape, size, name, description)
 
 
-def mearec_to_si_positions(positions: np.ndarray) -> np.ndarray:
-    """MEArec ``yz``-plane coordinates (..., 3) to si_recsim coordinates (..., 3)."""
-    positions = np.asarray(positions, dtype=float)
-    return positions[..., [1, 2, 0]]
+# MEArec plane → MEArec axes that become si_recsim (x, y, z): the two plane axes, then the normal
+_PLANE_AXES = {"yz": [1, 2, 0], "xy": [0, 1, 2], "xz": [0, 2, 1]}
 
 
-def si_to_mearec_positions(positions: np.ndarray) -> np.ndarray:
-    """si_recsim coordinates (..., 3) to MEArec ``yz``-plane coordinates (..., 3)."""
+def mearec_to_si_positions(positions: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """MEArec coordinates (..., 3) of a probe in ``plane`` to si_recsim coordinates (..., 3)."""
     positions = np.asarray(positions, dtype=float)
-    return positions[..., [2, 0, 1]]
+    return positions[..., _PLANE_AXES[plane]]
+
+
+def si_to_mearec_positions(positions: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """si_recsim coordinates (..., 3) to MEArec coordinates (..., 3) of a probe in ``plane``."""
+    positions = np.asarray(positions, dtype=float)
+    return positions[..., np.argsort(_PLANE_AXES[plane])]
+
+
+def si_to_mearec_matrix(plane: str = "yz") -> np.ndarray:
+    """The rotation taking si_recsim coordinates to MEArec's (a permutation of the axes)."""
+    return si_to_mearec_positions(np.eye(3), plane).T
+
+
+def mearec_electrodes_info(probe: Probe) -> dict:
+    """MEAutility's description of ``probe`` as MEArec files store it (``info/electrodes``).
+
+    Named MEArec probes get their MEAutility definition; any other 2-D probe gets explicit
+    3-D contact positions (``pos``) in MEArec's ``yz`` plane.
+    """
+    name = probe.annotations.get("mearec_name") or probe.model_name or "si_recsim-probe"
+    wire = probe.annotations.get("mearec_type") == "wire"
+    shape = str(probe.contact_shapes[0])
+    shape_params = probe.contact_shape_params[0]
+    size = shape_params["radius"] if shape == "circle" else shape_params["width"] / 2.0
+    info = dict(electrode_name=name, description=probe.annotations.get("mearec_description", ""),
+                type="wire" if wire else "mea", plane="xy" if wire else "yz", shape=shape, size=float(size),
+                sortlist=None)
+    definition = _MEA_DEFINITIONS.get(name)
+    if definition is not None:
+        columns = definition["columns"]
+        info.update(pitch=list(definition["pitch"]), stagger=float(definition["stagger"]),
+                    dim=columns if len(set(columns)) > 1 else [columns[0], len(columns)])
+    else:
+        info["pos"] = si_to_mearec_positions(contact_positions_3d(probe), info["plane"]).tolist()
+    return info
 
 
 def wired_copy(probe: Probe) -> Probe:

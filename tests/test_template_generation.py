@@ -107,3 +107,14 @@ def test_cli_generates_a_library_then_a_recording(tmp_path, cache):
                          "templates.min_dist=5"]
     completed = subprocess.run(recording_command, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
+
+
+def test_cli_writes_mearec_format(tmp_path, cache):
+    mr = pytest.importorskip("MEArec")
+    output = tmp_path / "mearec_lib.h5"
+    command = [sys.executable, "-m", "si_recsim.cli", "gen-templates", "-n", "1", "--seed", "2", "-o", str(output),
+               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--format", "mearec"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    tempgen = mr.load_templates(str(output), return_h5_objects=False)
+    assert tempgen.templates.shape == (3, 32, 224)

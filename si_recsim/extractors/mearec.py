@@ -6,9 +6,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from si_recsim.generators.library import TemplateLibrary
-from si_recsim.probes import mearec_to_si_positions, probe_from_mearec_electrodes
+from si_recsim.template_params import get_default_template_params
+from si_recsim.probes import (mearec_electrodes_info, mearec_to_si_positions, probe_from_mearec_electrodes,
+                              si_to_mearec_matrix, si_to_mearec_positions)
 
 
 def _decode(value):
@@ -37,8 +40,9 @@ def read_h5_tree(group: h5py.Group) -> dict:
 def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
     """Read a MEArec template library file (``gen_templates`` output) into a :class:`TemplateLibrary`.
 
-    Templates are transposed to (n_templates, n_samples, n_channels) and positions converted to
-    si_recsim's frame (see :mod:`si_recsim.probes`); the probe is rebuilt from ``info/electrodes``.
+    Templates are transposed to (n_templates, n_samples, n_channels), positions and rotations
+    converted to si_recsim's frame (see :mod:`si_recsim.probes`); the probe is rebuilt from
+    ``info/electrodes``.
 
     Parameters
     ----------
@@ -61,11 +65,12 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
                 "libraries are not supported yet: use a static template library."
             )
         templates = np.transpose(file["templates"][()], (0, 2, 1))
-        locations = mearec_to_si_positions(file["locations"][()])
-        rotations = file["rotations"][()] if "rotations" in file else None
-        cell_types = [_decode(name) for name in file["celltypes"][()]]
         params = read_h5_tree(file["info/params"])
         electrodes = read_h5_tree(file["info/electrodes"])
+        plane = str(electrodes.get("plane", "yz"))
+        locations = mearec_to_si_positions(file["locations"][()], plane)
+        rotations = mearec_to_si_rotations(file["rotations"][()], plane) if "rotations" in file else None
+        cell_types = [_decode(name) for name in file["celltypes"][()]]
     dt_ms = float(params["dt"])
     nbefore = int(round(float(params["cut_out"][0]) / dt_ms))
     return TemplateLibrary(
@@ -74,3 +79,75 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
         source=f"MEArec template file {file_path.name}", spec=str(file_path.resolve()),
         info=dict(params=params, electrodes=electrodes),
     )
+
+
+def mearec_to_si_rotations(angles: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """MEArec rotations (Euler angles about fixed x, y, z in MEArec's frame) to si_recsim's.
+
+    A morphology point ``n`` lands at ``R_m n`` in MEArec's frame and at ``P^T R_m n`` in ours
+    (``P`` from :func:`si_recsim.probes.si_to_mearec_matrix`), so ``R_ours = P^T R_m``.
+    """
+    permutation = si_to_mearec_matrix(plane)
+    matrices = Rotation.from_euler("xyz", np.asarray(angles, dtype=float)).as_matrix()
+    return Rotation.from_matrix(permutation.T @ matrices).as_euler("xyz")
+
+
+def si_to_mearec_rotations(angles: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """The inverse of :func:`mearec_to_si_rotations`: ``R_m = P R_ours``."""
+    permutation = si_to_mearec_matrix(plane)
+    matrices = Rotation.from_euler("xyz", np.asarray(angles, dtype=float)).as_matrix()
+    return Rotation.from_matrix(permutation @ matrices).as_euler("xyz")
+
+
+def _write_h5_tree(group: h5py.Group, tree: dict) -> None:
+    """MEArec's dict-to-HDF5 encoding: groups for dicts, "null" for None, byte strings for string lists."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            _write_h5_tree(group.create_group(key), value)
+        elif value is None:
+            group.create_dataset(key, data="null", dtype=h5py.string_dtype())
+        elif isinstance(value, str):
+            group.create_dataset(key, data=value, dtype=h5py.string_dtype())
+        elif isinstance(value, (list, tuple)) and len(value) == 0:
+            group.create_dataset(key, data="[]", dtype=h5py.string_dtype())
+        elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            group.create_dataset(key, data=np.array(value, dtype="S"))
+        else:
+            group.create_dataset(key, data=np.asarray(value))
+
+
+def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> Path:
+    """Write ``library`` as a MEArec template file (``MEArec.load_templates`` opens it).
+
+    Positions and rotations are converted to MEArec's frame, templates transposed to
+    (n_templates, n_channels, n_samples); ``info/params`` carries the generation parameters with
+    ``dt``, ``cut_out`` and ``probe`` set from the library (keys it lacks take the defaults of
+    :func:`si_recsim.template_params.get_default_template_params`, MEArec's own); the file is
+    written to a temporary name and renamed.
+    """
+    import os
+
+    file_path = Path(file_path)
+    electrodes = mearec_electrodes_info(library.probe)
+    plane = electrodes["plane"]
+    dt = 1000.0 / library.sampling_frequency
+    params = get_default_template_params()  # every key MEArec's readers look up
+    params.update({key: value for key, value in library.info.get("params", {}).items() if not isinstance(value, dict)})
+    params.update(dt=dt, cut_out=[library.nbefore * dt, (library.templates.shape[1] - library.nbefore) * dt],
+                  probe=electrodes["electrode_name"])
+    rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
+    temporary = file_path.with_name(f".{file_path.name}.tmp")
+    try:
+        with h5py.File(temporary, "w") as file:
+            file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
+            file.create_dataset("templates", data=np.transpose(library.templates, (0, 2, 1)).astype(np.float32))
+            file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
+            file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
+            file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
+            _write_h5_tree(file.create_group("info/params"), params)
+            _write_h5_tree(file.create_group("info/electrodes"), electrodes)
+        os.replace(temporary, file_path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return file_path
