@@ -339,11 +339,8 @@ def _validate_recordings(section: dict) -> None:
         raise ParameterError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {cutoff!r}.")
     check_number(section["filter_order"], p + "filter_order", minimum=1, maximum=10, integer=True)
     check_choice(section["filter_mode"], p + "filter_mode", ("filtfilt", "lfilter"))
-    if section["drifting"]:
-        raise ParameterError(
-            f"'{p}drifting' = true needs a drifting template library, which this version cannot make yet: "
-            "set it to false."
-        )
+    check_choice(section["drifting"], p + "drifting", (True, False))
+    _validate_drift(section, p)
     if section["overlap"]:
         raise ParameterError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
     if section["extract_waveforms"]:
@@ -351,3 +348,38 @@ def _validate_recordings(section: dict) -> None:
             f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
             "create_sorting_analyzer(...).compute('waveforms') on the generated recording."
         )
+
+
+def _validate_drift(section: dict, p: str) -> None:
+    check_number(section["n_drifting"], p + "n_drifting", minimum=0, integer=True, allow_none=True)
+    direction = section["preferred_dir"]
+    if not isinstance(direction, (list, tuple)) or len(direction) != 3 or not any(direction):
+        raise ParameterError(f"'{p}preferred_dir' must be a non-zero [x, y, z] vector, got {direction!r}.")
+    check_number(section["angle_tol"], p + "angle_tol", minimum=0, maximum=180)
+    check_choice(section["drift_mode_speed"], p + "drift_mode_speed", ("slow", "fast", "slow+fast"))
+    check_choice(section["drift_mode_probe"], p + "drift_mode_probe", ("rigid", "non-rigid"))
+    check_number(section["drift_fs"], p + "drift_fs", minimum=0, strict_minimum=True)
+    check_choice(section["non_rigid_gradient_mode"], p + "non_rigid_gradient_mode", ("linear", "step"))
+    check_number(section["non_rigid_linear_min_factor"], p + "non_rigid_linear_min_factor", minimum=0, maximum=1)
+    check_choice(section["non_rigid_linear_direction"], p + "non_rigid_linear_direction", (1, -1))
+    check_number(section["non_rigid_step_depth_boundary"], p + "non_rigid_step_depth_boundary", allow_none=True)
+    factors = section["non_rigid_step_factors"]
+    if factors is not None and (not isinstance(factors, (list, tuple)) or len(factors) != 2):
+        raise ParameterError(f"'{p}non_rigid_step_factors' must be null or [above, below], got {factors!r}.")
+    check_number(section["slow_drift_velocity"], p + "slow_drift_velocity", minimum=0, strict_minimum=True)
+    check_number(section["slow_drift_amplitude"], p + "slow_drift_amplitude", minimum=0, allow_none=True)
+    check_choice(section["slow_drift_waveform"], p + "slow_drift_waveform", ("triangluar", "triangular", "sine"))
+    check_number(section["fast_drift_period"], p + "fast_drift_period", minimum=0, strict_minimum=True)
+    check_number(section["fast_drift_min_jump"], p + "fast_drift_min_jump", minimum=0)
+    check_number(section["fast_drift_max_jump"], p + "fast_drift_max_jump", minimum=0)
+    if section["fast_drift_min_jump"] > section["fast_drift_max_jump"]:
+        raise ParameterError(f"'{p}fast_drift_min_jump' must not exceed '{p}fast_drift_max_jump'.")
+    check_number(section["t_start_drift"], p + "t_start_drift", minimum=0)
+    check_number(section["t_end_drift"], p + "t_end_drift", minimum=0, allow_none=True)
+    times, values = section["external_drift_times"], section["external_drift_um"]
+    if (times is None) != (values is None):
+        raise ParameterError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
+    if times is not None:
+        times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+        if times.ndim != 1 or times.shape != values.shape or times.size < 1 or np.any(np.diff(times) <= 0):
+            raise ParameterError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")

@@ -102,5 +102,21 @@ def validate_template_params(params: dict) -> None:
     check_number(params["max_iterations"], "max_iterations", minimum=1, integer=True)
     check_number(params["sigma"], "sigma", minimum=0, strict_minimum=True)
     check_choice(params["method_of_images"], "method_of_images", (None, True, False))
+    check_choice(params["drifting"], "drifting", (True, False))
+    check_number(params["drift_steps"], "drift_steps", minimum=2, integer=True)
+    check_number(params["min_drift"], "min_drift", minimum=0)
+    check_number(params["max_drift"], "max_drift", minimum=0)
+    if params["min_drift"] > params["max_drift"]:
+        raise ParameterError(f"'min_drift' ({params['min_drift']}) must not exceed 'max_drift' ({params['max_drift']}).")
+    for key in ("drift_xlim", "drift_ylim", "drift_zlim"):
+        check_limits(params[key], key)
+        if params[key] is None:
+            raise ParameterError(f"'{key}' must be [min, max] in um.")
     if params["drifting"]:
-        raise ParameterError("'drifting' = true is not supported yet: set it to false.")
+        reachable = np.linalg.norm([max(abs(value) for value in params[key])
+                                    for key in ("drift_xlim", "drift_ylim", "drift_zlim")])
+        if reachable < params["min_drift"]:
+            raise ParameterError(f"'min_drift' ({params['min_drift']} um) cannot be reached within drift_xlim/ylim/zlim "
+                                 f"(at most {reachable:.1f} um): widen the limits or lower min_drift.")
+    check_choice(params["check_for_drift_amp"], "check_for_drift_amp", (True, False))
+    check_choice(params["drift_within_bounds"], "drift_within_bounds", (True, False))

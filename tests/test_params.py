@@ -27,7 +27,7 @@ def test_unknown_key_names_the_close_match():
         ({"recordings.adc_bit_depth": 12}, "integer dtypes"),
         ({"spiketrains.rates": [5, 5]}, "spiketrains.types"),
         ({"spiketrains.ref_per": 200}, "refractory"),
-        ({"recordings.drifting": True}, "drifting"),
+        ({"recordings.drift_mode_speed": "medium"}, "drift_mode_speed"),
     ],
 )
 def test_bad_values_raise_before_work(overrides, message):

@@ -166,7 +166,8 @@ def _expected_clean_traces(recording, sorting):
         factors = model.injector.modulation.factors(unit, 0, len(frames))
         channels = injector.channels[unit]
         for spike, frame in enumerate(frames):
-            waveform = injector.templates[unit][injector.jitter_indices[unit][spike]].T.astype(float)
+            step, jitter = injector.drift_indices[unit][spike], injector.jitter_indices[unit][spike]
+            waveform = injector.templates[unit][step, jitter].T.astype(float)
             if factors is not None:
                 waveform = waveform * (factors[spike][channels] if factors.shape[1] > 1 else factors[spike])
             onset = frame - injector.nbefore
@@ -201,7 +202,7 @@ def test_shape_modulation_widens_bursting_spikes():
     from si_recsim.generators.template_processing import stretch_template
 
     recording, _ = generate_ground_truth(seed=3, **SHORT)
-    template = recording.model.injector.templates[0][0]
+    template = recording.model.injector.templates[0][0, 0]
     nbefore = recording.model.injector.nbefore
     stretched = stretch_template(template, nbefore, 0.6, 30)
 

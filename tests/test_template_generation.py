@@ -85,8 +85,8 @@ def test_physrot_table_and_bad_parameters():
     assert physrot_constrained("builtin_MC") and not physrot_constrained("builtin_BC")
     with pytest.raises(ParameterError, match="Unknown cell models"):
         generate_templates(cell_models=["builtin_XX"], **FAST)
-    with pytest.raises(ParameterError, match="drifting"):
-        generate_templates(drifting=True, **FAST)
+    with pytest.raises(ParameterError, match="min_drift"):
+        generate_templates(drifting=True, min_drift=500, **FAST)
     with pytest.raises(ParameterError, match="xlim"):
         generate_templates(xlim=[-5, 10], **FAST)
 

@@ -40,7 +40,7 @@ def read_h5_tree(group: h5py.Group) -> dict:
 def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
     """Read a MEArec template library file (``gen_templates`` output) into a :class:`TemplateLibrary`.
 
-    Templates are transposed to (n_templates, n_samples, n_channels), positions and rotations
+    Templates are transposed to (n_templates, [n_drift_steps,] n_samples, n_channels), positions and rotations
     converted to si_recsim's frame (see :mod:`si_recsim.probes`); the probe is rebuilt from
     ``info/electrodes``.
 
@@ -59,12 +59,8 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
                    if key not in file]
         if missing:
             raise ValueError(f"{file_path} is not a MEArec template file: missing {missing}.")
-        if file["templates"].ndim != 3:
-            raise ValueError(
-                f"{file_path} holds drifting templates (shape {file['templates'].shape}); recordings from drifting "
-                "libraries are not supported yet: use a static template library."
-            )
-        templates = np.transpose(file["templates"][()], (0, 2, 1))
+        raw = file["templates"][()]
+        templates = np.swapaxes(raw, -1, -2)  # (..., n_channels, n_samples) -> (..., n_samples, n_channels)
         params = read_h5_tree(file["info/params"])
         electrodes = read_h5_tree(file["info/electrodes"])
         plane = str(electrodes.get("plane", "yz"))
@@ -140,7 +136,7 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> P
     try:
         with h5py.File(temporary, "w") as file:
             file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
-            file.create_dataset("templates", data=np.transpose(library.templates, (0, 2, 1)).astype(np.float32))
+            file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
             file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
             file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
             file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())

@@ -64,6 +64,19 @@ class PlacementSettings:
         Give up after ``max_iterations * n`` rejected candidates.
     timeout : float | None
         Give up after this many seconds.
+    drifting : bool
+        Compute each template along a straight drift trajectory.
+    drift_steps : int
+        Positions per trajectory (both ends included).
+    min_drift, max_drift : float
+        Bounds of the trajectory length, µm.
+    drift_limits : tuple
+        ((x), (y), (z)) ranges of the final minus the initial position in si_recsim's frame, µm
+        (MEArec's ``drift_ylim``, ``drift_zlim``, ``drift_xlim``).
+    check_for_drift_amp : bool
+        Also require ``min_amp`` at the final position.
+    drift_within_bounds : bool
+        Also require the final position inside the placement limits.
     """
 
     n: int = 50
@@ -81,6 +94,16 @@ class PlacementSettings:
     method_of_images: bool | None = None
     max_iterations: int = 1000
     timeout: float | None = None
+    drifting: bool = False
+    drift_steps: int = 31
+    min_drift: float = 30.0
+    max_drift: float = 100.0
+    drift_limits: tuple = ((-10.0, 10.0), (30.0, 80.0), (-10.0, 10.0))
+    check_for_drift_amp: bool = False
+    drift_within_bounds: bool = False
+
+
+MAX_DRIFT_TRIES = 100
 
 
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -189,6 +212,22 @@ def recentre(template: np.ndarray, nbefore: int) -> np.ndarray:
     return shifted
 
 
+def draw_final_position(position: np.ndarray, limits: np.ndarray, settings: PlacementSettings,
+                        rng: np.random.Generator) -> np.ndarray | None:
+    """End of a drift trajectory from ``position`` (MEArec's rules), or None after
+    :data:`MAX_DRIFT_TRIES` unsuccessful draws."""
+    drift_limits = np.asarray(settings.drift_limits, dtype=float)
+    for _ in range(MAX_DRIFT_TRIES):
+        offset = rng.uniform(drift_limits[:, 0], drift_limits[:, 1])
+        if not settings.min_drift <= np.linalg.norm(offset) <= settings.max_drift:
+            continue
+        final = position + offset
+        if settings.drift_within_bounds and not np.all((final >= limits[:, 0]) & (final <= limits[:, 1])):
+            continue
+        return final
+    return None
+
+
 def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrained: bool,
                             rng: np.random.Generator) -> dict:
     """Templates of one cell model at random positions and rotations.
@@ -231,11 +270,28 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         if trough < settings.min_amp or (settings.check_eap_shape and peak > trough) or key in seen:
             rejected += 1
             continue
-        seen.add(key)
-        templates.append(recentre(eap, spikes.nbefore).T.astype(np.float32))
-        locations.append(position)
+        if settings.drifting:
+            final = draw_final_position(position, limits, settings, rng)
+            if final is None:
+                rejected += 1
+                continue
+            trajectory = position + np.linspace(0.0, 1.0, settings.drift_steps)[:, None] * (final - position)
+            eaps = [eap] + [eap_from_currents(points, *place_segments(spikes.starts, spikes.ends, step, angles),
+                                              spikes.diameters, spikes.currents[spike], settings.sigma, image_factor)
+                            for step in trajectory[1:]]
+            if settings.check_for_drift_amp and abs(eaps[-1].min()) < settings.min_amp:
+                rejected += 1
+                continue
+            seen.add(key)
+            templates.append(np.stack([recentre(step_eap, spikes.nbefore).T for step_eap in eaps]).astype(np.float32))
+            locations.append(trajectory)
+        else:
+            seen.add(key)
+            templates.append(recentre(eap, spikes.nbefore).T.astype(np.float32))
+            locations.append(position)
         rotations.append(angles)
-    return dict(templates=np.asarray(templates, dtype=np.float32).reshape(-1, spikes.currents.shape[2],
-                                                                           probe.get_contact_count()),
-                locations=np.asarray(locations).reshape(-1, 3), rotations=np.asarray(rotations).reshape(-1, 3),
-                rejected=rejected)
+    n_samples, n_contacts = spikes.currents.shape[2], probe.get_contact_count()
+    drift_shape = (settings.drift_steps,) if settings.drifting else ()
+    return dict(templates=np.asarray(templates, dtype=np.float32).reshape((-1,) + drift_shape + (n_samples, n_contacts)),
+                locations=np.asarray(locations).reshape((-1,) + drift_shape + (3,)),
+                rotations=np.asarray(rotations).reshape(-1, 3), rejected=rejected)

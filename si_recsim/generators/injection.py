@@ -26,7 +26,8 @@ class SpikeInjector:
     Parameters
     ----------
     templates : list of np.ndarray
-        Per unit, (n_jitters, n_active_channels, n_samples) float32 in µV, on that unit's channels.
+        Per unit, (n_drift_steps, n_jitters, n_active_channels, n_samples) float32 in µV, on that
+        unit's channels (n_drift_steps = 1 without drift).
     channels : list of np.ndarray
         Per unit, the recording channel index of each template column (sorted).
     nbefore : int
@@ -35,6 +36,8 @@ class SpikeInjector:
         Sorted spike sample indices per unit (int64).
     jitter_indices : list of np.ndarray
         Jitter copy used by each spike, per unit.
+    drift_indices : list of np.ndarray
+        Drift step used by each spike, per unit.
     modulation : Modulation | None
         Amplitude factors (None: every factor is 1).
     shape_stretch : float | None
@@ -43,11 +46,12 @@ class SpikeInjector:
     """
 
     def __init__(self, templates: list, channels: list, nbefore: int, frames: list, jitter_indices: list,
-                 modulation=None, shape_stretch: float | None = None):
+                 drift_indices: list, modulation=None, shape_stretch: float | None = None):
         self.templates = templates
         self.channels = channels
         self.runs = [channel_runs(unit_channels) for unit_channels in channels]
-        self.n_samples = templates[0].shape[2]
+        self.drift_indices = drift_indices
+        self.n_samples = templates[0].shape[-1]
         self.nbefore = int(nbefore)
         self.frames = frames
         self.jitter_indices = jitter_indices
@@ -55,11 +59,11 @@ class SpikeInjector:
         self.shape_stretch = shape_stretch
         self._splines: dict = {}
 
-    def _spline(self, unit: int, jitter: int) -> CubicSpline:
+    def _spline(self, unit: int, step: int, jitter: int) -> CubicSpline:
         """Cubic spline of one template copy, built on first use (bursting shape modulation)."""
-        key = (unit, jitter)
+        key = (unit, step, jitter)
         if key not in self._splines:
-            template = self.templates[unit][jitter]
+            template = self.templates[unit][step, jitter]
             self._splines[key] = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
         return self._splines[key]
 
@@ -83,13 +87,14 @@ class SpikeInjector:
                            and self.modulation.burst_amplitudes[unit] is not None)
             unit_templates = self.templates[unit]
             runs = self.runs[unit]
-            jitters = self.jitter_indices[unit]
+            jitters, steps = self.jitter_indices[unit], self.drift_indices[unit]
             for offset, spike in enumerate(range(first, last)):
-                waveform = unit_templates[jitters[spike]]
+                waveform = unit_templates[steps[spike], jitters[spike]]
                 if factors is not None:
                     if stretchable:
                         waveform = stretch_template(waveform, self.nbefore, float(factors[offset].mean()),
-                                                    self.shape_stretch, self._spline(unit, jitters[spike]))
+                                                    self.shape_stretch,
+                                                    self._spline(unit, steps[spike], jitters[spike]))
                     waveform = waveform * factors[offset][:, None]
                 onset = unit_frames[spike] - self.nbefore - start
                 low, high = max(onset, 0), min(onset + n_samples, length)

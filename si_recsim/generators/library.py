@@ -31,9 +31,11 @@ class TemplateLibrary:
     Attributes
     ----------
     templates : np.ndarray
-        (n_templates, n_samples, n_channels) float32, µV.
+        (n_templates, n_samples, n_channels) float32, µV; drifting libraries have a drift axis:
+        (n_templates, n_drift_steps, n_samples, n_channels).
     locations : np.ndarray
-        (n_templates, 3) soma positions in µm, si_recsim frame (see :mod:`si_recsim.probes`).
+        (n_templates, 3) soma positions in µm, si_recsim frame (see :mod:`si_recsim.probes`);
+        (n_templates, n_drift_steps, 3) along each drift trajectory for drifting libraries.
     cell_types : np.ndarray
         Cell model name per template (str); E/I categories come from substring rules.
     sampling_frequency : float
@@ -67,13 +69,15 @@ class TemplateLibrary:
         self.templates = np.asarray(self.templates, dtype=np.float32)
         self.locations = np.asarray(self.locations, dtype=float)
         self.cell_types = np.asarray(self.cell_types).astype(str)
-        if self.templates.ndim != 3:
+        if self.templates.ndim not in (3, 4):
             raise ValueError(
-                f"Library templates must be (n_templates, n_samples, n_channels); got shape {self.templates.shape}."
+                "Library templates must be (n_templates, n_samples, n_channels), or (n_templates, n_drift_steps, "
+                f"n_samples, n_channels) for drifting libraries; got shape {self.templates.shape}."
             )
-        n_templates, n_samples, n_channels = self.templates.shape
-        if self.locations.shape != (n_templates, 3):
-            raise ValueError(f"Library locations must be ({n_templates}, 3); got {self.locations.shape}.")
+        n_templates, n_samples, n_channels = (self.templates.shape[0],) + self.templates.shape[-2:]
+        expected = (n_templates, 3) if self.templates.ndim == 3 else (n_templates, self.templates.shape[1], 3)
+        if self.locations.shape != expected:
+            raise ValueError(f"Library locations must be {expected}; got {self.locations.shape}.")
         if self.cell_types.shape != (n_templates,):
             raise ValueError(f"Library needs one cell type per template ({n_templates}); got {self.cell_types.shape}.")
         if self.probe.get_contact_count() != n_channels:
@@ -91,7 +95,22 @@ class TemplateLibrary:
 
     @property
     def num_channels(self) -> int:
-        return self.templates.shape[2]
+        return self.templates.shape[-1]
+
+    @property
+    def drift_steps(self) -> int | None:
+        """Positions per drift trajectory, or None for a static library."""
+        return self.templates.shape[1] if self.templates.ndim == 4 else None
+
+    def static(self) -> "TemplateLibrary":
+        """Templates and locations of one position per template (the middle of each drift trajectory)."""
+        if self.drift_steps is None:
+            return self
+        middle = self.drift_steps // 2
+        return TemplateLibrary(templates=self.templates[:, middle], locations=self.locations[:, middle],
+                               cell_types=self.cell_types, sampling_frequency=self.sampling_frequency,
+                               nbefore=self.nbefore, probe=self.probe, rotations=self.rotations, source=self.source,
+                               info=self.info)
 
     @property
     def channel_locations(self) -> np.ndarray:
@@ -99,8 +118,8 @@ class TemplateLibrary:
         return contact_positions_3d(self.probe)
 
     def amplitudes(self) -> np.ndarray:
-        """Absolute global negative peak of each template, µV."""
-        return np.abs(self.templates.min(axis=(1, 2)))
+        """Absolute global negative peak of each template (over all drift steps), µV."""
+        return np.abs(self.templates.reshape(self.num_templates, -1).min(axis=1))
 
     def to_spec(self) -> str | dict:
         """A JSON-friendly description from which :func:`load_template_library` rebuilds this library."""
@@ -139,10 +158,11 @@ class TemplateLibrary:
                    rotations=rotations, source=source)
 
     def to_templates(self):
-        """The library as SpikeInterface ``Templates`` (dense, with the probe)."""
+        """The library as SpikeInterface ``Templates`` (dense, with the probe; the middle drift step
+        of drifting libraries)."""
         from spikeinterface.core import Templates
 
-        return Templates(templates_array=self.templates, sampling_frequency=self.sampling_frequency,
+        return Templates(templates_array=self.static().templates, sampling_frequency=self.sampling_frequency,
                          nbefore=self.nbefore, probe=self.probe, is_in_uV=True)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.generators.drift import build_drift, preferred_direction
 from si_recsim.generators.filtering import LinearFilter, butterworth, resonant_peak
 from si_recsim.generators.injection import SpikeInjector
 from si_recsim.generators.library import TemplateLibrary, load_template_library
@@ -25,8 +26,8 @@ from si_recsim.generators.noise import (FarNeurons, GaussianNoise, WhiteNoise, a
                                         distance_correlation_factor, make_color_spec)
 from si_recsim.generators.selection import overlapping_pairs, select_templates
 from si_recsim.generators.spiketrains import (SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times)
-from si_recsim.generators.template_processing import (jittered_copies, pad_template, resample_template,
-                                                      taper_edges)
+from si_recsim.generators.template_processing import (jitter_shifts, jittered_copies, pad_template,
+                                                      resample_template, taper_edges)
 from si_recsim.params import ParameterError
 
 _CACHED_BLOCKS = 2
@@ -44,6 +45,7 @@ class UnitTable:
     bursting: np.ndarray
     main_channel_indices: np.ndarray
     amplitudes: np.ndarray
+    drifting: np.ndarray
 
 
 class GroundTruthModel:
@@ -52,7 +54,7 @@ class GroundTruthModel:
     def __init__(self, *, params: dict, library: TemplateLibrary, sampling_frequency: float, num_samples: int,
                  t_start: float, spike_times: list, units: UnitTable, frames: list, injector: SpikeInjector,
                  noise, recording_filter: LinearFilter | None, block_size: int, margin: int, dtype: np.dtype,
-                 gain_to_uV: float, lsb: float | None, overlapping: np.ndarray):
+                 gain_to_uV: float, lsb: float | None, overlapping: np.ndarray, drift=None):
         self.params = params
         self.library = library
         self.sampling_frequency = sampling_frequency
@@ -70,6 +72,7 @@ class GroundTruthModel:
         self.gain_to_uV = gain_to_uV
         self.lsb = lsb
         self.overlapping = overlapping
+        self.drift = drift
         self.n_fft = block_size + 2 * margin
         self.response = None
         if recording_filter is not None:
@@ -171,10 +174,13 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
                       rng: np.random.Generator | None) -> tuple[list, list, int]:
     """Restrict to active channels, then pad, resample, jitter (when ``rng`` is given) and taper.
 
+    Drifting libraries keep their drift axis; every step of a unit gets the same jitter shifts.
+
     Returns
     -------
     templates : list of np.ndarray
-        Per unit, (n_jitters, n_active_channels, n_samples) float32 (n_jitters = 1 without ``rng``).
+        Per unit, (n_drift_steps, n_jitters, n_active_channels, n_samples) float32
+        (n_drift_steps = 1 for static libraries, n_jitters = 1 without ``rng``).
     channels : list of np.ndarray
         Per unit, the active channel indices (``templates.sparsity_threshold``).
     nbefore : int
@@ -182,19 +188,25 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
     """
     fs_library = library.sampling_frequency
     pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section["pad_len"])
+    n_taper = int(section["smooth_percent"] * pad_before * fs / fs_library) // 2 * 2
     prepared, channels = [], []
     for template_id in template_ids:
-        unit_channels = active_channels(library.templates[template_id], float(section["sparsity_threshold"]))
-        padded = pad_template(library.templates[template_id][:, unit_channels].astype(float), pad_before, pad_after)
-        resampled = resample_template(padded, fs_library, fs)
+        steps = library.templates[template_id]
+        steps = steps[None] if steps.ndim == 2 else steps
+        unit_channels = active_channels(np.abs(steps).max(axis=0), float(section["sparsity_threshold"]))
+        shifts = jitter_shifts(int(section["n_jitters"]), int(section["upsample"]), rng) if rng is not None else None
+        unit = []
+        for step in steps:
+            padded = pad_template(step[:, unit_channels].astype(float), pad_before, pad_after)
+            resampled = resample_template(padded, fs_library, fs)
+            if shifts is None:
+                copies = resampled[None]
+            else:
+                copies = taper_edges(jittered_copies(resampled, shifts, int(section["upsample"])), n_taper,
+                                     float(section["smooth_strength"]))
+            unit.append(copies.transpose(0, 2, 1))
+        prepared.append(np.ascontiguousarray(np.stack(unit), dtype=np.float32))
         channels.append(unit_channels)
-        if rng is None:
-            copies = resampled[None]
-        else:
-            copies = jittered_copies(resampled, int(section["n_jitters"]), int(section["upsample"]), rng)
-            n_taper = int(section["smooth_percent"] * pad_before * fs / fs_library) // 2 * 2
-            copies = taper_edges(copies, n_taper, float(section["smooth_strength"]))
-        prepared.append(np.ascontiguousarray(copies.transpose(0, 2, 1), dtype=np.float32))
     nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))
     return prepared, channels, nbefore
 
@@ -262,6 +274,15 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     t_start = float(trains_section["t_start"])
     num_samples = int(round(float(trains_section["duration"]) * fs))
 
+    drifting = bool(recordings_section["drifting"])
+    if drifting and library.drift_steps is None:
+        raise ParameterError(
+            "recordings.drifting = true needs a drifting template library: make one with si-recsim gen-templates "
+            "--set drifting=true, or set recordings.drifting to false."
+        )
+    if not drifting:
+        library = library.static()
+
     if spike_times is not None:
         trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section["duration"]), unit_types)
     else:
@@ -271,7 +292,7 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     jitter_rng = _stage_rng(params, "convolution", 0)
     templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
 
-    overlapping = overlapping_pairs(library.templates[template_ids], templates_section["overlap_threshold"])
+    overlapping = overlapping_pairs(library.static().templates[template_ids], templates_section["overlap_threshold"])
     if recordings_section["sync_rate"] and len(overlapping):
         trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
                                float(recordings_section["sync_jitt"]) / 1000.0,
@@ -283,6 +304,13 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     n_jitters = int(templates_section["n_jitters"])
     jitter_indices = [selection_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
+    drift = None
+    if drifting:
+        drift = build_drift(recordings_section, library.locations[template_ids], t_start,
+                            float(trains_section["duration"]), _stage_rng(params, "convolution", 3))
+        drift_indices = [drift.step_indices(unit, times) for unit, times in enumerate(trains.times)]
+    else:
+        drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
 
     bursting = _bursting_units(trains.num_units, recordings_section, _stage_rng(params, "convolution", 2))
     burst_amplitudes = _burst_amplitudes(trains, bursting, recordings_section)
@@ -290,7 +318,8 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
                             params["seeds"]["convolution"], [len(unit_channels) for unit_channels in channels],
                             burst_amplitudes)
     shape_stretch = float(recordings_section["shape_stretch"]) if recordings_section["shape_mod"] else None
-    injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, modulation, shape_stretch)
+    injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
+                             shape_stretch)
 
     recording_filter = None
     if recordings_section["filter"]:
@@ -303,21 +332,23 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     dtype = np.dtype(recordings_section["dtype"])
     gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
 
+    static = library.static()
     units = UnitTable(
         template_ids=template_ids,
         cell_types=trains.types,
         cell_models=library.cell_types[template_ids],
-        locations=library.locations[template_ids],
+        locations=static.locations[template_ids],
         firing_rates=trains.rates,
         bursting=bursting,
-        main_channel_indices=np.argmin(library.templates[template_ids].min(axis=1), axis=1),
+        main_channel_indices=np.argmin(static.templates[template_ids].min(axis=1), axis=1),
         amplitudes=library.amplitudes()[template_ids],
+        drifting=np.zeros(len(template_ids), dtype=bool) if drift is None else drift.factors != 0,
     )
     return GroundTruthModel(
         params=params, library=library, sampling_frequency=fs, num_samples=num_samples, t_start=t_start,
         spike_times=trains.times, units=units, frames=frames, injector=injector, noise=noise,
         recording_filter=recording_filter, block_size=block_size, margin=margin, dtype=dtype,
-        gain_to_uV=gain_to_uV, lsb=lsb, overlapping=overlapping,
+        gain_to_uV=gain_to_uV, lsb=lsb, overlapping=overlapping, drift=drift,
     )
 
 
@@ -332,8 +363,10 @@ def fft_block_size(approximate_size: float, margin: int) -> int:
 def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dict) -> np.ndarray:
     ids = params["templates"]["template_ids"]
     if ids is None:
+        section = params["recordings"]
+        direction = preferred_direction(section) if library.drift_steps is not None else None
         return select_templates(library, trains.types, params["templates"], params["cell_types"],
-                                _stage_rng(params, "templates", 0))
+                                _stage_rng(params, "templates", 0), direction, float(section["angle_tol"]))
     ids = np.asarray(ids, dtype=int)
     if ids.size != trains.num_units:
         raise ParameterError(
@@ -429,8 +462,8 @@ def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.
     num_samples = int(round(float(trains_section["duration"]) * fs))
     frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, num_samples - 1)
               for times in far_trains.times]
-    jitters = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
-    injector = SpikeInjector(templates, channels, nbefore, frames, jitters)
+    zeros = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
+    injector = SpikeInjector(templates, channels, nbefore, frames, zeros, zeros)
     return FarNeurons(injector, far_trains.rates, white, float(section["noise_level"]),
                       float(section["far_neurons_noise_floor"]), fs, library.num_channels)
 

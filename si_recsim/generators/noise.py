@@ -188,8 +188,8 @@ class FarNeurons:
         mean, variance = np.zeros(n_channels), np.zeros(n_channels)
         for rate, template, channels in zip(rates, injector.templates, injector.channels):
             weight = rate / sampling_frequency
-            mean[channels] += weight * template[0].sum(axis=1)
-            variance[channels] += weight * (template[0].astype(float) ** 2).sum(axis=1)
+            mean[channels] += weight * template[0, 0].sum(axis=1)
+            variance[channels] += weight * (template[0, 0].astype(float) ** 2).sum(axis=1)
         if np.any(variance <= 0):
             raise ValueError("far-neurons noise: some channels get no background signal; use a larger far_neurons_n.")
         scale = level / np.sqrt(variance * (1.0 + floor**2))

@@ -62,9 +62,10 @@ class GroundTruthRecordingSegment(BaseRecordingSegment):
 class GroundTruthSorting(BaseSorting):
     """Ground-truth spike trains of a :class:`GroundTruthRecording` with unit properties.
 
-    Properties: ``gt_unit_locations`` (n_units, 3) µm, ``main_channel_id``, ``cell_type``
-    (``"E"``/``"I"``), ``cell_model``, ``template_id`` (library index), ``firing_rate`` (target,
-    Hz), ``bursting``, ``amplitude_uV`` (absolute negative peak of the library template).
+    Properties: ``gt_unit_locations`` (n_units, 3) µm (the middle of the trajectory for drifting
+    units), ``main_channel_id``, ``cell_type`` (``"E"``/``"I"``), ``cell_model``, ``template_id``
+    (library index), ``firing_rate`` (target, Hz), ``bursting``, ``drifting``, ``amplitude_uV``
+    (absolute negative peak of the library template).
 
     Parameters are those of :class:`GroundTruthRecording`.
     """
@@ -83,6 +84,7 @@ class GroundTruthSorting(BaseSorting):
         self.set_property("template_id", units.template_ids)
         self.set_property("firing_rate", units.firing_rates)
         self.set_property("bursting", units.bursting)
+        self.set_property("drifting", units.drifting)
         self.set_property("amplitude_uV", units.amplitudes)
         self.model = model
         self._kwargs = dict(params=params, template_library=template_library, spike_times=spike_times,

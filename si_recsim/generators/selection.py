@@ -70,8 +70,8 @@ def overlapping_pairs(templates: np.ndarray, threshold: float) -> np.ndarray:
     return np.column_stack([first, second]).astype(int)
 
 
-def select_templates(library, types: np.ndarray, section: dict, cell_types: dict,
-                     rng: np.random.Generator) -> np.ndarray:
+def select_templates(library, types: np.ndarray, section: dict, cell_types: dict, rng: np.random.Generator,
+                     drift_direction: np.ndarray | None = None, angle_tol: float = 15.0) -> np.ndarray:
     """Library indices for units of the given types, following the ``templates`` rules.
 
     Parameters
@@ -85,6 +85,11 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
         ``{"excitatory": [...], "inhibitory": [...]}`` name substrings.
     rng : np.random.Generator
         The template-selection generator.
+    drift_direction : np.ndarray | None, default: None
+        For drifting recordings (a drifting library): the preferred drift direction (unit vector,
+        si_recsim's frame); trajectories further than ``angle_tol`` degrees from it are rejected and
+        ``min_dist`` applies step by step along the trajectories.
+    angle_tol : float, default: 15.0
 
     Returns
     -------
@@ -96,9 +101,17 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
     wanted = Counter(types.tolist())
     amplitudes = library.amplitudes()
     max_amp = np.inf if section["max_amp"] is None else section["max_amp"]
+    drifting = drift_direction is not None
+    trajectories = library.locations if drifting else library.locations[:, None, :]
+    initial = trajectories[:, 0]
     # xlim / ylim / zlim are in MEArec's frame (x: distance from the probe plane), as in MEArec's files
     limits = [section["xlim"], section["ylim"], section["zlim"]]
-    mearec_locations = si_to_mearec_positions(library.locations)
+    mearec_locations = si_to_mearec_positions(initial)
+    if drifting:
+        directions = trajectories[:, -1] - trajectories[:, 0]
+        directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
+        angles = np.degrees(np.arccos(np.clip(directions @ drift_direction, -1.0, 1.0)))
+    static_templates = library.static().templates if drifting else library.templates
     target_pairs = section["n_overlap_pairs"]
     threshold = section["overlap_threshold"]
 
@@ -113,17 +126,19 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
         if not section["min_amp"] < amplitudes[index] < max_amp:
             rejected["amplitude"] += 1
             continue
-        location = library.locations[index]
         if any(lim is not None and not lim[0] <= mearec_locations[index, axis] <= lim[1]
                for axis, lim in enumerate(limits)):
             rejected["position limits"] += 1
             continue
+        if drifting and angles[index] > angle_tol:
+            rejected["drift direction"] += 1
+            continue
         accepted = chosen["E"] + chosen["I"]
-        if accepted and np.min(np.linalg.norm(library.locations[accepted] - location, axis=1)) < section["min_dist"]:
+        if accepted and np.min(np.linalg.norm(trajectories[accepted] - trajectories[index], axis=-1)) < section["min_dist"]:
             rejected["min_dist"] += 1
             continue
         if target_pairs is not None:
-            new_pairs = sum(overlapping(library.templates[index], library.templates[other], threshold)
+            new_pairs = sum(overlapping(static_templates[index], static_templates[other], threshold)
                             for other in accepted)
             slots_left = sum(wanted.values()) - len(accepted) - 1
             if n_pairs + new_pairs > target_pairs or (new_pairs == 0 and n_pairs < target_pairs
@@ -164,6 +179,8 @@ def _explain_failure(library, categories, amplitudes, wanted, chosen, rejected, 
         fixes.append(f"lower templates.min_dist (now {section['min_dist']} um)")
     if rejected["position limits"]:
         fixes.append("widen templates.xlim / ylim / zlim")
+    if rejected["drift direction"]:
+        fixes.append("raise recordings.angle_tol or change recordings.preferred_dir")
     if section["n_overlap_pairs"] is not None:
         lines.append(f"Overlapping pairs reached: {n_pairs} of {section['n_overlap_pairs']} wanted.")
         fixes.append("change templates.n_overlap_pairs or templates.overlap_threshold")

@@ -81,7 +81,12 @@ def _settings(params: dict):
         min_amp=float(params["min_amp"]), check_eap_shape=bool(params["check_eap_shape"]),
         ncontacts=int(params["ncontacts"]), sigma=float(params["sigma"]),
         method_of_images=params["method_of_images"], max_iterations=int(params["max_iterations"]),
-        timeout=params["timeout"])
+        timeout=params["timeout"], drifting=bool(params["drifting"]), drift_steps=int(params["drift_steps"]),
+        min_drift=float(params["min_drift"]), max_drift=float(params["max_drift"]),
+        # MEArec's drift limits are (distance, across, along): si_recsim's (z, x, y)
+        drift_limits=(tuple(params["drift_ylim"]), tuple(params["drift_zlim"]), tuple(params["drift_xlim"])),
+        check_for_drift_amp=bool(params["check_for_drift_amp"]),
+        drift_within_bounds=bool(params["drift_within_bounds"]))
     return intracellular, placement
 
 

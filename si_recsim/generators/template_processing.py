@@ -47,23 +47,26 @@ def resample_template(template: np.ndarray, fs_in: float, fs_out: float) -> np.n
     return np.concatenate([resampled, np.zeros((n_out - resampled.shape[0], template.shape[1]))])
 
 
-def jittered_copies(template: np.ndarray, n_jitters: int, upsample: int, rng: np.random.Generator) -> np.ndarray:
-    """Copies of a template shifted by random sub-sample amounts.
+def jitter_shifts(n_jitters: int, upsample: int, rng: np.random.Generator) -> np.ndarray:
+    """Random sub-sample shifts, in upsampled samples, uniform in ``[-upsample / 2, upsample / 2)``."""
+    return np.floor((rng.random(n_jitters) - 0.5) * upsample).astype(int)
+
+
+def jittered_copies(template: np.ndarray, shifts: np.ndarray, upsample: int) -> np.ndarray:
+    """Copies of a template shifted by sub-sample amounts.
 
     The template is upsampled ``upsample`` times; each copy is shifted by a whole number of
-    upsampled samples drawn uniformly in ``[-upsample / 2, upsample / 2)`` (zero-filled) and
-    decimated back.
+    upsampled samples (``shifts``, zero-filled) and decimated back.
 
     Returns
     -------
     copies : np.ndarray
-        (n_jitters, n_samples, n_channels).
+        (len(shifts), n_samples, n_channels).
     """
-    n_samples = template.shape[0]
+    n_samples, n_jitters = template.shape[0], len(shifts)
     if upsample == 1:
         return np.repeat(template[None], n_jitters, axis=0)
     upsampled = resample_poly(template, upsample, 1, axis=0)
-    shifts = np.floor((rng.random(n_jitters) - 0.5) * upsample).astype(int)
     copies = np.zeros((n_jitters,) + template.shape)
     for index, shift in enumerate(shifts):
         shifted = np.zeros_like(upsampled)

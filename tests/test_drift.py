@@ -1,0 +1,115 @@
+"""Drifting templates and drifting recordings."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from si_recsim import ParameterError, generate_ground_truth
+from si_recsim.generators.drift import ground_truth_motion
+
+pytest.importorskip("LFPy")
+
+
+@pytest.fixture(scope="module")
+def drifting_library(tmp_path_factory):
+    from si_recsim.generators.template_generation import generate_templates
+
+    folder = tmp_path_factory.mktemp("drifting")
+    path = folder / "drifting.h5"
+    generate_templates(n=10, seed=0, drifting=True, ncontacts=1, drift_steps=21, output=path,
+                       cache_folder=folder / "cache", progress_bar=False)
+    return path
+
+
+def test_drifting_templates_follow_their_trajectories(drifting_library):
+    from si_recsim.generators import load_template_library
+
+    library = load_template_library(drifting_library)
+    assert library.templates.shape == (30, 21, 224, 32) and library.locations.shape == (30, 21, 3)
+    lengths = np.linalg.norm(library.locations[:, -1] - library.locations[:, 0], axis=1)
+    assert np.all((lengths >= 30 - 1e-9) & (lengths <= 100 + 1e-9))
+    steps = np.diff(library.locations, axis=1)
+    assert np.allclose(steps, steps[:, :1])  # evenly spaced, straight
+    assert np.all(library.locations[:, -1, 1] - library.locations[:, 0, 1] >= 30)  # upwards by default
+    assert np.all(np.argmin(library.templates.min(axis=3), axis=2) == library.nbefore)
+    # the waveform changes along the trajectory
+    assert not np.allclose(library.templates[:, 0], library.templates[:, -1])
+
+
+def _drifting(library, **overrides):
+    base = {"spiketrains.duration": 20, "spiketrains.n_exc": 3, "spiketrains.n_inh": 1, "templates.min_amp": 30,
+            "templates.min_dist": 10, "recordings.drifting": True, "recordings.angle_tol": 30,
+            "recordings.slow_drift_velocity": 120}
+    return generate_ground_truth(template_library=library, seed=3, **{**base, **overrides})
+
+
+def test_slow_drift_is_a_triangle_starting_at_the_middle(drifting_library):
+    recording, sorting = _drifting(drifting_library)
+    drift = recording.model.drift
+    assert list(sorting.get_property("drifting")) == [True] * 4
+    amplitude = 2 * np.abs(drift.signal_um).max()
+    period = 2 * amplitude / (120 / 60)
+    assert drift.signal_um[0] == 0
+    quarter = np.searchsorted(drift.times, period / 4)
+    assert drift.signal_um[quarter] == pytest.approx(-amplitude / 2, abs=amplitude * 0.02)
+    speed = np.abs(np.diff(drift.signal_um)) / np.diff(drift.times)
+    assert np.median(speed) == pytest.approx(2.0, rel=0.02)  # 120 um/min
+    # every spike uses the step of the signal at its own time
+    model = recording.model
+    for unit, times in enumerate(model.spike_times):
+        expected = model.drift.unit_positions(times)[unit]
+        used = model.drift.trajectories[unit, model.injector.drift_indices[unit]]
+        assert np.array_equal(expected, used)
+
+
+def test_drift_waits_for_t_start_and_never_wraps(drifting_library):
+    recording, _ = _drifting(drifting_library, **{"recordings.t_start_drift": 8.0,
+                                                  "recordings.slow_drift_amplitude": 1e6})
+    model = recording.model
+    middle = model.drift.n_steps // 2
+    for unit, times in enumerate(model.spike_times):
+        steps = model.injector.drift_indices[unit]
+        assert np.all(steps[times < 8.0] == middle)
+        assert steps.min() >= 0 and steps.max() <= model.drift.n_steps - 1
+        assert np.any(steps[times > 9.0] != middle)
+
+
+def test_non_rigid_and_partial_drift(drifting_library):
+    recording, _ = _drifting(drifting_library, **{"recordings.drift_mode_probe": "non-rigid",
+                                                  "recordings.non_rigid_linear_min_factor": 0.25})
+    factors = recording.model.drift.factors
+    assert factors.min() == pytest.approx(0.25) and factors.max() == pytest.approx(1.0)
+    recording, sorting = _drifting(drifting_library, **{"recordings.n_drifting": 2,
+                                                        "recordings.drift_mode_speed": "slow+fast"})
+    assert sorting.get_property("drifting").sum() == 2
+    still = np.flatnonzero(~sorting.get_property("drifting"))
+    for unit in still:
+        assert np.all(recording.model.injector.drift_indices[unit] == recording.model.drift.n_steps // 2)
+
+
+def test_drifting_traces_match_an_independent_sum(drifting_library):
+    from test_recording import _expected_clean_traces
+
+    recording, sorting = _drifting(drifting_library, **{"recordings.noise_level": 0, "recordings.filter": False,
+                                                        "recordings.modulation": "none", "spiketrains.duration": 6,
+                                                        "recordings.slow_drift_velocity": 600})
+    assert np.abs(recording.get_traces() - _expected_clean_traces(recording, sorting)).max() < 1e-3
+    again = pickle.loads(pickle.dumps(recording))
+    assert np.array_equal(again.get_traces(start_frame=50000, end_frame=90000),
+                          recording.get_traces(start_frame=50000, end_frame=90000))
+
+
+def test_ground_truth_motion(drifting_library):
+    recording, sorting = _drifting(drifting_library)
+    motion = ground_truth_motion(recording)
+    assert motion.direction == "y"
+    displacement = motion.displacement[0]
+    assert displacement.shape[0] == len(recording.model.drift.times)
+    assert np.abs(displacement).max() > 10
+    assert np.allclose(displacement[0], 0)
+
+
+def test_drifting_needs_a_drifting_library():
+    with pytest.raises(ParameterError, match="drifting template library"):
+        generate_ground_truth(seed=0, **{"spiketrains.duration": 1, "recordings.drifting": True})
