@@ -65,6 +65,25 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_templates(arguments: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from si_recsim.generators.library import load_template_library
+    from si_recsim.plotting import plot_drift_trajectory, plot_library
+
+    library = load_template_library(arguments.library)
+    if arguments.drift is not None:
+        plot_drift_trajectory(library, arguments.drift)
+    else:
+        plot_library(library)
+    plt.savefig(arguments.output, dpi=130, bbox_inches="tight")
+    print(f"Figure written to {arguments.output}")
+    return 0
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
 
@@ -123,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     templates.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     templates.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     templates.set_defaults(handler=_gen_templates)
+
+    plot = commands.add_parser("plot-templates", help="draw a template library on its probe (needs matplotlib)")
+    plot.add_argument("library", help="'default', a library from gen-templates, or a MEArec template file")
+    plot.add_argument("-o", "--output", default="templates.png", help="image file (default: templates.png)")
+    plot.add_argument("--drift", type=int, metavar="INDEX", help="draw the drift trajectory of this template")
+    plot.set_defaults(handler=_plot_templates)
 
     probes = commands.add_parser("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)

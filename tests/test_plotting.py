@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+
+def test_library_figure_from_the_cli(tmp_path):
+    output = tmp_path / "library.png"
+    completed = subprocess.run([sys.executable, "-m", "si_recsim.cli", "plot-templates", "default", "-o", str(output)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert output.stat().st_size > 20_000
+
+
+def test_library_plot_draws_somata_and_waveforms():
+    from si_recsim.generators import load_template_library
+    from si_recsim.plotting import plot_library
+
+    library = load_template_library("default")
+    ax = plot_library(library, template_indices=[0, 1])
+    scatter_points = sum(len(collection.get_offsets()) for collection in ax.collections
+                         if hasattr(collection, "get_offsets"))
+    assert scatter_points >= library.num_templates
+    assert len(ax.lines) >= 2 * library.num_channels
+
+
+def test_drift_plot_refuses_static_libraries_and_draws_drifting_ones(tmp_path):
+    from si_recsim.generators import load_template_library
+    from si_recsim.generators.library import TemplateLibrary
+    from si_recsim.plotting import plot_drift_trajectory
+
+    static = load_template_library("default")
+    with pytest.raises(ValueError, match="does not drift"):
+        plot_drift_trajectory(static, 0)
+    steps = np.stack([static.templates[:3]] * 5, axis=1)
+    trajectory = static.locations[:3, None, :] + np.arange(5)[None, :, None] * np.array([0.0, 10.0, 0.0])
+    drifting = TemplateLibrary(templates=steps, locations=trajectory, cell_types=static.cell_types[:3],
+                               sampling_frequency=static.sampling_frequency, nbefore=static.nbefore, probe=static.probe)
+    ax, ax_waveforms = plot_drift_trajectory(drifting, 1)
+    assert len(ax_waveforms.lines) == 3 and "40 µm" in ax.get_title()
