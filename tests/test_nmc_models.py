@@ -47,3 +47,12 @@ def test_broken_mechanism_fails_at_once_with_the_compiler_output(tmp_path, bp_fo
     (broken / "mechanisms" / "NaTs2_t.mod").write_text("NEURON { SUFFIX NaTs2_t \n this is not NMODL")
     with pytest.raises(RuntimeError, match="nrnivmodl failed"):
         nmc_cell_models([broken], cache_folder=tmp_path / "cache")
+
+
+def test_several_models_share_one_process():
+    folders = {folder.name: folder for folder in mearec_model_folders()}
+    names = ["L5_BP_bAC217_1", "L5_MC_bAC217_1", "L5_TTPC1_cADpyr232_1"]
+    models = nmc_cell_models([folders[name] for name in names])
+    # every model keeps its own morphology although the files share names (MEArec's segment counts)
+    counts = [model.make_cell(0.025, 5.0).totnsegs for model in models + models]
+    assert counts == [245, 193, 1325] * 2

@@ -40,6 +40,14 @@ class IntracellularSettings:
     target_spikes: tuple = (3, 50)
     weights: tuple = (0.25, 1.75)
 
+    def __post_init__(self):
+        # one canonical form per value, so equal settings always give the same cache key
+        for name, kind in (("sim_time", float), ("dt", float), ("delay", float)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+        object.__setattr__(self, "cut_out", tuple(float(value) for value in self.cut_out))
+        object.__setattr__(self, "target_spikes", tuple(int(value) for value in self.target_spikes))
+        object.__setattr__(self, "weights", tuple(float(value) for value in self.weights))
+
     @property
     def nbefore(self) -> int:
         return int(round(self.cut_out[0] / self.dt))

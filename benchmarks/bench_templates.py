@@ -1,0 +1,139 @@
+"""Template generation speed: si_recsim next to MEArec's gen_templates, in one run.
+
+Both simulate the same Blue Brain model folders (those an installed MEArec ships) on the
+Neuronexus-32 probe with MEArec's default template parameters (10 points per contact, physrot),
+each tool in a fresh child process. Intracellular simulation (including mechanism compilation)
+is timed separately from the extracellular part, which is reported per accepted template.
+
+MEArec's template generation needs NEURON < 9 (its models' synapse mechanisms do not compile with
+NEURON 9), so run this in an environment with ``pip install "neuron<9" LFPy MEArec`` and
+si_recsim; with NEURON 9 only si_recsim's side runs.
+
+Usage::
+
+    python benchmarks/bench_templates.py [--models L5_BP_bAC217_1,L5_TTPC1_cADpyr232_1] [--n 5] [--drift-n 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _model_folders(names: list[str]) -> list[Path]:
+    from si_recsim.cells import mearec_model_folders
+
+    folders = {folder.name: folder for folder in mearec_model_folders()}
+    missing = [name for name in names if name not in folders]
+    if missing:
+        sys.exit(f"Models {missing} not found among MEArec's: {sorted(folders)}")
+    return [folders[name] for name in names]
+
+
+def worker_mearec(names: list[str], n: int, drifting: bool, workdir: str, stage: str) -> dict:
+    """One MEArec stage per process (MEArec cannot run gen_templates twice in one process)."""
+    import MEArec as mr
+
+    cell_folder = Path(workdir) / "cell_models"
+    for folder in _model_folders(names):
+        shutil.copytree(folder, cell_folder / folder.name, dirs_exist_ok=True)
+    params = mr.get_default_templates_params()
+    params.update(n=n, seed=0, probe="Neuronexus-32", drifting=drifting)
+    tmp = Path(workdir) / "tmp"
+    start = time.perf_counter()
+    try:
+        generator = mr.gen_templates(str(cell_folder), params=params, templates_tmp_folder=str(tmp),
+                                     intraonly=stage == "intracellular", parallel=False, verbose=False)
+    except FileNotFoundError:
+        # MEArec 1.11 bug: with intraonly=True it simulates, then still tries to gather templates and raises
+        if stage != "intracellular" or len(list((tmp / "intracellular").glob("imem_*.npy"))) != len(names):
+            raise
+    elapsed = time.perf_counter() - start
+    if stage == "intracellular":
+        return dict(intracellular_s=elapsed)
+    return dict(extracellular_s=elapsed, n_templates=int(generator.templates.shape[0]))
+
+
+def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> dict:
+    from si_recsim.cells import IntracellularSettings, nmc_cell_models, simulate_spikes
+    from si_recsim.generators.template_generation import generate_templates
+
+    cache = Path(workdir) / "cache"
+    start = time.perf_counter()
+    models = nmc_cell_models(_model_folders(names), cache)
+    for model in models:
+        simulate_spikes(model, IntracellularSettings(), cache)
+    intracellular = time.perf_counter() - start
+    start = time.perf_counter()
+    library = generate_templates(models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,
+                                 cache_folder=cache, progress_bar=False)
+    extracellular = time.perf_counter() - start
+    return dict(intracellular_s=intracellular, extracellular_s=extracellular, n_templates=library.num_templates)
+
+
+WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim}
+
+
+def _child(kind: str, workdir: str, **kwargs) -> dict | None:
+    spec = json.dumps(dict(kind=kind, kwargs={**kwargs, "workdir": workdir}))
+    # MEArec runs nrnivmodl through the shell: the environment's bin folder must be on PATH
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    completed = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True,
+                               check=False, env=environment)
+    if completed.returncode != 0:
+        print(f"{kind} failed: {completed.stderr.strip().splitlines()[-1] if completed.stderr else ''}")
+        return None
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run_in_child(kind: str, **kwargs) -> dict | None:
+    """Run a tool in fresh processes (MEArec: intracellular, then extracellular, sharing its work folder)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        if kind == "si_recsim":
+            return _child(kind, workdir, **kwargs)
+        intracellular = _child(kind, workdir, stage="intracellular", **kwargs)
+        extracellular = _child(kind, workdir, stage="extracellular", **kwargs) if intracellular else None
+        return {**intracellular, **extracellular} if extracellular else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="L5_BP_bAC217_1,L5_TTPC1_cADpyr232_1")
+    parser.add_argument("--n", type=int, default=5)
+    parser.add_argument("--drift-n", type=int, default=2)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.worker:
+        spec = json.loads(arguments.worker)
+        print(json.dumps(WORKERS[spec["kind"]](**spec["kwargs"])))
+        return
+    import neuron
+
+    names = arguments.models.split(",")
+    print(f"NEURON {neuron.__version__}; models {names}; Neuronexus-32, MEArec defaults (ncontacts 10, physrot)\n")
+    for label, n, drifting in (("static", arguments.n, False), ("drifting, 31 steps", arguments.drift_n, True)):
+        ours = run_in_child("si_recsim", names=names, n=n, drifting=drifting)
+        peer = run_in_child("mearec", names=names, n=n, drifting=drifting) if neuron.__version__ < "9" else None
+        line = f"{label:20s}"
+        if ours:
+            per = ours["extracellular_s"] / ours["n_templates"]
+            line += (f" si_recsim: {ours['n_templates']} templates, {per * 1000:7.1f} ms each, intracellular "
+                     f"{ours['intracellular_s']:.1f} s")
+        if peer:
+            peer_per = peer["extracellular_s"] / peer["n_templates"]
+            line += (f" | MEArec: {peer['n_templates']} templates, {peer_per * 1000:7.1f} ms each, intracellular "
+                     f"{peer['intracellular_s']:.1f} s")
+            if ours:
+                line += f" | per-template speed-up {peer_per / per:5.1f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
