@@ -54,7 +54,9 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
         overrides["cell_models"] = arguments.cell_models.split(",")
     library = generate_templates(arguments.params, output=output if arguments.format == "si_recsim" else None,
                                  n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
-                                 progress_bar=not arguments.no_progress, **overrides)
+                                 progress_bar=not arguments.no_progress, mpi=arguments.mpi, **overrides)
+    if library is None:  # an MPI rank other than 0: rank 0 writes and reports
+        return 0
     if arguments.format == "mearec":
         from si_recsim.extractors import write_mearec_templates
 
@@ -134,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "built-in model names or NMC-portal model folders (default: builtin)")
     templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                            help="override one parameter, e.g. --set min_amp=50 (repeatable)")
-    templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes over cell models")
+    templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes")
+    templates.add_argument("--mpi", action="store_true", help="spread the work over MPI ranks (run under mpirun; "
+                           "needs mpi4py)")
     templates.add_argument("--cache-folder", help="intracellular cache (default: $SI_RECSIM_CACHE or "
                            "~/.cache/si_recsim)")
     templates.add_argument("--format", choices=("si_recsim", "mearec"), default="si_recsim",

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_each_model_has_its_own_seeded_stream(cache):
 
 
 def test_interrupted_run_resumes_from_finished_models(tmp_path, cache, monkeypatch):
-    original = template_generation._generate_model
+    original = template_generation._run_task
     calls = []
 
     def failing(model, *args):
@@ -59,14 +60,14 @@ def test_interrupted_run_resumes_from_finished_models(tmp_path, cache, monkeypat
             raise RuntimeError("simulated crash")
         return original(model, *args)
 
-    monkeypatch.setattr(template_generation, "_generate_model", failing)
+    monkeypatch.setattr(template_generation, "_run_task", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert not (tmp_path / "lib.h5").exists()
     assert len(list((tmp_path / "lib.h5.parts").glob("*.npz"))) == 2
     calls.clear()
-    monkeypatch.setattr(template_generation, "_generate_model", lambda model, *args: (calls.append(model.name),
-                                                                                     original(model, *args))[1])
+    monkeypatch.setattr(template_generation, "_run_task", lambda model, *args: (calls.append(model.name),
+                                                                               original(model, *args))[1])
     resumed = generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert calls == ["builtin_PC"]
     assert np.array_equal(resumed.templates, generate_templates(cache_folder=cache, **FAST).templates)
@@ -118,3 +119,19 @@ def test_cli_writes_mearec_format(tmp_path, cache):
     assert completed.returncode == 0, completed.stderr
     tempgen = mr.load_templates(str(output), return_h5_objects=False)
     assert tempgen.templates.shape == (3, 32, 224)
+
+
+def test_mpi_ranks_give_the_same_library(tmp_path, cache):
+    pytest.importorskip("mpi4py")
+    import shutil as shell
+
+    mpiexec = shell.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    serial = generate_templates(cache_folder=cache, **{**FAST, "n": 12})
+    output = tmp_path / "mpi.h5"
+    command = [mpiexec, "-n", "2", sys.executable, "-m", "si_recsim.cli", "gen-templates", "--mpi", "-n", "12",
+               "--seed", "4", "--set", "ncontacts=2", "-o", str(output), "--cache-folder", str(cache), "--no-progress"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    parallel = read_template_library(output)
+    assert np.array_equal(parallel.templates, serial.templates)
+    assert np.array_equal(parallel.locations, serial.locations)

@@ -8,8 +8,11 @@ interrupted run resumes where it stopped and loses at most the model in progress
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import shutil
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -90,24 +93,43 @@ def _settings(params: dict):
     return intracellular, placement
 
 
-def model_seed(seed: int, name: str) -> np.random.SeedSequence:
-    """The random stream of one cell model: the library seed and a stable hash of the model name."""
-    return np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(name.encode()),))
+#: Templates per task: each model's templates are made in tasks of this size, each with its own
+#: random stream, so the result does not depend on how tasks are spread over processes or ranks.
+TEMPLATES_PER_TASK = 10
 
 
-def _part_path(parts_folder: Path, model, params: dict, probe) -> Path:
+def task_seed(seed: int, name: str, task: int) -> np.random.SeedSequence:
+    """The random stream of one task: the library seed, a stable hash of the model name, the task."""
+    return np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(name.encode()), task))
+
+
+def _tasks(models, params: dict) -> list[tuple[int, int, int]]:
+    """(model index, task index, templates) for every task, in assembly order."""
+    n = int(params["n"])
+    return [(index, task, min(TEMPLATES_PER_TASK, n - task * TEMPLATES_PER_TASK))
+            for index in range(len(models)) for task in range(-(-n // TEMPLATES_PER_TASK))]
+
+
+def _part_path(parts_folder: Path, model, params: dict, probe, task: int) -> Path:
     payload = json.dumps(dict(params=params, probe=probe.to_dict(array_as_list=True), model=model.name,
                               fingerprint=model.fingerprint, celsius=model.celsius,
                               target_spikes=model.target_spikes), sort_keys=True, default=str)
-    return parts_folder / f"{model.name}-{hashlib.sha1(payload.encode()).hexdigest()[:16]}.npz"
+    return parts_folder / f"{model.name}-{hashlib.sha1(payload.encode()).hexdigest()[:16]}-{task}.npz"
 
 
-def _generate_model(model, probe, params: dict, cache_folder) -> dict:
+def _simulate(model, params: dict, cache_folder) -> None:
+    from si_recsim.cells import simulate_spikes
+
+    simulate_spikes(model, _settings(params)[0], cache_folder)
+
+
+def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> dict:
     from si_recsim.cells import simulate_spikes
 
     intracellular, placement = _settings(params)
-    spikes = simulate_spikes(model, intracellular, cache_folder)
-    rng = np.random.default_rng(model_seed(params["seed"], model.name))
+    spikes = simulate_spikes(model, intracellular, cache_folder)  # cached by the simulation phase
+    rng = np.random.default_rng(task_seed(params["seed"], model.name, task))
+    placement = dataclasses.replace(placement, n=n)
     result = generate_cell_templates(spikes, probe, placement, physrot_constrained(model.name), rng)
     result["stimulus_nA"] = spikes.stimulus_nA
     result["n_spikes"] = len(spikes.currents)
@@ -115,7 +137,7 @@ def _generate_model(model, probe, params: dict, cache_folder) -> dict:
 
 
 def _store(part: Path, result: dict) -> None:
-    """Write one model's result atomically (a crash never leaves a partial part)."""
+    """Write one task's result atomically (a crash never leaves a partial part)."""
     temporary = part.with_name(part.name + ".tmp.npz")
     np.savez(temporary, **result)
     temporary.replace(part)
@@ -123,7 +145,7 @@ def _store(part: Path, result: dict) -> None:
 
 def generate_templates(params: dict | str | Path | None = None, models=None, probe=None,
                        output: str | Path | None = None, n_jobs: int = 1, cache_folder: str | Path | None = None,
-                       progress_bar: bool = True, **overrides) -> TemplateLibrary:
+                       progress_bar: bool = True, mpi: bool = False, **overrides) -> TemplateLibrary | None:
     """Simulate cell models and compute their templates on a probe.
 
     Parameters
@@ -139,69 +161,117 @@ def generate_templates(params: dict | str | Path | None = None, models=None, pro
         ``params["probe"]``.
     output : str | Path | None, default: None
         Library file to write (:func:`si_recsim.extractors.write_template_library`); its
-        ``<output>.parts/`` folder keeps finished models so an interrupted run resumes.
+        ``<output>.parts/`` folder keeps finished tasks so an interrupted run resumes.
     n_jobs : int, default: 1
-        Processes over cell models (-1: all cores). Results do not depend on it.
+        Processes (-1: all cores) for the cell simulations and the template tasks.
     cache_folder : str | Path | None, default: None
-        Intracellular cache (``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim`` when None).
+        Intracellular cache (``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim`` when None); with MPI it
+        must be visible to every rank.
     progress_bar : bool, default: True
+    mpi : bool, default: False
+        Spread the work over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py; run under ``mpirun``).
+        Rank 0 writes the output and returns the library; the other ranks return None.
     **overrides
         Parameter keys to replace, e.g. ``n=5, seed=0``.
 
     Returns
     -------
-    library : TemplateLibrary
+    library : TemplateLibrary | None
+        The same whatever ``n_jobs`` and the number of MPI ranks.
     """
     params = build_template_params(params, **overrides)
+    if mpi:
+        from mpi4py import MPI
+
+        communicator = MPI.COMM_WORLD
+        params["seed"] = communicator.bcast(params["seed"], root=0)
+    else:
+        communicator = None
     models = _resolve_models(params, models, cache_folder)
     if probe is None or isinstance(probe, str):
         probe = get_probe(probe or params["probe"])
     if probe.ndim != 2:
         raise ValueError("Template generation needs a 2-D probe (contacts in the plane z = 0); use probe.to_2d().")
     parts_folder = Path(f"{output}.parts") if output is not None else None
-    if parts_folder is not None:
+    is_root = communicator is None or communicator.Get_rank() == 0
+    if parts_folder is not None and is_root:
         parts_folder.mkdir(parents=True, exist_ok=True)
-    results = _run_models(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar)
+    if communicator is not None:
+        communicator.Barrier()
+    results = _run_tasks(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar, communicator)
+    if not is_root:
+        return None
     library = _assemble(models, results, probe, params)
     if output is not None:
         from si_recsim.extractors.library_file import write_template_library
 
         write_template_library(library, output)
         library.spec = str(Path(output).resolve())
-        for part in parts_folder.glob("*.npz"):
-            part.unlink()
-        parts_folder.rmdir()
+        shutil.rmtree(parts_folder, ignore_errors=True)
     return library
 
 
-def _run_models(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar) -> list[dict]:
-    import os
-
+def _run_tasks(models, probe, params, cache_folder, parts_folder, n_jobs, progress_bar, communicator) -> list[dict]:
+    """Every model's simulation, then every template task; per model, the tasks' results merged."""
+    tasks = _tasks(models, params)
+    parts = ([_part_path(parts_folder, models[index], params, probe, task) for index, task, _ in tasks]
+             if parts_folder is not None else [None] * len(tasks))
+    todo = [position for position, part in enumerate(parts) if part is None or not part.exists()]
+    rank, size = (communicator.Get_rank(), communicator.Get_size()) if communicator is not None else (0, 1)
     n_jobs = os.cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
-    parts = {model.name: _part_path(parts_folder, model, params, probe) for model in models} if parts_folder else {}
-    todo = [model for model in models if not (parts and parts[model.name].exists())]
-    results: dict[str, dict] = {}
-    with tqdm(total=len(models), desc="gen-templates", disable=not progress_bar, initial=len(models) - len(todo)) as bar:
-        if n_jobs > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=get_context("spawn")) as pool:
-                futures = {model.name: pool.submit(_generate_model, model, probe, params, cache_folder)
-                           for model in todo}
-                for name, future in futures.items():
-                    results[name] = future.result()
-                    if parts:
-                        _store(parts[name], results[name])
+    needed = sorted({tasks[position][0] for position in todo})
+    mine = todo[rank::size]
+    results: dict[int, dict] = {}
+    with tqdm(total=len(needed[rank::size]) + len(mine), desc="gen-templates",
+              disable=not progress_bar or rank != 0) as bar:
+        if n_jobs > 1 and len(mine) > 1:
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+                for future in [pool.submit(_simulate, models[index], params, cache_folder)
+                               for index in needed[rank::size]]:
+                    future.result()
+                    bar.update()
+                _barrier(communicator)
+                futures = {position: pool.submit(_run_task, models[tasks[position][0]], probe, params, cache_folder,
+                                                 tasks[position][1], tasks[position][2]) for position in mine}
+                for position, future in futures.items():
+                    results[position] = future.result()
+                    if parts[position] is not None:
+                        _store(parts[position], results[position])
                     bar.update()
         else:
-            for model in todo:
-                results[model.name] = _generate_model(model, probe, params, cache_folder)
-                if parts:
-                    _store(parts[model.name], results[model.name])
+            for index in needed[rank::size]:
+                _simulate(models[index], params, cache_folder)
                 bar.update()
-    for name, part in parts.items():
-        if name not in results:  # finished by an earlier, interrupted run
+            _barrier(communicator)
+            for position in mine:
+                index, task, n = tasks[position]
+                results[position] = _run_task(models[index], probe, params, cache_folder, task, n)
+                if parts[position] is not None:
+                    _store(parts[position], results[position])
+                bar.update()
+    if communicator is not None:
+        gathered = communicator.gather(results, root=0)
+        if rank != 0:
+            return []
+        results = {position: result for part in gathered for position, result in part.items()}
+    for position, part in enumerate(parts):
+        if position not in results:  # finished by an earlier, interrupted run
             with np.load(part) as data:
-                results[name] = {key: data[key] for key in data.files}
-    return [results[model.name] for model in models]
+                results[position] = {key: data[key] for key in data.files}
+    merged = []
+    for index in range(len(models)):
+        pieces = [results[position] for position, (model_index, _, _) in enumerate(tasks) if model_index == index]
+        merged.append({key: (np.concatenate([piece[key] for piece in pieces]) if key in ("templates", "locations",
+                                                                                         "rotations")
+                             else pieces[0][key]) for key in pieces[0]}
+                      | {"rejected": sum(int(piece["rejected"]) for piece in pieces)})
+    return merged
+
+
+def _barrier(communicator) -> None:
+    """Wait until every rank has simulated its models (the cache then holds all of them)."""
+    if communicator is not None:
+        communicator.Barrier()
 
 
 def _assemble(models, results: list[dict], probe, params: dict) -> TemplateLibrary:
