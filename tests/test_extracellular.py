@@ -158,3 +158,24 @@ def test_physrot_sampling_is_uniform_on_the_cone():
     # the spin about the cell axis is uniform too: a perpendicular direction covers all angles
     spins = np.array([rotation_matrix(random_angles("physrot", True, rng)) @ [1.0, 0.0, 0.0] for _ in range(2000)])
     assert np.histogram(np.arctan2(spins[:, 2], spins[:, 0]), bins=4, range=(-np.pi, np.pi))[0].min() > 400
+
+
+def test_3d_probe_placement_convention():
+    """A 2-D probe lifted to 3-D (plane z = 0) gives the 2-D probe's templates without image factor."""
+    planar = get_probe("Neuronexus-32")
+    lifted = planar.to_3d(axes="xy")
+    lifted.set_device_channel_indices(np.arange(32))
+    settings = PlacementSettings(n=3, min_amp=0.0, ncontacts=4, rot="3drot", method_of_images=False)
+    flat = generate_cell_templates(_SyntheticSpikes(), planar, settings, True, np.random.default_rng(7))
+    solid = generate_cell_templates(_SyntheticSpikes(), lifted, settings, True, np.random.default_rng(7))
+    assert np.allclose(flat["templates"], solid["templates"])
+    assert np.allclose(flat["locations"], solid["locations"])
+    # a 3-D probe raised to z = 100 um places cells 10-80 um above its contacts, and is not doubled
+    raised = planar.to_3d(axes="xy")
+    raised.move([0.0, 0.0, 100.0])
+    raised.set_device_channel_indices(np.arange(32))
+    moved = generate_cell_templates(_SyntheticSpikes(), raised, PlacementSettings(n=3, min_amp=0.0, ncontacts=4,
+                                                                                 rot="3drot"),
+                                    True, np.random.default_rng(7))
+    assert np.all((moved["locations"][:, 2] >= 110) & (moved["locations"][:, 2] <= 180))
+    assert np.allclose(moved["templates"], flat["templates"])

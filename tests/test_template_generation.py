@@ -135,3 +135,18 @@ def test_mpi_ranks_give_the_same_library(tmp_path, cache):
     parallel = read_template_library(output)
     assert np.array_equal(parallel.templates, serial.templates)
     assert np.array_equal(parallel.locations, serial.locations)
+
+
+def test_3d_probe_library_gives_a_recording(cache):
+    from si_recsim import get_probe
+
+    probe = get_probe("Neuropixels-24").to_3d(axes="xy")
+    probe.rotate(30, axis=[1.0, 0.0, 0.0])
+    probe.set_device_channel_indices(np.arange(24))
+    library = generate_templates(probe=probe, cache_folder=cache, **{**FAST, "min_amp": 10})
+    assert library.probe.ndim == 3 and library.num_channels == 24
+    recording, sorting = generate_ground_truth(template_library=library, seed=0, **{
+        "spiketrains.duration": 1, "spiketrains.n_exc": 1, "spiketrains.n_inh": 1, "templates.min_amp": 10,
+        "templates.min_dist": 5})
+    assert recording.has_3d_probe() and recording.get_channel_locations(axes="xyz").shape == (24, 3)
+    assert recording.get_traces(end_frame=1000).shape == (1000, 24)

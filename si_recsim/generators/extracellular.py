@@ -4,8 +4,10 @@ Given the membrane currents of a cell's spikes (:class:`si_recsim.cells.SpikeCur
 centred on the soma), a template is ``EAP = 1000 * M @ I`` µV with ``M`` from
 :mod:`si_recsim.physics` for the segments rotated about the soma and moved to a soma position.
 
-Conventions (si_recsim's frame, see :mod:`si_recsim.probes`): the probe lies in the plane z = 0
-with its long axis along y; cells are placed at z > 0. Rotations are Euler angles (radians) about
+Conventions (si_recsim's frame, see :mod:`si_recsim.probes`): a 2-D probe lies in the plane z = 0
+with its long axis along y; cells are placed at z > 0. A 3-D probe keeps its own coordinates and
+cells are placed above its contacts' mean z (see :func:`placement_limits`); potentials are not
+doubled for 3-D probes unless ``method_of_images`` asks for it. Rotations are Euler angles (radians) about
 the fixed x, then y, then z axes, applied about the soma, i.e. LFPy's ``Cell.set_rotation`` order.
 The placement limits and rotation modes keep MEArec's meaning: ``xlim`` is the distance from the
 probe plane, ``ylim`` runs across and ``zlim`` along the probe; ``xrot``, ``yrot`` and ``zrot``
@@ -181,11 +183,17 @@ def random_angles(mode: str, constrained: bool, rng: np.random.Generator) -> np.
 
 
 def placement_limits(probe, settings: PlacementSettings) -> np.ndarray:
-    """(3, 2) soma position bounds in si_recsim's frame (x across, y along, z distance)."""
+    """(3, 2) soma position bounds in si_recsim's frame (x across, y along, z distance).
+
+    A 2-D probe lies in the plane z = 0, so ``xlim`` is the distance from it. A 3-D probe is used in
+    its own coordinates: x and y span its contacts (plus ``overhang``) and ``xlim`` is measured up
+    from the contacts' mean z.
+    """
     positions = contact_positions_3d(probe)
     across = settings.ylim or (positions[:, 0].min() - settings.overhang, positions[:, 0].max() + settings.overhang)
     along = settings.zlim or (positions[:, 1].min() - settings.overhang, positions[:, 1].max() + settings.overhang)
-    return np.array([across, along, settings.xlim], dtype=float)
+    base = positions[:, 2].mean() if probe.ndim == 3 else 0.0
+    return np.array([across, along, np.asarray(settings.xlim, dtype=float) + base], dtype=float)
 
 
 def draw_position(limits: np.ndarray, settings: PlacementSettings, rng: np.random.Generator) -> np.ndarray:

@@ -157,8 +157,9 @@ def generate_templates(params: dict | str | Path | None = None, models=None, pro
         Models to simulate (any :class:`si_recsim.cells.CellModel`); None uses
         ``params["cell_models"]`` (names of built-in models; all of them by default).
     probe : Probe | str | None, default: None
-        A probeinterface probe (2-D, contacts in the plane z = 0) or a name; None uses
-        ``params["probe"]``.
+        A probeinterface probe or a name; None uses ``params["probe"]``. A 2-D probe lies in the
+        plane z = 0 and cells are placed in front of it; a 3-D probe keeps its coordinates (see
+        :func:`si_recsim.generators.extracellular.placement_limits`).
     output : str | Path | None, default: None
         Library file to write (:func:`si_recsim.extractors.write_template_library`); its
         ``<output>.parts/`` folder keeps finished tasks so an interrupted run resumes.
@@ -190,8 +191,6 @@ def generate_templates(params: dict | str | Path | None = None, models=None, pro
     models = _resolve_models(params, models, cache_folder)
     if probe is None or isinstance(probe, str):
         probe = get_probe(probe or params["probe"])
-    if probe.ndim != 2:
-        raise ValueError("Template generation needs a 2-D probe (contacts in the plane z = 0); use probe.to_2d().")
     parts_folder = Path(f"{output}.parts") if output is not None else None
     is_root = communicator is None or communicator.Get_rank() == 0
     if parts_folder is not None and is_root:
