@@ -113,3 +113,22 @@ def test_ground_truth_motion(drifting_library):
 def test_drifting_needs_a_drifting_library():
     with pytest.raises(ParameterError, match="drifting template library"):
         generate_ground_truth(seed=0, **{"spiketrains.duration": 1, "recordings.drifting": True})
+
+
+def test_external_drift_signal_and_ground_truth_positions(drifting_library):
+    from si_recsim.generators import ground_truth_positions
+
+    times = np.linspace(0, 20, 21)
+    signal = np.where(times < 10, 0.0, 12.0)  # one 12 um step up at 10 s
+    recording, sorting = _drifting(drifting_library, **{"recordings.external_drift_times": times.tolist(),
+                                                        "recordings.external_drift_um": signal.tolist()})
+    sample_times, positions = ground_truth_positions(recording, np.array([5.0, 15.0]))
+    shift = positions[:, 1] - positions[:, 0]
+    lengths = np.linalg.norm(recording.model.drift.trajectories[:, -1] - recording.model.drift.trajectories[:, 0],
+                             axis=1)
+    # every unit moved 12 um along its trajectory (to the nearest step)
+    steps = lengths / (recording.model.drift.n_steps - 1)
+    assert np.all(np.abs(np.linalg.norm(shift, axis=1) - 12.0) <= steps / 2 + 1e-9)
+    static, _ = generate_ground_truth(seed=0, **{"spiketrains.duration": 1})
+    _, still = ground_truth_positions(static, np.array([0.1, 0.9]))
+    assert np.allclose(still[:, 0], still[:, 1])

@@ -166,6 +166,29 @@ def build_drift(section: dict, trajectories: np.ndarray, t_start: float, duratio
                       trajectories=trajectories)
 
 
+def ground_truth_positions(recording, times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of every unit over time, exactly as used in the traces.
+
+    Parameters
+    ----------
+    recording : GroundTruthRecording
+    times : np.ndarray | None, default: None
+        Times in s (the recording's time base); None = the drift signal's own sampling.
+
+    Returns
+    -------
+    times : np.ndarray
+    positions : np.ndarray
+        (n_units, n_times, 3) µm; static units keep their location.
+    """
+    model = recording.model
+    if model.drift is None:
+        times = np.asarray([model.t_start] if times is None else times, dtype=float)
+        return times, np.repeat(model.units.locations[:, None, :], len(times), axis=1)
+    times = model.drift.times if times is None else np.asarray(times, dtype=float)
+    return times, model.drift.unit_positions(times)
+
+
 def ground_truth_motion(recording):
     """The drift of a :class:`GroundTruthRecording` as a SpikeInterface ``Motion`` (direction y).
 
