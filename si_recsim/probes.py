@@ -159,9 +159,9 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
     shape, size = str(info.get("shape", "circle")), float(info.get("size", 5.0))
     plane = str(info.get("plane", "yz"))
     if info.get("pos") is not None:
-        positions = np.asarray(info["pos"], dtype=float)
-        columns = {"xy": [0, 1], "xz": [0, 2], "yz": [1, 2]}[plane]
-        return _make_planar_probe(positions[:, columns], shape, size, name, description)
+        positions = mearec_to_si_positions(np.asarray(info["pos"], dtype=float), plane)
+        return _make_planar_probe(positions[:, :2], shape, size, name, description,
+                                  wire=str(info.get("type", "mea")) == "wire")
     if name in _MEA_DEFINITIONS:
         probe = get_probe(name)
         return probe
