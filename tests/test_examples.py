@@ -12,3 +12,20 @@ def test_quickstart_example_runs(tmp_path):
     assert "reloaded traces identical: True" in completed.stdout
     assert (tmp_path / "spikes_on_traces.png").stat().st_size > 10_000
     assert (tmp_path / "probe_and_units.png").stat().st_size > 10_000
+
+
+def test_sorter_benchmark_finds_the_large_units(tmp_path):
+    """spykingcircus2 through SpikeInterface's SorterStudy on the lazy ground truth (no save first)."""
+    import importlib.util
+    import numpy as np
+
+    for module in ("numba", "hdbscan", "pandas"):
+        assert importlib.util.find_spec(module), f"{module} is a test dependency (pip install '.[test]')"
+    spec = importlib.util.spec_from_file_location("sorter_benchmark", EXAMPLES / "sorter_benchmark.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    summary = example.main(tmp_path / "study", duration=20.0)
+    large = summary["amplitudes"] >= 80.0
+    assert large.sum() >= 2
+    assert np.all(summary["accuracy"][large] >= 0.8)
+    assert summary["mean_accuracy"] > 0.5  # chance level is near 0
