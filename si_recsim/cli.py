@@ -86,6 +86,15 @@ def _plot_templates(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(arguments: argparse.Namespace) -> int:
+    from si_recsim.extractors.convert import convert
+
+    target = convert(arguments.source, arguments.target, arguments.to, overwrite=arguments.overwrite,
+                     progress_bar=not arguments.no_progress)
+    print(f"Written {target}")
+    return 0
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
 
@@ -152,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", default="templates.png", help="image file (default: templates.png)")
     plot.add_argument("--drift", type=int, metavar="INDEX", help="draw the drift trajectory of this template")
     plot.set_defaults(handler=_plot_templates)
+
+    conversion = commands.add_parser("convert", help="convert recordings or template libraries between formats",
+                                     description="Recordings: a MEArec recording file or a ground-truth folder to "
+                                     "'mearec', 'binary' or 'zarr'. Template libraries (si_recsim or MEArec) to "
+                                     "'library' or 'mearec-templates'.")
+    conversion.add_argument("source")
+    conversion.add_argument("target")
+    conversion.add_argument("--to", required=True, choices=("mearec", "binary", "zarr", "library", "mearec-templates"))
+    conversion.add_argument("--overwrite", action="store_true", help="replace an existing target")
+    conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    conversion.set_defaults(handler=_convert)
 
     probes = commands.add_parser("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)

@@ -84,3 +84,58 @@ def test_old_files_are_refused(tmp_path):
         file.create_group("info/electrodes")
     with pytest.raises(ValueError, match="older than 1.5"):
         read_mearec_recording(path)
+
+
+def test_convert_between_mearec_and_spikeinterface_folders(mearec_file, tmp_path):
+    import subprocess
+    import sys
+
+    from si_recsim import load_ground_truth
+
+    folder = tmp_path / "gt"
+    command = [sys.executable, "-m", "si_recsim.cli", "convert", str(mearec_file), str(folder), "--to", "binary",
+               "--no-progress"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    recording, sorting = load_ground_truth(folder)
+    original, original_sorting = read_mearec_recording(mearec_file)
+    assert np.array_equal(recording.get_traces(), original.get_traces())
+    assert np.allclose(sorting.get_property("gt_unit_locations"), original_sorting.get_property("gt_unit_locations"))
+    back = tmp_path / "back.h5"
+    completed = subprocess.run([sys.executable, "-m", "si_recsim.cli", "convert", str(folder), str(back), "--to",
+                                "mearec", "--no-progress"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    si_recording, si_sorting = se.read_mearec(back)
+    assert np.array_equal(si_recording.get_traces(), original.get_traces())
+    for unit in si_sorting.unit_ids:
+        assert len(si_sorting.get_unit_spike_train(unit)) > 0
+    refused = subprocess.run([sys.executable, "-m", "si_recsim.cli", "convert", str(mearec_file),
+                              str(tmp_path / "x.h5"), "--to", "library"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "convert it to one of" in refused.stderr
+
+
+def test_convert_template_libraries(mearec_library_path, tmp_path):
+    from si_recsim.extractors import convert, read_mearec_templates, read_template_library
+
+    ours = convert(mearec_library_path, tmp_path / "ours.h5", "library")
+    library = read_template_library(ours)
+    original = read_mearec_templates(mearec_library_path)
+    assert np.array_equal(library.templates, original.templates)
+    again = convert(ours, tmp_path / "again_mearec.h5", "mearec-templates")
+    assert np.allclose(read_mearec_templates(again).locations, original.locations)
+    assert mr.load_templates(str(again), return_h5_objects=False).templates.shape == (65, 32, 224)
+
+
+def test_neo_spiketrains_both_ways():
+    from si_recsim.extractors import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
+
+    recording, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 2})
+    trains = sorting_to_neo_spiketrains(sorting)
+    assert len(trains) == 10 and trains[0].annotations["cell_type"] == "E"
+    assert np.allclose(trains[0].annotations["soma_position"],
+                       sorting.get_property("gt_unit_locations")[0][[2, 0, 1]])
+    back = sorting_from_neo_spiketrains(trains, sorting.sampling_frequency)
+    for unit in sorting.unit_ids:
+        assert np.array_equal(back.get_unit_spike_train(unit), sorting.get_unit_spike_train(unit))
+    assert np.allclose(back.get_property("gt_unit_locations"), sorting.get_property("gt_unit_locations"))
+    assert list(back.get_property("cell_type")) == list(sorting.get_property("cell_type"))

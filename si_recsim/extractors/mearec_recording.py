@@ -246,7 +246,7 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
             t_start = float(info["spiketrains"].get("t_start", 0.0))
             for unit_index, unit_id in enumerate(sorting.unit_ids):
                 group = file.create_group(f"spiketrains/{unit_index}")
-                group.create_dataset("times", data=_spike_times(sorting, unit_index, unit_id, fs, t_start))
+                group.create_dataset("times", data=spike_times_for_readers(sorting, unit_index, unit_id, fs, t_start))
                 group.create_dataset("t_stop", data=t_start + n_samples / fs)
                 _write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
             _write_templates(file, recording, electrodes["plane"])
@@ -258,7 +258,7 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
     return file_path
 
 
-def _spike_times(sorting, unit_index: int, unit_id, fs: float, t_start: float) -> np.ndarray:
+def spike_times_for_readers(sorting, unit_index: int, unit_id, fs: float, t_start: float) -> np.ndarray:
     """Spike times in s that readers turn back into the same frames with floor(t * fs).
 
     si_recsim's ground truth has the continuous times its frames came from; for other sortings the
