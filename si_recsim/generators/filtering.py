@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 TOLERANCE = 1e-7
 
@@ -41,6 +40,8 @@ class LinearFilter:
 
     def response(self, n_fft: int) -> np.ndarray:
         """Complex frequency response on the ``rfft`` bins of an ``n_fft``-point transform."""
+        import scipy.signal
+
         frequencies = np.fft.rfftfreq(n_fft, d=1.0 / self.sampling_frequency)
         _, response = scipy.signal.sosfreqz(self.sos, worN=frequencies, fs=self.sampling_frequency)
         return np.abs(response) ** 2 if self.zero_phase else response
@@ -76,6 +77,8 @@ def butterworth(cutoff, order: int, sampling_frequency: float, mode: str) -> Lin
 
     A band whose upper edge is at or above Nyquist becomes a high-pass at the lower edge.
     """
+    import scipy.signal
+
     cutoffs = list(np.atleast_1d(cutoff).astype(float))
     nyquist = sampling_frequency / 2.0
     if len(cutoffs) == 2 and cutoffs[1] >= nyquist:
@@ -93,6 +96,8 @@ def butterworth(cutoff, order: int, sampling_frequency: float, mode: str) -> Lin
 
 def resonant_peak(peak: float, quality: float, sampling_frequency: float) -> LinearFilter:
     """The noise colouring filter: a second-order resonant peak at ``peak`` Hz, applied zero-phase."""
+    import scipy.signal
+
     if peak >= sampling_frequency / 2.0:
         raise ValueError(
             f"recordings.color_peak ({peak} Hz) must be below the Nyquist frequency {sampling_frequency / 2} Hz."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from si_recsim.generators.template_processing import stretch_template
 
@@ -59,10 +58,12 @@ class SpikeInjector:
         self.shape_stretch = shape_stretch
         self._splines: dict = {}
 
-    def _spline(self, unit: int, step: int, jitter: int) -> CubicSpline:
+    def _spline(self, unit: int, step: int, jitter: int):
         """Cubic spline of one template copy, built on first use (bursting shape modulation)."""
         key = (unit, step, jitter)
         if key not in self._splines:
+            from scipy.interpolate import CubicSpline
+
             template = self.templates[unit][step, jitter]
             self._splines[key] = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
         return self._splines[key]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from math import gcd
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.signal import resample_poly
 
 
 def pad_template(template: np.ndarray, pad_before: int, pad_after: int) -> np.ndarray:
@@ -36,6 +34,8 @@ def pad_template(template: np.ndarray, pad_before: int, pad_after: int) -> np.nd
 
 def resample_template(template: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     """Polyphase resampling along time; the output has ``round(n * fs_out / fs_in)`` samples."""
+    from scipy.signal import resample_poly
+
     if fs_in == fs_out:
         return template
     up, down = int(round(fs_out)), int(round(fs_in))
@@ -63,6 +63,8 @@ def jittered_copies(template: np.ndarray, shifts: np.ndarray, upsample: int) -> 
     copies : np.ndarray
         (len(shifts), n_samples, n_channels).
     """
+    from scipy.signal import resample_poly
+
     n_samples, n_jitters = template.shape[0], len(shifts)
     if upsample == 1:
         return np.repeat(template[None], n_jitters, axis=0)
@@ -109,7 +111,7 @@ def stretch_positions(n_samples: int, nbefore: int, modulation: float, shape_str
 
 
 def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shape_stretch: float,
-                     spline: CubicSpline | None = None) -> np.ndarray:
+                     spline=None) -> np.ndarray:
     """Time-stretch a template (n_channels, n_samples) keeping its global negative peak.
 
     See :func:`stretch_positions` for the warp. Cubic-spline interpolation along time (``spline``: the template's precomputed
@@ -120,6 +122,8 @@ def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shap
         return template
     positions = stretch_positions(template.shape[-1], nbefore, modulation, shape_stretch)
     if spline is None:
+        from scipy.interpolate import CubicSpline
+
         spline = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
     stretched = spline(positions)
     minimum = stretched.min()
