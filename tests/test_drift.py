@@ -132,3 +132,20 @@ def test_external_drift_signal_and_ground_truth_positions(drifting_library):
     static, _ = generate_ground_truth(seed=0, **{"spiketrains.duration": 1})
     _, still = ground_truth_positions(static, np.array([0.1, 0.9]))
     assert np.allclose(still[:, 0], still[:, 1])
+
+
+def test_drifting_recording_in_mearec_format(drifting_library, tmp_path):
+    mr = pytest.importorskip("MEArec")
+    from si_recsim.extractors import read_mearec_drift, read_mearec_recording, write_mearec_recording
+
+    recording, sorting = _drifting(drifting_library, **{"spiketrains.duration": 3})
+    path = write_mearec_recording(recording, sorting, tmp_path / "drift.h5", progress_bar=False)
+    drift = read_mearec_drift(path)
+    assert len(drift) == 1
+    assert np.allclose(drift[0]["drift_vector_um"], recording.model.drift.signal_um, atol=1e-4)
+    assert np.allclose(drift[0]["drift_factors"], recording.model.drift.factors)
+    recgen = mr.load_recordings(str(path), return_h5_objects=False)
+    assert len(recgen.drift_list) == 1
+    assert np.allclose(recgen.drift_list[0]["drift_vector_um"], recording.model.drift.signal_um, atol=1e-4)
+    _, back = read_mearec_recording(path)
+    assert np.allclose(back.get_property("gt_unit_locations"), sorting.get_property("gt_unit_locations"))

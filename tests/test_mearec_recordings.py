@@ -139,3 +139,22 @@ def test_neo_spiketrains_both_ways():
         assert np.array_equal(back.get_unit_spike_train(unit), sorting.get_unit_spike_train(unit))
     assert np.allclose(back.get_property("gt_unit_locations"), sorting.get_property("gt_unit_locations"))
     assert list(back.get_property("cell_type")) == list(sorting.get_property("cell_type"))
+
+
+def test_templates_of_a_recording_file_as_spikeinterface_templates(mearec_file, mearec_library_path, tmp_path):
+    from si_recsim.extractors import read_mearec_recording_templates, read_mearec_templates
+
+    templates = read_mearec_recording_templates(mearec_file)
+    library = read_mearec_templates(mearec_library_path)
+    with h5py.File(mearec_file, "r") as file:
+        ids = file["template_ids"][()]
+    assert templates.templates_array.shape == (4, 224, 32) and templates.nbefore == 64
+    assert templates.sampling_frequency == 32000
+    assert np.allclose(templates.templates_array, library.templates[ids], atol=1e-3)
+    assert templates.probe.get_contact_count() == 32
+    recording, sorting = generate_ground_truth(seed=3, **{"spiketrains.duration": 1})
+    ours = read_mearec_recording_templates(write_mearec_recording(recording, sorting, tmp_path / "o.h5",
+                                                                  progress_bar=False))
+    assert np.allclose(ours.templates_array, recording.model.library.templates[sorting.get_property("template_id")],
+                       atol=1e-3)
+    assert ours.nbefore == recording.model.library.nbefore

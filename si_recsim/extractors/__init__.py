@@ -4,7 +4,8 @@ from si_recsim.extractors.convert import convert
 from si_recsim.extractors.library_file import read_template_library, write_template_library
 from si_recsim.extractors.mearec import read_mearec_templates, write_mearec_templates
 from si_recsim.extractors.mearec_recording import (MEArecFileRecording, MEArecFileSorting, read_mearec_drift,
-                                                   read_mearec_recording, write_mearec_recording)
+                                                   read_mearec_recording, read_mearec_recording_templates,
+                                                   write_mearec_recording)
 from si_recsim.extractors.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "convert",
     "read_mearec_drift",
     "read_mearec_recording",
+    "read_mearec_recording_templates",
     "read_mearec_templates",
     "read_template_library",
     "sorting_from_neo_spiketrains",

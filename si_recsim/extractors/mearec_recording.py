@@ -170,6 +170,30 @@ def read_mearec_recording(file_path: str | Path) -> tuple[MEArecFileRecording, M
     return MEArecFileRecording(file_path), MEArecFileSorting(file_path)
 
 
+def read_mearec_recording_templates(file_path: str | Path):
+    """The units' templates stored in a MEArec recording (``original_templates``) as SpikeInterface
+    ``Templates`` with the probe (the middle drift step for drifting recordings).
+
+    The template sampling rate follows from their length and ``info/templates/cut_out``.
+    """
+    from spikeinterface.core import Templates
+
+    file_path = Path(file_path)
+    recording = MEArecFileRecording(file_path)
+    with _open_checked(file_path) as file:
+        if "original_templates" not in file:
+            raise ValueError(f"{file_path} stores no templates (original_templates).")
+        templates = file["original_templates"][()]
+        cut_out = read_h5_tree(file["info/templates"]).get("cut_out") or [2.0, 5.0]
+    if templates.ndim == 4:
+        templates = templates[:, templates.shape[1] // 2]
+    templates = np.swapaxes(templates, 1, 2)  # (units, samples, channels)
+    sampling_frequency = templates.shape[1] / ((cut_out[0] + cut_out[1]) / 1000.0)
+    return Templates(templates_array=templates, sampling_frequency=sampling_frequency,
+                     nbefore=int(round(cut_out[0] * sampling_frequency / 1000.0)), probe=recording.get_probe(),
+                     is_in_uV=True)
+
+
 def read_mearec_drift(file_path: str | Path) -> list[dict]:
     """The drift signals of a drifting MEArec recording (``drift_list``), empty when it does not drift."""
     with _open_checked(Path(file_path)) as file:
@@ -250,6 +274,7 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
                 group.create_dataset("t_stop", data=t_start + n_samples / fs)
                 _write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
             _write_templates(file, recording, electrodes["plane"])
+            _write_drift(file, recording)
             _write_h5_tree(file.create_group("info"), info)
         os.replace(temporary, file_path)
     finally:
@@ -284,11 +309,35 @@ def _info_tree(recording, sorting, electrodes: dict) -> dict:
     recordings = {**params["recordings"], "fs": fs, "duration": recording.get_num_samples() / fs,
                   "dtype": np.dtype(recording.get_dtype()).name, "n_neurons": sorting.get_num_units()}
     spiketrains = {key: value for key, value in params["spiketrains"].items() if value is not None}
-    return dict(recordings=recordings, spiketrains=spiketrains,
-                templates={key: value for key, value in params["templates"].items() if value is not None},
+    templates = {key: value for key, value in params["templates"].items() if value is not None}
+    if model is not None:  # MEArec keeps the library's window, which tells readers where the trough is
+        library = model.library
+        templates["cut_out"] = [library.nbefore / library.sampling_frequency * 1000.0,
+                                (library.templates.shape[-2] - library.nbefore) / library.sampling_frequency * 1000.0]
+    return dict(recordings=recordings, spiketrains=spiketrains, templates=templates,
                 cell_types=params["cell_types"],
                 seeds={key: value for key, value in params["seeds"].items() if value is not None},
                 electrodes=electrodes)
+
+
+def _write_drift(file: h5py.File, recording) -> None:
+    """si_recsim's drift as MEArec's ``drift_list``: one signal, sampled at its own times."""
+    model = getattr(recording, "model", None)
+    drift = None if model is None else model.drift
+    if drift is None:
+        return
+    middle = drift.n_steps // 2
+    lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
+    step_um = float(lengths.min()) / (drift.n_steps - 1)
+    spacing = np.diff(drift.times)
+    _write_h5_tree(file.create_group("drift_list/0"), dict(
+        drift_vector_um=drift.signal_um.astype(np.float32),
+        drift_vector_idxs=(np.rint(drift.signal_um / step_um)).astype(np.int16),
+        drift_fs=float(1.0 / np.median(spacing)) if len(spacing) else 1.0,
+        drift_times=drift.times,
+        drift_factors=drift.factors,
+        drift_steps=int(drift.n_steps),
+        middle_step=int(middle)))
 
 
 def _write_templates(file: h5py.File, recording, plane: str) -> None:
