@@ -16,13 +16,18 @@ def _parse_assignment(text: str) -> tuple[str, object]:
     return key.strip(), yaml.safe_load(value)
 
 
+def _new_output(arguments: argparse.Namespace) -> Path:
+    """The --output path, refused (before any work) when it exists without --overwrite."""
+    output = Path(arguments.output)
+    if output.exists() and not arguments.overwrite:
+        raise FileExistsError(f"{output} exists: choose another --output or pass --overwrite.")
+    return output
+
+
 def _gen_recordings(arguments: argparse.Namespace) -> int:
     from si_recsim.generators.ground_truth import generate_ground_truth, save_ground_truth
 
-    output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        print(f"error: {output} exists: choose another --output or pass --overwrite.", file=sys.stderr)
-        return 2
+    output = _new_output(arguments)
     overrides = dict(arguments.set or [])
     if arguments.duration is not None:
         overrides["spiketrains.duration"] = arguments.duration
@@ -42,10 +47,7 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
 def _gen_templates(arguments: argparse.Namespace) -> int:
     from si_recsim.generators.template_generation import generate_templates
 
-    output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        print(f"error: {output} exists: choose another --output or pass --overwrite.", file=sys.stderr)
-        return 2
+    output = _new_output(arguments)
     overrides = dict(arguments.set or [])
     for key in ("n", "seed", "probe"):
         if getattr(arguments, key) is not None:

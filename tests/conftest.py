@@ -33,3 +33,19 @@ def mearec_library_path(shared_data) -> Path:
     if not path.is_file():
         _missing(f"MEArec template library {path} not found")
     return path
+
+
+def make_ball_and_sticks(dt, tstop):
+    """LFPy's test morphology (from the installed LFPy) with passive membranes and HH at the soma."""
+    import LFPy
+
+    morphology = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
+    cell = LFPy.Cell(morphology=str(morphology), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
+                     nsegs_method="fixed_length", max_nsegs_length=20)
+    for section in cell.allseclist:
+        section.insert("pas")
+        section.e_pas = -65.0
+        section.g_pas = 1.0 / 30000.0
+        if "soma" in section.name():
+            section.insert("hh")
+    return cell

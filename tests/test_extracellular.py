@@ -1,9 +1,8 @@
 """Template computation from membrane currents (issue: biophysical templates)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import make_ball_and_sticks
 
 from si_recsim.generators.extracellular import (PlacementSettings, contact_points, eap_from_currents,
                                                 generate_cell_templates, place_segments, random_angles,
@@ -12,19 +11,10 @@ from si_recsim.physics import line_source_matrix
 from si_recsim.probes import get_probe
 
 LFPy = pytest.importorskip("LFPy")
-MORPHOLOGY = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
 
 
 def _ball_and_sticks(dt=2.0**-5, tstop=100.0):
-    cell = LFPy.Cell(morphology=str(MORPHOLOGY), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
-                     nsegs_method="fixed_length", max_nsegs_length=20)
-    for section in cell.allseclist:
-        section.insert("pas")
-        section.e_pas = -65.0
-        section.g_pas = 1.0 / 30000.0
-        if "soma" in section.name():
-            section.insert("hh")
-    return cell
+    return make_ball_and_sticks(dt, tstop)
 
 
 def _soma_centred_geometry(cell):

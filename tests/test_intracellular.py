@@ -1,26 +1,12 @@
 """Intracellular simulation of a user-supplied cell model (the plug-in path for any model)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import make_ball_and_sticks
 from si_recsim.cells import CellModel, IntracellularSettings, simulate_spikes
 
-LFPy = pytest.importorskip("LFPy")
-MORPHOLOGY = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
-
-
-def make_ball_and_sticks(dt, tstop):
-    cell = LFPy.Cell(morphology=str(MORPHOLOGY), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
-                     nsegs_method="fixed_length", max_nsegs_length=20)
-    for section in cell.allseclist:
-        section.insert("pas")
-        section.e_pas = -65.0
-        section.g_pas = 1.0 / 30000.0
-        if "soma" in section.name():
-            section.insert("hh")
-    return cell
+pytest.importorskip("LFPy")
 
 
 MODEL = CellModel(name="test_ball_and_sticks", make_cell=make_ball_and_sticks, celsius=6.3)

@@ -20,14 +20,18 @@ def _electrodes(rng, starts, ends):
     return np.concatenate([random, on_axis, beside, far])
 
 
+def _lfpykit_cell(lfpykit, starts, ends, diameters):
+    return lfpykit.CellGeometry(x=np.column_stack([starts[:, 0], ends[:, 0]]),
+                                y=np.column_stack([starts[:, 1], ends[:, 1]]),
+                                z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
+
+
 def test_line_source_equals_lfpykit():
     lfpykit = pytest.importorskip("lfpykit")
     rng = np.random.default_rng(0)
     starts, ends, diameters = _random_cell(rng)
     electrodes = _electrodes(rng, starts, ends)
-    cell = lfpykit.CellGeometry(x=np.column_stack([starts[:, 0], ends[:, 0]]),
-                                y=np.column_stack([starts[:, 1], ends[:, 1]]),
-                                z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
+    cell = _lfpykit_cell(lfpykit, starts, ends, diameters)
     reference = lfpykit.LineSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
     ours = line_source_matrix(electrodes, starts, ends, 0.3, diameters / 2)
     assert np.allclose(ours, reference, rtol=1e-6, atol=0)
@@ -38,9 +42,7 @@ def test_point_source_equals_lfpykit():
     rng = np.random.default_rng(1)
     starts, ends, diameters = _random_cell(rng)
     electrodes = _electrodes(rng, starts, ends)
-    cell = lfpykit.CellGeometry(x=np.column_stack([starts[:, 0], ends[:, 0]]),
-                                y=np.column_stack([starts[:, 1], ends[:, 1]]),
-                                z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
+    cell = _lfpykit_cell(lfpykit, starts, ends, diameters)
     reference = lfpykit.PointSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
     ours = segment_matrix(electrodes, starts, ends, diameters, 0.3, method="pointsource")
     assert np.allclose(ours, reference, rtol=1e-6, atol=0)

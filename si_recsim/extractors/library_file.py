@@ -16,13 +16,13 @@ Files are written to a temporary name and renamed, so a crash never leaves a par
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 from probeinterface import Probe
 
+from si_recsim.extractors.atomic import atomic_h5
 from si_recsim.generators.library import TemplateLibrary
 
 FORMAT_VERSION = 1
@@ -32,25 +32,18 @@ MARKER = "si_recsim_template_library"
 def write_template_library(library: TemplateLibrary, file_path: str | Path, dtype: str = "float32") -> Path:
     """Write ``library`` to ``file_path`` atomically; ``dtype`` float32 or float16 for the templates."""
     file_path = Path(file_path)
-    file_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = file_path.with_name(f".{file_path.name}.tmp")
-    try:
-        with h5py.File(temporary, "w") as file:
-            file.attrs[MARKER] = FORMAT_VERSION
-            file.attrs["sampling_frequency"] = float(library.sampling_frequency)
-            file.attrs["nbefore"] = int(library.nbefore)
-            file.attrs["source"] = library.source
-            file.create_dataset("templates", data=library.templates.astype(dtype), compression="gzip", shuffle=True)
-            file.create_dataset("locations", data=library.locations)
-            rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
-            file.create_dataset("rotations", data=rotations)
-            file.create_dataset("cell_types", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
-            file.create_dataset("probe", data=json.dumps(library.probe.to_dict(array_as_list=True)))
-            file.create_dataset("info", data=json.dumps(library.info, default=_to_json))
-        os.replace(temporary, file_path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with atomic_h5(file_path) as file:
+        file.attrs[MARKER] = FORMAT_VERSION
+        file.attrs["sampling_frequency"] = float(library.sampling_frequency)
+        file.attrs["nbefore"] = int(library.nbefore)
+        file.attrs["source"] = library.source
+        file.create_dataset("templates", data=library.templates.astype(dtype), compression="gzip", shuffle=True)
+        file.create_dataset("locations", data=library.locations)
+        rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
+        file.create_dataset("rotations", data=rotations)
+        file.create_dataset("cell_types", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
+        file.create_dataset("probe", data=json.dumps(library.probe.to_dict(array_as_list=True)))
+        file.create_dataset("info", data=json.dumps(library.info, default=_to_json))
     return file_path
 
 

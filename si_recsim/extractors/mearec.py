@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from si_recsim.extractors.atomic import atomic_h5
 from si_recsim.generators.library import TemplateLibrary
 from si_recsim.template_params import get_default_template_params
 from si_recsim.probes import (mearec_electrodes_info, mearec_to_si_positions, probe_from_mearec_electrodes,
@@ -95,11 +96,11 @@ def si_to_mearec_rotations(angles: np.ndarray, plane: str = "yz") -> np.ndarray:
     return Rotation.from_matrix(permutation @ matrices).as_euler("xyz")
 
 
-def _write_h5_tree(group: h5py.Group, tree: dict) -> None:
+def write_h5_tree(group: h5py.Group, tree: dict) -> None:
     """MEArec's dict-to-HDF5 encoding: groups for dicts, "null" for None, byte strings for string lists."""
     for key, value in tree.items():
         if isinstance(value, dict):
-            _write_h5_tree(group.create_group(key), value)
+            write_h5_tree(group.create_group(key), value)
         elif value is None:
             group.create_dataset(key, data="null", dtype=h5py.string_dtype())
         elif isinstance(value, str):
@@ -121,8 +122,6 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> P
     :func:`si_recsim.template_params.get_default_template_params`, MEArec's own); the file is
     written to a temporary name and renamed.
     """
-    import os
-
     file_path = Path(file_path)
     electrodes = mearec_electrodes_info(library.probe)
     plane = electrodes["plane"]
@@ -132,18 +131,12 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> P
     params.update(dt=dt, cut_out=[library.nbefore * dt, (library.templates.shape[1] - library.nbefore) * dt],
                   probe=electrodes["electrode_name"])
     rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
-    temporary = file_path.with_name(f".{file_path.name}.tmp")
-    try:
-        with h5py.File(temporary, "w") as file:
-            file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
-            file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
-            file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
-            file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
-            file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
-            _write_h5_tree(file.create_group("info/params"), params)
-            _write_h5_tree(file.create_group("info/electrodes"), electrodes)
-        os.replace(temporary, file_path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with atomic_h5(file_path) as file:
+        file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
+        file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
+        file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
+        file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
+        file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
+        write_h5_tree(file.create_group("info/params"), params)
+        write_h5_tree(file.create_group("info/electrodes"), electrodes)
     return file_path

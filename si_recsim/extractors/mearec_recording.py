@@ -14,14 +14,14 @@ their locations.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 
-from si_recsim.extractors.mearec import _decode, _write_h5_tree, read_h5_tree
+from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.extractors.mearec import write_h5_tree, read_h5_tree, si_to_mearec_rotations
 from si_recsim.probes import mearec_electrodes_info, mearec_to_si_positions, probe_from_mearec_electrodes, \
     si_to_mearec_positions, wired_copy
 
@@ -245,41 +245,35 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
     if recording.get_num_segments() != 1:
         raise ValueError("MEArec files hold one segment: select one with recording.select_segments([i]).")
     file_path = Path(file_path)
-    temporary = file_path.with_name(f".{file_path.name}.tmp")
     fs = recording.sampling_frequency
     n_samples, n_channels = recording.get_num_samples(), recording.get_num_channels()
     probe = recording.get_probe()
     electrodes = mearec_electrodes_info(probe)
     info = _info_tree(recording, sorting, electrodes)
-    try:
-        with h5py.File(temporary, "w") as file:
-            file.attrs["mearec_version"] = MEAREC_FORMAT_VERSION
-            file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
-            from si_recsim import __version__
+    with atomic_h5(file_path) as file:
+        file.attrs["mearec_version"] = MEAREC_FORMAT_VERSION
+        file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
+        from si_recsim import __version__
 
-            file.attrs["si_recsim_version"] = __version__
-            traces = file.create_dataset("recordings", shape=(n_samples, n_channels), dtype=recording.get_dtype())
-            gains = recording.get_channel_gains() if recording.has_scaleable_traces() else np.ones(n_channels)
-            traces.attrs["gain_to_uV"] = float(np.asarray(gains).ravel()[0])
-            step = max(1, int(chunk_duration * fs))
-            for start in tqdm(range(0, n_samples, step), desc="write MEArec", disable=not progress_bar):
-                traces[start: start + step] = recording.get_traces(start_frame=start, end_frame=min(start + step,
-                                                                                                    n_samples))
-            file.create_dataset("channel_positions",
-                                data=si_to_mearec_positions(_contact_positions(probe), electrodes["plane"]))
-            t_start = float(info["spiketrains"].get("t_start", 0.0))
-            for unit_index, unit_id in enumerate(sorting.unit_ids):
-                group = file.create_group(f"spiketrains/{unit_index}")
-                group.create_dataset("times", data=spike_times_for_readers(sorting, unit_index, unit_id, fs, t_start))
-                group.create_dataset("t_stop", data=t_start + n_samples / fs)
-                _write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
-            _write_templates(file, recording, electrodes["plane"])
-            _write_drift(file, recording)
-            _write_h5_tree(file.create_group("info"), info)
-        os.replace(temporary, file_path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        file.attrs["si_recsim_version"] = __version__
+        traces = file.create_dataset("recordings", shape=(n_samples, n_channels), dtype=recording.get_dtype())
+        gains = recording.get_channel_gains() if recording.has_scaleable_traces() else np.ones(n_channels)
+        traces.attrs["gain_to_uV"] = float(np.asarray(gains).ravel()[0])
+        step = max(1, int(chunk_duration * fs))
+        for start in tqdm(range(0, n_samples, step), desc="write MEArec", disable=not progress_bar):
+            traces[start: start + step] = recording.get_traces(start_frame=start, end_frame=min(start + step,
+                                                                                                n_samples))
+        file.create_dataset("channel_positions",
+                            data=si_to_mearec_positions(_contact_positions(probe), electrodes["plane"]))
+        t_start = float(info["spiketrains"].get("t_start", 0.0))
+        for unit_index, unit_id in enumerate(sorting.unit_ids):
+            group = file.create_group(f"spiketrains/{unit_index}")
+            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_index, unit_id, fs, t_start))
+            group.create_dataset("t_stop", data=t_start + n_samples / fs)
+            write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
+        _write_templates(file, recording, electrodes["plane"])
+        _write_drift(file, recording)
+        write_h5_tree(file.create_group("info"), info)
     return file_path
 
 
@@ -330,7 +324,7 @@ def _write_drift(file: h5py.File, recording) -> None:
     lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
     step_um = float(lengths.min()) / (drift.n_steps - 1)
     spacing = np.diff(drift.times)
-    _write_h5_tree(file.create_group("drift_list/0"), dict(
+    write_h5_tree(file.create_group("drift_list/0"), dict(
         drift_vector_um=drift.signal_um.astype(np.float32),
         drift_vector_idxs=(np.rint(drift.signal_um / step_um)).astype(np.int16),
         drift_fs=float(1.0 / np.median(spacing)) if len(spacing) else 1.0,
@@ -350,8 +344,6 @@ def _write_templates(file: h5py.File, recording, plane: str) -> None:
     file.create_dataset("original_templates", data=np.swapaxes(templates, -1, -2).astype(np.float32))
     file.create_dataset("template_locations", data=si_to_mearec_positions(library.locations[ids], plane))
     if library.rotations is not None:
-        from si_recsim.extractors.mearec import si_to_mearec_rotations
-
         file.create_dataset("template_rotations", data=si_to_mearec_rotations(library.rotations[ids], plane))
     file.create_dataset("template_celltypes", data=library.cell_types[ids].astype(object),
                         dtype=h5py.string_dtype())

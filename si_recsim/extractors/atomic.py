@@ -1,0 +1,27 @@
+"""Files written all or nothing."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+
+
+@contextmanager
+def atomic_h5(file_path: str | Path):
+    """An HDF5 file written under a temporary name and renamed to ``file_path`` only on success.
+
+    A crash or an exception inside the block leaves no file at ``file_path`` (nor a stale temporary).
+    """
+    file_path = Path(file_path)
+    file_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = file_path.with_name(f".{file_path.name}.tmp")
+    try:
+        with h5py.File(temporary, "w") as file:
+            yield file
+        os.replace(temporary, file_path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
