@@ -97,6 +97,30 @@ def _convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _write_weights(arguments: argparse.Namespace) -> int:
+    from si_recsim.weights import read_electrodes, read_geometry, write_electrodes_file
+
+    output = _new_output(arguments)
+    electrodes = read_electrodes(arguments.electrodes)
+    populations = read_geometry(arguments.geometry)
+    write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277, units=arguments.units,
+                          with_neurite_types=arguments.with_neurite_type, array_indices=arguments.array_indices,
+                          progress_bar=not arguments.no_progress)
+    rows = {population: sum(len(cell.starts) for cell in cells) for population, cells in populations.items()}
+    print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}")
+    return 0
+
+
+def _compare_weights(arguments: argparse.Namespace) -> int:
+    from si_recsim.weights import compare_electrodes_files
+
+    problems = compare_electrodes_files(arguments.first, arguments.second, rtol=arguments.rtol, atol=arguments.atol)
+    for problem in problems:
+        print(problem)
+    print("equal" if not problems else f"{len(problems)} difference(s)")
+    return 0 if not problems else 1
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
 
@@ -174,6 +198,29 @@ def build_parser() -> argparse.ArgumentParser:
     conversion.add_argument("--overwrite", action="store_true", help="replace an existing target")
     conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     conversion.set_defaults(handler=_convert)
+
+    weights = commands.add_parser("write-weights", help="write a SONATA electrodes file for neurodamus",
+                                  description="Coefficients of every compartment for every electrode (LineSource, "
+                                  "PointSource, ObjectiveCSD) in BlueRecording's electrodes-file layout.")
+    weights.add_argument("geometry", help="segment geometry file (si_recsim.weights.write_geometry)")
+    weights.add_argument("electrodes", help="electrode table (.csv name,x,y,z,layer,region,type or BlueRecording .json)")
+    weights.add_argument("output", help="electrodes file to write (.h5)")
+    weights.add_argument("--sigma", type=float, nargs="+", help="conductivity in S/m: one, or one per electrode "
+                         "(default 0.277)")
+    weights.add_argument("--units", choices=("V/nA", "mV/nA"), default="V/nA",
+                         help="coefficient unit (default V/nA, BlueRecording's; the LFP report is then in volts)")
+    weights.add_argument("--with-neurite-type", action="store_true", help="add /<population>/neurite_types")
+    weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges")
+    weights.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    weights.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    weights.set_defaults(handler=_write_weights)
+
+    compare = commands.add_parser("compare-weights", help="compare two electrodes files (node order agnostic)")
+    compare.add_argument("first")
+    compare.add_argument("second")
+    compare.add_argument("--rtol", type=float, default=1e-9)
+    compare.add_argument("--atol", type=float, default=0.0)
+    compare.set_defaults(handler=_compare_weights)
 
     probes = commands.add_parser("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)

@@ -56,7 +56,7 @@ def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: floa
 
 
 def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, sigma: float = 0.3,
-                       min_distance: float | np.ndarray = 0.0) -> np.ndarray:
+                       min_distance: float | np.ndarray = 0.0, floor_beside_only: bool = False) -> np.ndarray:
     """Potential at each electrode of a unit current spread along each segment.
 
     Parameters
@@ -70,6 +70,10 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     min_distance : float | np.ndarray, default: 0.0
         Lower bound of the distance from the segment axis (µm), scalar or per segment; LFPy uses
         the segment radius.
+    floor_beside_only : bool, default: False
+        Apply ``min_distance`` only where the contact projects onto the segment (where the exact
+        value diverges), not on the axis beyond its ends, where it is finite; BlueRecording's
+        values there are then reproduced exactly. LFPy floors everywhere (False).
 
     Returns
     -------
@@ -97,7 +101,10 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
                         for axis_index in range(3)]
             along = relative[0] * unit[0, part] + relative[1] * unit[1, part] + relative[2] * unit[2, part]
             squared = relative[0] ** 2 + relative[1] ** 2 + relative[2] ** 2
-            radial_squared = np.maximum(squared - along**2, floor_squared[part])
+            floor = floor_squared[part]
+            if floor_beside_only:
+                floor = np.where((along >= 0) & (along <= length[part]), floor, 0.0)
+            radial_squared = np.maximum(squared - along**2, floor)
             with np.errstate(divide="ignore", invalid="ignore"):
                 matrix[row: row + rows, part] = _log_ratio(along, along - length[part], radial_squared) * scale[part]
     if np.any(is_point):
@@ -166,8 +173,10 @@ def _log_ratio(upper: np.ndarray, lower: np.ndarray, radial_squared: np.ndarray)
     v = np.log(np.sqrt(lower**2 + radial_squared) + np.abs(lower))
     upper_sign = (upper >= 0).astype(float)
     lower_sign = (lower > 0).astype(float)
-    return (2.0 * upper_sign - 1.0) * u + (1.0 - 2.0 * lower_sign) * v + (lower_sign - upper_sign) * np.log(
-        radial_squared)
+    beside = upper_sign - lower_sign  # 1 where lower <= 0 <= upper, else 0
+    # log r^2 is only needed beside the segment; elsewhere r may be 0 (a contact on the axis)
+    log_radial = np.log(np.where(beside > 0, radial_squared, 1.0))
+    return (2.0 * upper_sign - 1.0) * u + (1.0 - 2.0 * lower_sign) * v - beside * log_radial
 
 
 def _positions(values) -> np.ndarray:

@@ -1,4 +1,22 @@
-"""SONATA electrodes ("weights") files for neurodamus.
+"""SONATA electrodes ("weights") files for neurodamus: electrode tables, segment geometry,
+coefficients from the shared volume-conductor models, the file, its reader and comparison."""
 
-Planned by the project's weights issue; this subpackage has no public API yet.
-"""
+from si_recsim.weights.electrodes import (Electrode, ElectrodeError, electrodes_from_probe, read_electrodes,
+                                          read_electrodes_csv, read_electrodes_json)
+from si_recsim.weights.electrodes_file import compare_electrodes_files, read_electrodes_file, write_electrodes_file
+from si_recsim.weights.geometry import CellSegments, read_geometry, write_geometry
+
+__all__ = [
+    "CellSegments",
+    "Electrode",
+    "ElectrodeError",
+    "compare_electrodes_files",
+    "electrodes_from_probe",
+    "read_electrodes",
+    "read_electrodes_csv",
+    "read_electrodes_json",
+    "read_electrodes_file",
+    "read_geometry",
+    "write_electrodes_file",
+    "write_geometry",
+]

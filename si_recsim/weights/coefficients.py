@@ -1,0 +1,117 @@
+"""Coefficients of compartments for each electrode (one column per electrode), BlueRecording's methods.
+
+All somatic compartments of a cell sit at its soma centre. Analytic methods use the shared
+volume-conductor code of :mod:`si_recsim.physics` (mV/nA), converted to the requested unit:
+
+* ``PointSource``: each compartment's current at its midpoint (the chord midpoint of its two
+  boundary points), ``1 / (4 pi sigma r)``;
+* ``LineSource``: non-somatic compartments spread along their segment (somatic ones are points);
+* ``ObjectiveCSD_Sphere``: 1 inside a sphere of ``radius`` (default 10 µm) around the electrode;
+* ``ObjectiveCSD_Plane`` / ``ObjectiveCSD_Disk``: 1 inside a slab (and, for the disk, within
+  ``radius``, default 500 µm) perpendicular to the electrode array's axis, the first principal
+  component of the array's positions. The slab reaches ``thickness`` either side, or by default half
+  the mean spacing of consecutive electrodes along the axis.
+
+Contacts closer than ``min_distance`` to a segment (beside it) or to a point source are treated as
+that far (BlueRecording returns infinities there): the segment radius when diameters are known,
+else 1 µm. On a segment's axis beyond its ends the exact, finite value is kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from si_recsim.physics import line_source_matrix, point_source_matrix
+from si_recsim.weights.electrodes import Electrode
+from si_recsim.weights.geometry import CellSegments
+
+UNITS = {"V/nA": 1e-3, "mV/nA": 1.0}
+DEFAULT_MIN_DISTANCE = 1.0  # µm, when segment diameters are unknown
+ANALYTIC = ("LineSource", "PointSource")
+CSD = ("ObjectiveCSD_Sphere", "ObjectiveCSD_Disk", "ObjectiveCSD_Plane")
+
+
+def csd_arrays(electrodes: list[Electrode], array_indices: list[str] | None = None) -> dict[int, np.ndarray]:
+    """For each ObjectiveCSD electrode, the indices of the electrodes of its array.
+
+    By default an array is every electrode of the same ObjectiveCSD type; ``array_indices`` ("a:b"
+    half-open index ranges) defines arrays explicitly.
+    """
+    arrays: dict[int, np.ndarray] = {}
+    if array_indices:
+        for text in array_indices:
+            start, stop = (int(value) for value in text.split(":"))
+            members = np.arange(start, stop)
+            for member in members:
+                arrays[int(member)] = members
+        return arrays
+    for kind in CSD:
+        members = np.array([index for index, electrode in enumerate(electrodes) if electrode.type == kind])
+        for member in members:
+            arrays[int(member)] = members
+    return arrays
+
+
+def _array_geometry(positions: np.ndarray) -> tuple[np.ndarray, float]:
+    """Axis (first principal component) of an electrode array and half its mean spacing along it."""
+    if len(positions) < 2:
+        raise ValueError("ObjectiveCSD_Plane and ObjectiveCSD_Disk electrodes need an array of at least two "
+                         "electrodes (the array's axis defines their orientation).")
+    centred = positions - positions.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+    steps = np.abs(np.diff(positions @ axis))
+    steps = steps[steps > 1e-3]
+    return axis, (float(steps.mean()) / 2.0 if steps.size else 0.0)
+
+
+def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np.ndarray, units: str = "V/nA",
+                      array_indices: list[str] | None = None) -> np.ndarray:
+    """Coefficients (n_compartments, n_electrodes) of one cell, rows in ``cell``'s order.
+
+    Parameters
+    ----------
+    cell : CellSegments
+    electrodes : list of Electrode
+    sigma : np.ndarray
+        Conductivity per electrode, S/m.
+    units : "V/nA" | "mV/nA", default: "V/nA"
+        Of analytic coefficients (BlueRecording writes V/nA).
+    array_indices : list of str | None
+        ObjectiveCSD arrays ("a:b" electrode index ranges).
+    """
+    if units not in UNITS:
+        raise ValueError(f"units must be one of {list(UNITS)}, got {units!r}.")
+    somatic = cell.somatic
+    midpoints = np.where(somatic[:, None], cell.soma_center, (cell.starts + cell.ends) / 2.0)
+    floor = cell.diameters / 2.0 if cell.diameters is not None else np.full(len(cell.starts), DEFAULT_MIN_DISTANCE)
+    positions = np.array([electrode.position for electrode in electrodes], dtype=float)
+    result = np.zeros((len(cell.starts), len(electrodes)))
+    arrays = csd_arrays(electrodes, array_indices)
+    for index, electrode in enumerate(electrodes):
+        point = positions[index][None, :]
+        if electrode.type == "PointSource":
+            column = point_source_matrix(point, midpoints, sigma[index], floor)[0]
+        elif electrode.type == "LineSource":
+            column = point_source_matrix(point, midpoints, sigma[index], floor)[0]
+            lines = ~somatic
+            if np.any(lines):
+                column[lines] = line_source_matrix(point, cell.starts[lines], cell.ends[lines], sigma[index],
+                                                   floor[lines], floor_beside_only=True)[0]
+        elif electrode.type == "ObjectiveCSD_Sphere":
+            result[:, index] = np.linalg.norm(midpoints - point, axis=1) <= (electrode.radius or 10.0)
+            continue
+        elif electrode.type in ("ObjectiveCSD_Plane", "ObjectiveCSD_Disk"):
+            axis, half_spacing = _array_geometry(positions[arrays[index]])
+            offset = midpoints - point
+            axial = np.abs(offset @ axis)
+            inside = axial <= (electrode.thickness if electrode.thickness is not None else half_spacing)
+            if electrode.type == "ObjectiveCSD_Disk":
+                radial = np.linalg.norm(offset - np.outer(offset @ axis, axis), axis=1)
+                inside &= radial <= (electrode.radius or 500.0)
+            result[:, index] = inside
+            continue
+        else:
+            raise ValueError(f"Electrode '{electrode.name}' uses {electrode.type}, which needs lead-field files: "
+                             "not supported yet (use LineSource, PointSource or ObjectiveCSD).")
+        result[:, index] = column * UNITS[units]
+    return result

@@ -1,0 +1,185 @@
+"""The SONATA electrodes file ("weights file") neurodamus reads for online LFP/EEG reports.
+
+Layout (BlueRecording 0.7.0's, which neurodamus reads)::
+
+    /<population>/node_ids                        uint64 (n_nodes,)       sorted here
+    /<population>/offsets                         int64 (n_nodes + 1,)    rows of node i: offsets[i]:offsets[i+1]
+    /<population>/neurite_types                   int32 (n_rows,)         only with_neurite_types
+    /electrodes/<population>/scaling_factors      float64 (n_rows, n_electrodes)
+    /electrodes/<name>/<population>               int64 scalar            column of the electrode
+    /electrodes/<name>/position                   float64 (3,)            µm
+    /electrodes/<name>/type, region, layer        UTF-8 string scalars    (radius / thickness attributes on type)
+
+Rows of a node are its compartments ordered by section id, then segment. Coefficients are in V/nA
+by default (what BlueRecording writes, although the SONATA text says mV/nA), so the LFP report of a
+simulation using the file is in volts whatever its unit label says; ``units="mV/nA"`` gives
+millivolts. Cells are computed in batches, so memory is bounded by a batch whatever the circuit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.weights.coefficients import cell_coefficients
+from si_recsim.weights.electrodes import Electrode, validate_electrodes
+from si_recsim.weights.geometry import CellSegments
+
+DEFAULT_SIGMA = 0.277  # S/m, BlueRecording's default
+CELLS_PER_BATCH = 512
+
+
+def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(sigma, dtype=float))
+    if values.size == 1:
+        values = np.full(n_electrodes, values[0])
+    if values.size != n_electrodes:
+        raise ValueError(f"Give one conductivity, or one per electrode ({n_electrodes}); got {values.size}.")
+    if np.any(~np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"Conductivities must be positive, in S/m; got {values.tolist()}.")
+    return values
+
+
+def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes: list[Electrode],
+                          file_path: str | Path, sigma=DEFAULT_SIGMA, units: str = "V/nA",
+                          with_neurite_types: bool = False, array_indices: list[str] | None = None,
+                          progress_bar: bool = False) -> Path:
+    """Compute coefficients for every compartment and electrode and write the electrodes file.
+
+    Parameters
+    ----------
+    populations : dict
+        Population name → cells (:class:`CellSegments`).
+    electrodes : list of Electrode
+        Columns, in order.
+    file_path : str | Path
+    sigma : float | list of float, default: 0.277
+        Extracellular conductivity in S/m, one value or one per electrode.
+    units : "V/nA" | "mV/nA", default: "V/nA"
+    with_neurite_types : bool, default: False
+        Add ``/<population>/neurite_types``.
+    array_indices : list of str | None
+        ObjectiveCSD arrays as "a:b" electrode index ranges.
+    progress_bar : bool, default: False
+
+    Returns
+    -------
+    file_path : Path
+    """
+    from tqdm.auto import tqdm
+
+    validate_electrodes(electrodes, tuple(populations))
+    sigmas = _sigmas(sigma, len(electrodes))
+    with atomic_h5(file_path) as file:
+        for population, cells in populations.items():
+            cells = sorted(cells, key=lambda cell: cell.node_id)
+            node_ids = np.array([cell.node_id for cell in cells], dtype=np.uint64)
+            if len(np.unique(node_ids)) != len(node_ids):
+                raise ValueError(f"Population {population} lists a node id twice.")
+            counts = np.array([len(cell.starts) for cell in cells], dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            group = file.create_group(population)
+            group.create_dataset("node_ids", data=node_ids)
+            group.create_dataset("offsets", data=offsets)
+            factors = file.create_dataset(f"electrodes/{population}/scaling_factors",
+                                          shape=(int(offsets[-1]), len(electrodes)), dtype=np.float64, fillvalue=0.0)
+            types = group.create_dataset("neurite_types", shape=(int(offsets[-1]),), dtype=np.int32) \
+                if with_neurite_types else None
+            for first in tqdm(range(0, len(cells), CELLS_PER_BATCH), desc=f"weights {population}",
+                              disable=not progress_bar):
+                batch = [cell.ordered() for cell in cells[first: first + CELLS_PER_BATCH]]
+                block = np.concatenate([cell_coefficients(cell, electrodes, sigmas, units, array_indices)
+                                        for cell in batch])
+                low, high = offsets[first], offsets[first + len(batch)]
+                factors[low:high] = block
+                if types is not None:
+                    types[low:high] = np.concatenate([cell.neurite_types for cell in batch])
+        for column, electrode in enumerate(electrodes):
+            group = file.create_group(f"electrodes/{electrode.name}")
+            for population in populations:
+                group.create_dataset(population, data=np.int64(column))
+            group.create_dataset("position", data=np.asarray(electrode.position, dtype=np.float64))
+            kind = group.create_dataset("type", data=electrode.type, dtype=h5py.string_dtype())
+            if electrode.radius is not None:
+                kind.attrs["radius"] = float(electrode.radius)
+            if electrode.thickness is not None:
+                kind.attrs["thickness"] = float(electrode.thickness)
+            group.create_dataset("region", data=electrode.region, dtype=h5py.string_dtype())
+            group.create_dataset("layer", data=electrode.layer, dtype=h5py.string_dtype())
+    return Path(file_path)
+
+
+def read_electrodes_file(file_path: str | Path) -> dict:
+    """An electrodes file as ``{"populations": {pop: {node_ids, offsets, scaling_factors[, neurite_types]}},
+    "electrodes": {name: {position, type, layer, region, columns: {pop: column}}}}``.
+
+    Older BlueRecording files (an extra all-ones last column) are read too.
+    """
+    result = {"populations": {}, "electrodes": {}}
+    with h5py.File(file_path, "r") as file:
+        populations = [name for name in file if name != "electrodes"]
+        for population in populations:
+            data = {key: file[population][key][()] for key in file[population]}
+            data["scaling_factors"] = file[f"electrodes/{population}/scaling_factors"][()]
+            result["populations"][population] = data
+        for name, group in file["electrodes"].items():
+            if name in populations:
+                continue
+
+            def text(key, group=group):
+                if key not in group:
+                    return "NA"
+                value = group[key][()]
+                return value.decode() if isinstance(value, bytes) else str(value)
+
+            columns = {population: int(np.asarray(group[population][()]).ravel()[0]) for population in populations
+                       if population in group and isinstance(group[population], h5py.Dataset)}
+            result["electrodes"][name] = dict(position=group["position"][()] if "position" in group else None,
+                                              type=text("type"), layer=text("layer"), region=text("region"),
+                                              columns=columns)
+    for data in result["populations"].values():
+        if data["scaling_factors"].shape[1] == len(result["electrodes"]) + 1 and \
+                np.all(data["scaling_factors"][:, -1] == 1):
+            data["scaling_factors"] = data["scaling_factors"][:, :-1]
+    return result
+
+
+def compare_electrodes_files(first: str | Path, second: str | Path, rtol: float = 1e-9,
+                             atol: float = 0.0) -> list[str]:
+    """Differences between two electrodes files, whatever their node order (empty list: equal).
+
+    Nodes are matched by id and electrodes by name; coefficients must agree within
+    ``|a - b| <= atol + rtol * |b|``.
+    """
+    a, b = read_electrodes_file(first), read_electrodes_file(second)
+    problems = []
+    if set(a["electrodes"]) != set(b["electrodes"]):
+        problems.append(f"electrodes differ: {sorted(set(a['electrodes']) ^ set(b['electrodes']))}")
+    if set(a["populations"]) != set(b["populations"]):
+        problems.append(f"populations differ: {sorted(set(a['populations']) ^ set(b['populations']))}")
+    names = sorted(set(a["electrodes"]) & set(b["electrodes"]))
+    for population in sorted(set(a["populations"]) & set(b["populations"])):
+        rows_a, rows_b = _rows_by_node(a, population, names), _rows_by_node(b, population, names)
+        if set(rows_a) != set(rows_b):
+            problems.append(f"{population}: node ids differ ({len(set(rows_a) ^ set(rows_b))} not in both)")
+        for node in sorted(set(rows_a) & set(rows_b)):
+            block_a, block_b = rows_a[node], rows_b[node]
+            if block_a.shape != block_b.shape:
+                problems.append(f"{population} node {node}: {len(block_a)} rows vs {len(block_b)}")
+                continue
+            if not np.allclose(block_a, block_b, rtol=rtol, atol=atol):
+                worst = np.nanmax(np.abs(block_a - block_b) / np.maximum(np.abs(block_b), 1e-300))
+                problems.append(f"{population} node {node}: coefficients differ (largest relative difference "
+                                f"{worst:.3g})")
+    return problems
+
+
+def _rows_by_node(data: dict, population: str, names: list[str]) -> dict[int, np.ndarray]:
+    table = data["populations"][population]
+    columns = [data["electrodes"][name]["columns"].get(population, 0) for name in names]
+    factors = table["scaling_factors"][:, columns]
+    offsets = table["offsets"]
+    return {int(node): factors[offsets[index]: offsets[index + 1]] for index, node in enumerate(table["node_ids"])}

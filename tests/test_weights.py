@@ -1,0 +1,153 @@
+"""SONATA electrodes files: the 2-cell worked example, layout, inputs and validation."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from si_recsim.weights import (CellSegments, ElectrodeError, compare_electrodes_files, electrodes_from_probe,
+                               read_electrodes, read_electrodes_file, read_geometry, write_electrodes_file,
+                               write_geometry)
+from si_recsim.weights.electrodes import Electrode
+
+# BlueRecording 0.7.0's own output for this example (reference notes, 2b), V/nA
+GOLDEN = np.array([
+    [5.30516477e-06, 2.60107103e-06],
+    [5.27041887e-06, 2.73229887e-06],
+    [5.07558932e-06, 3.03772851e-06],
+    [5.30516477e-06, 1.85717914e-06],
+    [4.83622950e-06, 1.81220976e-06],
+    [4.08897378e-06, 1.72577023e-06],
+])
+
+
+def _worked_example():
+    def cell(node_id, soma, direction):
+        soma = np.asarray(soma, dtype=float)
+        points = soma + np.outer([0, 10, 20], direction)
+        starts = np.vstack([soma, points[:2]])
+        ends = np.vstack([soma, points[1:]])
+        return CellSegments(node_id, soma, starts, ends, section_ids=[0, 1, 1], neurite_types=[0, 2, 2])
+
+    cells = [cell(1, (0, 100, 0), (0, 1, 0)), cell(0, (0, 0, 0), (1, 0, 0))]  # out of order on purpose
+    electrodes = [Electrode("e0", (0.0, 50.0, 0.0), "LineSource", layer="L5", region="S1FL"),
+                  Electrode("e1", (100.0, 0.0, 20.0), "PointSource")]
+    return {"pop": cells}, electrodes
+
+
+def test_worked_example_matches_bluerecording(tmp_path):
+    populations, electrodes = _worked_example()
+    path = write_electrodes_file(populations, electrodes, tmp_path / "weights.h5", sigma=0.3, with_neurite_types=True)
+    with h5py.File(path, "r") as file:
+        assert sorted(file) == ["electrodes", "pop"]
+        assert file["pop/node_ids"].dtype == np.uint64 and list(file["pop/node_ids"][()]) == [0, 1]
+        assert file["pop/offsets"].dtype == np.int64 and list(file["pop/offsets"][()]) == [0, 3, 6]
+        assert list(file["pop/neurite_types"][()]) == [0, 2, 2, 0, 2, 2]
+        factors = file["electrodes/pop/scaling_factors"]
+        assert factors.dtype == np.float64 and factors.shape == (6, 2)
+        assert np.allclose(factors[()], GOLDEN, rtol=1e-8, atol=0)
+        assert file["electrodes/e0/pop"][()] == 0 and file["electrodes/e1/pop"][()] == 1
+        assert file["electrodes/e0/pop"].shape == () and file["electrodes/e0/pop"].dtype == np.int64
+        assert np.array_equal(file["electrodes/e0/position"][()], [0, 50, 0])
+        assert file["electrodes/e0/type"][()].decode() == "LineSource"
+        assert file["electrodes/e0/region"][()].decode() == "S1FL" and file["electrodes/e0/layer"][()].decode() == "L5"
+        assert file["electrodes/e1/layer"][()].decode() == "NA"
+        assert sorted(file["electrodes"]) == ["e0", "e1", "pop"]
+    millivolts = write_electrodes_file(populations, electrodes, tmp_path / "mv.h5", sigma=0.3, units="mV/nA")
+    assert np.allclose(read_electrodes_file(millivolts)["populations"]["pop"]["scaling_factors"], GOLDEN * 1e3,
+                       rtol=1e-8)
+
+
+def test_compare_is_node_order_agnostic(tmp_path):
+    populations, electrodes = _worked_example()
+    first = write_electrodes_file(populations, electrodes, tmp_path / "a.h5", sigma=0.3)
+    second = write_electrodes_file(populations, electrodes[::-1], tmp_path / "b.h5", sigma=0.3)
+    assert compare_electrodes_files(first, second) == []
+    # swap node order in a copy: still equal
+    with h5py.File(second, "r+") as file:
+        factors = file["electrodes/pop/scaling_factors"][()]
+        file["electrodes/pop/scaling_factors"][()] = np.vstack([factors[3:], factors[:3]])
+        file["pop/node_ids"][()] = np.array([1, 0], dtype=np.uint64)
+    assert compare_electrodes_files(first, second) == []
+    other = write_electrodes_file(populations, electrodes, tmp_path / "c.h5", sigma=0.4)
+    problems = compare_electrodes_files(first, other)
+    assert problems and "coefficients differ" in problems[0]
+    completed = subprocess.run([sys.executable, "-m", "si_recsim.cli", "compare-weights", str(first), str(other)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 1 and "coefficients differ" in completed.stdout
+
+
+def test_axis_contacts_and_zero_length_segments_stay_finite(tmp_path):
+    cell = CellSegments(0, (0, 0, 0), starts=[[0, 0, 0], [0, 0, 0], [5, 0, 0]], ends=[[0, 0, 0], [0, 0, 10], [5, 0, 0]],
+                        section_ids=[0, 1, 2], neurite_types=[0, 3, 3])
+    electrodes = [Electrode("axis", (0.0, 0.0, 30.0), "LineSource"), Electrode("on", (5.0, 0.0, 0.0), "PointSource")]
+    data = read_electrodes_file(write_electrodes_file({"p": [cell]}, electrodes, tmp_path / "w.h5"))
+    assert np.all(np.isfinite(data["populations"]["p"]["scaling_factors"]))
+
+
+def test_objective_csd_methods(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-100, 100, (400, 3))
+    cell = CellSegments(0, (0, 0, 0), starts=points, ends=points + 0.001, section_ids=np.arange(400) + 1,
+                        neurite_types=np.full(400, 2))
+    column = [Electrode(f"s{i}", (0.0, 0.0, 40.0 * i), "ObjectiveCSD_Plane") for i in range(-2, 3)]
+    sphere = [Electrode("sphere", (0.0, 0.0, 0.0), "ObjectiveCSD_Sphere", radius=50.0)]
+    disk = [Electrode(f"d{i}", (0.0, 0.0, 40.0 * i), "ObjectiveCSD_Disk", radius=30.0) for i in range(2)]
+    data = read_electrodes_file(write_electrodes_file({"p": [cell]}, column + sphere + disk, tmp_path / "csd.h5"))
+    factors = data["populations"]["p"]["scaling_factors"]
+    midpoints = points + 0.0005
+    assert set(np.unique(factors)) <= {0.0, 1.0}
+    # plane electrode at z = 0: slab of half the 40 um spacing either side
+    assert np.array_equal(factors[:, 2].astype(bool), np.abs(midpoints[:, 2]) <= 20.0)
+    assert np.array_equal(factors[:, 5].astype(bool), np.linalg.norm(midpoints, axis=1) <= 50.0)
+    expected_disk = (np.abs(midpoints[:, 2]) <= 20.0) & (np.linalg.norm(midpoints[:, :2], axis=1) <= 30.0)
+    assert np.array_equal(factors[:, 6].astype(bool), expected_disk)
+
+
+def test_electrode_tables_and_validation(tmp_path):
+    table = tmp_path / "electrodes.csv"
+    table.write_text("name,x,y,z,layer,region,type\n"
+                     "a,0,0,0,NA,NA,LineSource\nb,1,2,3,L5,S1,ObjectiveCSD_Disk_50_10\nc,4,5,6,,,\n")
+    electrodes = read_electrodes(table)
+    assert [electrode.layer for electrode in electrodes] == ["NA", "L5", "NA"]
+    assert electrodes[1].type == "ObjectiveCSD_Disk" and (electrodes[1].radius, electrodes[1].thickness) == (50, 10)
+    assert electrodes[2].type == "LineSource"
+    json_table = tmp_path / "electrodes.json"
+    json_table.write_text('[{"name": 1, "x": 0, "y": 0, "z": 0, "type": "PointSource"}]')
+    assert read_electrodes(json_table)[0].name == "1"
+    for body, message in [("a,0,0,0,NA,NA,Dipole\n", "unknown electrode type"),
+                          ("a,0,0,nan,NA,NA,LineSource\n", "finite"),
+                          ("a/b,0,0,0,NA,NA,LineSource\n", "nest HDF5 groups"),
+                          ("a,0,0,0,NA,NA,LineSource\na,1,1,1,NA,NA,LineSource\n", "repeats row")]:
+        table.write_text("name,x,y,z,layer,region,type\n" + body)
+        with pytest.raises(ElectrodeError, match=message):
+            read_electrodes(table)
+    with pytest.raises(ElectrodeError, match="population"):
+        write_electrodes_file({"e": []}, [Electrode("e", (0.0, 0.0, 0.0))], tmp_path / "x.h5")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_probe_electrodes_and_cli(tmp_path):
+    from si_recsim import get_probe
+
+    probe = get_probe("Neuropixels-24")
+    rotation = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # shank along -z... then moved
+    electrodes = electrodes_from_probe(probe, position=(10.0, 20.0, 500.0), rotation=rotation)
+    assert len(electrodes) == 24
+    assert np.allclose(electrodes[0].position, np.asarray([*probe.contact_positions[0], 0.0]) @ rotation.T
+                       + [10, 20, 500])
+    populations, _ = _worked_example()
+    geometry = write_geometry(populations, tmp_path / "geometry.h5")
+    assert [cell.node_id for cell in read_geometry(geometry)["pop"]] == [0, 1]
+    table = tmp_path / "e.csv"
+    table.write_text("name,x,y,z,layer,region,type\ne0,0,50,0,L5,S1FL,LineSource\ne1,100,0,20,NA,NA,PointSource\n")
+    output = tmp_path / "weights.h5"
+    command = [sys.executable, "-m", "si_recsim.cli", "write-weights", str(geometry), str(table), str(output),
+               "--sigma", "0.3"]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert np.allclose(read_electrodes_file(output)["populations"]["pop"]["scaling_factors"], GOLDEN, rtol=1e-8)
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr
