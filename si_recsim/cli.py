@@ -105,7 +105,7 @@ def _write_weights(arguments: argparse.Namespace) -> int:
     populations = read_geometry(arguments.geometry)
     write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277, units=arguments.units,
                           with_neurite_types=arguments.with_neurite_type, array_indices=arguments.array_indices,
-                          progress_bar=not arguments.no_progress)
+                          lead_fields=arguments.lead_field, progress_bar=not arguments.no_progress)
     rows = {population: sum(len(cell.starts) for cell in cells) for population, cells in populations.items()}
     print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}")
     return 0
@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     weights = commands.add_parser("write-weights", help="write a SONATA electrodes file for neurodamus",
                                   description="Coefficients of every compartment for every electrode (LineSource, "
-                                  "PointSource, ObjectiveCSD) in BlueRecording's electrodes-file layout.")
+                                  "PointSource, ObjectiveCSD, Reciprocity, DipoleReciprocity) in BlueRecording's "
+                                  "electrodes-file layout.")
     weights.add_argument("geometry", help="segment geometry file (si_recsim.weights.write_geometry)")
     weights.add_argument("electrodes", help="electrode table (.csv name,x,y,z,layer,region,type or BlueRecording .json)")
     weights.add_argument("output", help="electrodes file to write (.h5)")
@@ -211,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="coefficient unit (default V/nA, BlueRecording's; the LFP report is then in volts)")
     weights.add_argument("--with-neurite-type", action="store_true", help="add /<population>/neurite_types")
     weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges")
+    weights.add_argument("--lead-field", nargs="+", metavar="FILE",
+                         help="Sim4Life lead-field files, one per (Dipole)Reciprocity electrode in table order")
     weights.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     weights.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     weights.set_defaults(handler=_write_weights)

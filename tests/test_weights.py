@@ -151,3 +151,42 @@ def test_probe_electrodes_and_cli(tmp_path):
     assert np.allclose(read_electrodes_file(output)["populations"]["pop"]["scaling_factors"], GOLDEN, rtol=1e-8)
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def _lead_field_file(path, gradient, current=2.0):
+    """A Sim4Life-style export of the linear potential gradient . r (SI units) and its field -gradient."""
+    axes = [np.linspace(-500e-6, 500e-6, 11)] * 3
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    potential = grid @ np.asarray(gradient)
+    with h5py.File(path, "w") as file:
+        file["CurrentApplied"] = current
+        for name, axis in zip("xyz", axes):
+            file[f"Meshes/grid/axis_{name}"] = axis
+        base = "FieldGroups/run/AllFields"
+        file[f"{base}/EM Potential(x,y,z,f0)/_Object/Snapshots/0/comp0"] = np.stack([potential, 0 * potential], -1)
+        for index in range(3):
+            shape = [10 if axis == index else 11 for axis in range(3)]
+            values = np.full(shape, -gradient[index])
+            file[f"{base}/EM E(x,y,z,f0)/_Object/Snapshots/0/comp{index}"] = np.stack([values, 0 * values], -1)
+    return path
+
+
+def test_reciprocity_methods_from_a_lead_field(tmp_path):
+    gradient = np.array([3.0, -1.0, 2.0])
+    field = _lead_field_file(tmp_path / "lead.h5", gradient)
+    cell = CellSegments(7, (10, 20, 30), starts=[[10, 20, 30], [10, 20, 30], [40, 20, 30]],
+                        ends=[[10, 20, 30], [40, 20, 30], [40, 80, 30]], section_ids=[0, 1, 2], neurite_types=[0, 2, 2])
+    electrodes = [Electrode("r", (0.0, 0.0, 0.0), "Reciprocity"), Electrode("d", (0.0, 0.0, 0.0), "DipoleReciprocity")]
+    data = read_electrodes_file(write_electrodes_file({"p": [cell]}, electrodes, tmp_path / "w.h5",
+                                                      lead_fields=[field, field]))
+    factors = data["populations"]["p"]["scaling_factors"]
+    midpoints = np.array([[10, 20, 30], [25, 20, 30], [40, 50, 30]], dtype=float) * 1e-6
+    assert np.allclose(factors[:, 0], midpoints @ gradient / 2.0, rtol=1e-9)
+    # -((m - c) . E) / I with E = -gradient
+    assert np.allclose(factors[:, 1], (midpoints - midpoints.mean(axis=0)) @ gradient / 2.0, rtol=1e-9, atol=1e-20)
+    with pytest.raises(ValueError, match="need one lead-field file each"):
+        write_electrodes_file({"p": [cell]}, electrodes, tmp_path / "x.h5", lead_fields=[field])
+    far = CellSegments(8, (900, 0, 0), starts=[[900, 0, 0]], ends=[[900, 0, 0]], section_ids=[0], neurite_types=[0])
+    with pytest.raises(ValueError, match="outside the potential grid"):
+        write_electrodes_file({"p": [far]}, electrodes[:1], tmp_path / "y.h5", lead_fields=[field])
+    assert not (tmp_path / "y.h5").exists()

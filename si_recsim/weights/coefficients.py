@@ -10,7 +10,10 @@ volume-conductor code of :mod:`si_recsim.physics` (mV/nA), converted to the requ
 * ``ObjectiveCSD_Plane`` / ``ObjectiveCSD_Disk``: 1 inside a slab (and, for the disk, within
   ``radius``, default 500 µm) perpendicular to the electrode array's axis, the first principal
   component of the array's positions. The slab reaches ``thickness`` either side, or by default half
-  the mean spacing of consecutive electrodes along the axis.
+  the mean spacing of consecutive electrodes along the axis;
+* ``Reciprocity``: the lead field's potential at the midpoint per unit applied current;
+* ``DipoleReciprocity``: ``-((m - c) . E(c)) / I_applied`` with ``c`` the mean midpoint of the cell
+  and positions in metres (the cell's dipole moment projected on the lead field at its centre).
 
 Contacts closer than ``min_distance`` to a segment (beside it) or to a point source are treated as
 that far (BlueRecording returns infinities there): the segment radius when diameters are known,
@@ -65,7 +68,7 @@ def _array_geometry(positions: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np.ndarray, units: str = "V/nA",
-                      array_indices: list[str] | None = None) -> np.ndarray:
+                      array_indices: list[str] | None = None, lead_fields: dict | None = None) -> np.ndarray:
     """Coefficients (n_compartments, n_electrodes) of one cell, rows in ``cell``'s order.
 
     Parameters
@@ -78,6 +81,9 @@ def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np
         Of analytic coefficients (BlueRecording writes V/nA).
     array_indices : list of str | None
         ObjectiveCSD arrays ("a:b" electrode index ranges).
+    lead_fields : dict | None
+        Electrode index → :class:`~si_recsim.weights.lead_field.LeadField` for Reciprocity and
+        DipoleReciprocity electrodes.
     """
     if units not in UNITS:
         raise ValueError(f"units must be one of {list(UNITS)}, got {units!r}.")
@@ -110,8 +116,17 @@ def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np
                 inside &= radial <= (electrode.radius or 500.0)
             result[:, index] = inside
             continue
+        elif electrode.type in ("Reciprocity", "DipoleReciprocity"):
+            field = (lead_fields or {}).get(index)
+            if field is None:
+                raise ValueError(f"Electrode '{electrode.name}' ({electrode.type}) has no lead-field file.")
+            if electrode.type == "Reciprocity":
+                result[:, index] = field.potential_at(midpoints)
+            else:
+                centre = midpoints.mean(axis=0)  # per cell (BlueRecording used a chunk of cells)
+                result[:, index] = -((midpoints - centre) * 1e-6) @ field.field_at(centre)
+            continue
         else:
-            raise ValueError(f"Electrode '{electrode.name}' uses {electrode.type}, which needs lead-field files: "
-                             "not supported yet (use LineSource, PointSource or ObjectiveCSD).")
+            raise ValueError(f"Electrode '{electrode.name}' has unknown type {electrode.type}.")
         result[:, index] = column * UNITS[units]
     return result

@@ -46,7 +46,7 @@ def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
 def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes: list[Electrode],
                           file_path: str | Path, sigma=DEFAULT_SIGMA, units: str = "V/nA",
                           with_neurite_types: bool = False, array_indices: list[str] | None = None,
-                          progress_bar: bool = False) -> Path:
+                          lead_fields: list | None = None, progress_bar: bool = False) -> Path:
     """Compute coefficients for every compartment and electrode and write the electrodes file.
 
     Parameters
@@ -63,6 +63,8 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
         Add ``/<population>/neurite_types``.
     array_indices : list of str | None
         ObjectiveCSD arrays as "a:b" electrode index ranges.
+    lead_fields : list of str | Path | None
+        Lead-field files, one per Reciprocity / DipoleReciprocity electrode in table order.
     progress_bar : bool, default: False
 
     Returns
@@ -73,6 +75,7 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
 
     validate_electrodes(electrodes, tuple(populations))
     sigmas = _sigmas(sigma, len(electrodes))
+    fields = _lead_fields(electrodes, lead_fields or [])
     with atomic_h5(file_path) as file:
         for population, cells in populations.items():
             cells = sorted(cells, key=lambda cell: cell.node_id)
@@ -91,7 +94,7 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
             for first in tqdm(range(0, len(cells), CELLS_PER_BATCH), desc=f"weights {population}",
                               disable=not progress_bar):
                 batch = [cell.ordered() for cell in cells[first: first + CELLS_PER_BATCH]]
-                block = np.concatenate([cell_coefficients(cell, electrodes, sigmas, units, array_indices)
+                block = np.concatenate([cell_coefficients(cell, electrodes, sigmas, units, array_indices, fields)
                                         for cell in batch])
                 low, high = offsets[first], offsets[first + len(batch)]
                 factors[low:high] = block
@@ -110,6 +113,18 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
             group.create_dataset("region", data=electrode.region, dtype=h5py.string_dtype())
             group.create_dataset("layer", data=electrode.layer, dtype=h5py.string_dtype())
     return Path(file_path)
+
+
+def _lead_fields(electrodes: list[Electrode], files: list) -> dict:
+    """Lead fields for the reciprocity electrodes, consumed in table order; checked before any work."""
+    from si_recsim.weights.lead_field import LeadField
+
+    needing = [index for index, electrode in enumerate(electrodes)
+               if electrode.type in ("Reciprocity", "DipoleReciprocity")]
+    if len(files) != len(needing):
+        raise ValueError(f"{len(needing)} Reciprocity/DipoleReciprocity electrodes need one lead-field file each, in "
+                         f"table order; got {len(files)} (--lead-field).")
+    return {index: LeadField(path) for index, path in zip(needing, files)}
 
 
 def read_electrodes_file(file_path: str | Path) -> dict:
