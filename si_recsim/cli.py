@@ -103,9 +103,13 @@ def _write_weights(arguments: argparse.Namespace) -> int:
     output = _new_output(arguments)
     electrodes = read_electrodes(arguments.electrodes)
     populations = read_geometry(arguments.geometry)
-    write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277, units=arguments.units,
-                          with_neurite_types=arguments.with_neurite_type, array_indices=arguments.array_indices,
-                          lead_fields=arguments.lead_field, progress_bar=not arguments.no_progress)
+    written = write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277,
+                                    units=arguments.units, with_neurite_types=arguments.with_neurite_type,
+                                    array_indices=arguments.array_indices, lead_fields=arguments.lead_field,
+                                    progress_bar=not arguments.no_progress, n_jobs=arguments.n_jobs,
+                                    mpi=arguments.mpi)
+    if written is None:  # an MPI rank other than 0
+        return 0
     rows = {population: sum(len(cell.starts) for cell in cells) for population, cells in populations.items()}
     print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}")
     return 0
@@ -214,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges")
     weights.add_argument("--lead-field", nargs="+", metavar="FILE",
                          help="Sim4Life lead-field files, one per (Dipole)Reciprocity electrode in table order")
+    weights.add_argument("-j", "--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+    weights.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks (run under mpirun; mpi4py)")
     weights.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     weights.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     weights.set_defaults(handler=_write_weights)

@@ -190,3 +190,41 @@ def test_reciprocity_methods_from_a_lead_field(tmp_path):
     with pytest.raises(ValueError, match="outside the potential grid"):
         write_electrodes_file({"p": [far]}, electrodes[:1], tmp_path / "y.h5", lead_fields=[field])
     assert not (tmp_path / "y.h5").exists()
+
+
+def _random_circuit(n_cells=1300, seed=0):
+    rng = np.random.default_rng(seed)
+    cells = []
+    for node in rng.permutation(n_cells):
+        soma = rng.uniform(-300, 300, 3)
+        n = int(rng.integers(2, 8))
+        points = soma + np.cumsum(rng.normal(0, 15, (n + 1, 3)), axis=0)
+        cells.append(CellSegments(int(node), soma, np.vstack([soma, points[:-1]]), np.vstack([soma, points[1:]]),
+                                  section_ids=np.concatenate([[0], np.sort(rng.integers(1, 4, n))]),
+                                  neurite_types=np.concatenate([[0], np.full(n, 3)])))
+    return {"cortex": cells}
+
+
+def test_processes_and_mpi_ranks_write_the_same_file(tmp_path):
+    pytest.importorskip("mpi4py")
+    import shutil as shell
+    from pathlib import Path
+
+    populations = _random_circuit()
+    electrodes = [Electrode(f"e{i}", (0.0, 0.0, 100.0 * i), "LineSource") for i in range(-3, 4)]
+    serial = write_electrodes_file(populations, electrodes, tmp_path / "serial.h5")
+    parallel = write_electrodes_file(populations, electrodes, tmp_path / "parallel.h5", n_jobs=2)
+    geometry = write_geometry(populations, tmp_path / "geometry.h5")
+    table = tmp_path / "e.csv"
+    table.write_text("name,x,y,z,layer,region,type\n" + "".join(f"e{i},0,0,{100 * i},NA,NA,LineSource\n"
+                                                               for i in range(-3, 4)))
+    mpiexec = shell.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+    completed = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "si_recsim.cli", "write-weights",
+                                str(geometry), str(table), str(tmp_path / "mpi.h5"), "--mpi", "--no-progress"],
+                               capture_output=True, text=True, check=False, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for other in (parallel, tmp_path / "mpi.h5"):
+        with h5py.File(serial, "r") as a, h5py.File(other, "r") as b:
+            assert np.array_equal(a["electrodes/cortex/scaling_factors"][()], b["electrodes/cortex/scaling_factors"][()])
+            assert np.array_equal(a["cortex/node_ids"][()], b["cortex/node_ids"][()])
+            assert np.array_equal(a["cortex/offsets"][()], b["cortex/offsets"][()])

@@ -46,7 +46,8 @@ def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
 def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes: list[Electrode],
                           file_path: str | Path, sigma=DEFAULT_SIGMA, units: str = "V/nA",
                           with_neurite_types: bool = False, array_indices: list[str] | None = None,
-                          lead_fields: list | None = None, progress_bar: bool = False) -> Path:
+                          lead_fields: list | None = None, progress_bar: bool = False, n_jobs: int = 1,
+                          mpi: bool = False) -> Path | None:
     """Compute coefficients for every compartment and electrode and write the electrodes file.
 
     Parameters
@@ -66,19 +67,96 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
     lead_fields : list of str | Path | None
         Lead-field files, one per Reciprocity / DipoleReciprocity electrode in table order.
     progress_bar : bool, default: False
+    n_jobs : int, default: 1
+        Processes computing batches of cells (-1: all cores).
+    mpi : bool, default: False
+        Spread batches over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py, run under ``mpirun``): each
+        round, every rank computes one batch and rank 0 gathers and writes them, so plain h5py is
+        enough and memory stays at one batch per rank. Rank 0 returns the path, the others None.
 
     Returns
     -------
-    file_path : Path
+    file_path : Path | None
+        The file is the same whatever ``n_jobs`` and the number of ranks.
     """
-    from tqdm.auto import tqdm
-
     validate_electrodes(electrodes, tuple(populations))
     sigmas = _sigmas(sigma, len(electrodes))
     fields = _lead_fields(electrodes, lead_fields or [])
+    task = _BatchTask(electrodes, sigmas, units, array_indices, fields)
+    if mpi:
+        from mpi4py import MPI
+
+        communicator = MPI.COMM_WORLD
+        if communicator.Get_size() > 1:
+            return _write_with_mpi(communicator, populations, task, file_path, with_neurite_types, electrodes,
+                                   progress_bar)
+    return _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar,
+                  _local_blocks(task, n_jobs))
+
+
+class _BatchTask:
+    """Coefficients of one batch of cells (picklable, for worker processes)."""
+
+    def __init__(self, electrodes, sigmas, units, array_indices, fields):
+        self.arguments = (electrodes, sigmas, units, array_indices, fields)
+
+    def __call__(self, batch: list[CellSegments]) -> np.ndarray:
+        return np.concatenate([cell_coefficients(cell.ordered(), *self.arguments) for cell in batch])
+
+
+def _batches(cells: list[CellSegments]) -> list[list[CellSegments]]:
+    cells = sorted(cells, key=lambda cell: cell.node_id)
+    return [cells[first: first + CELLS_PER_BATCH] for first in range(0, len(cells), CELLS_PER_BATCH)]
+
+
+def _local_blocks(task: _BatchTask, n_jobs: int):
+    """A function giving the coefficient blocks of a list of batches, in order."""
+    import os
+
+    n_jobs = os.cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
+
+    def blocks(batches):
+        if n_jobs == 1 or len(batches) < 2:
+            yield from map(task, batches)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+            yield from pool.map(task, batches)
+
+    return blocks
+
+
+def _write_with_mpi(communicator, populations, task, file_path, with_neurite_types, electrodes, progress_bar):
+    rank, size = communicator.Get_rank(), communicator.Get_size()
+
+    def blocks(batches):
+        for first in range(0, len(batches), size):
+            mine = first + rank
+            block = task(batches[mine]) if mine < len(batches) else None
+            gathered = communicator.gather(block, root=0)
+            if rank == 0:
+                yield from (item for item in gathered if item is not None)
+
+    if rank != 0:  # compute and send; rank 0 writes
+        for cells in populations.values():
+            for _ in blocks(_batches(cells)):
+                pass
+        communicator.Barrier()
+        return None
+    path = _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar, blocks)
+    communicator.Barrier()
+    return path
+
+
+def _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
+    from tqdm.auto import tqdm
+
     with atomic_h5(file_path) as file:
         for population, cells in populations.items():
-            cells = sorted(cells, key=lambda cell: cell.node_id)
+            batches = _batches(cells)
+            cells = [cell for batch in batches for cell in batch]
             node_ids = np.array([cell.node_id for cell in cells], dtype=np.uint64)
             if len(np.unique(node_ids)) != len(node_ids):
                 raise ValueError(f"Population {population} lists a node id twice.")
@@ -91,15 +169,14 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
                                           shape=(int(offsets[-1]), len(electrodes)), dtype=np.float64, fillvalue=0.0)
             types = group.create_dataset("neurite_types", shape=(int(offsets[-1]),), dtype=np.int32) \
                 if with_neurite_types else None
-            for first in tqdm(range(0, len(cells), CELLS_PER_BATCH), desc=f"weights {population}",
-                              disable=not progress_bar):
-                batch = [cell.ordered() for cell in cells[first: first + CELLS_PER_BATCH]]
-                block = np.concatenate([cell_coefficients(cell, electrodes, sigmas, units, array_indices, fields)
-                                        for cell in batch])
+            first = 0
+            for batch, block in tqdm(zip(batches, blocks(batches)), total=len(batches), desc=f"weights {population}",
+                                     disable=not progress_bar):
                 low, high = offsets[first], offsets[first + len(batch)]
                 factors[low:high] = block
                 if types is not None:
-                    types[low:high] = np.concatenate([cell.neurite_types for cell in batch])
+                    types[low:high] = np.concatenate([cell.ordered().neurite_types for cell in batch])
+                first += len(batch)
         for column, electrode in enumerate(electrodes):
             group = file.create_group(f"electrodes/{electrode.name}")
             for population in populations:
