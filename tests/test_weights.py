@@ -228,3 +228,28 @@ def test_processes_and_mpi_ranks_write_the_same_file(tmp_path):
             assert np.array_equal(a["electrodes/cortex/scaling_factors"][()], b["electrodes/cortex/scaling_factors"][()])
             assert np.array_equal(a["cortex/node_ids"][()], b["cortex/node_ids"][()])
             assert np.array_equal(a["cortex/offsets"][()], b["cortex/offsets"][()])
+
+
+def test_four_sphere_eeg_equals_the_cells_dipole_in_lfpykit(tmp_path):
+    from lfpykit.eegmegcalc import FourSphereVolumeConductor
+
+    rng = np.random.default_rng(4)
+    soma = np.array([0.0, 0.0, 78000.0])  # a cell near the top of the brain sphere
+    points = soma + np.cumsum(rng.normal(0, 20, (9, 3)), axis=0)
+    cell = CellSegments(0, soma, np.vstack([soma, points[:-1]]), np.vstack([soma, points[1:]]),
+                        section_ids=np.arange(9), neurite_types=np.r_[0, np.full(8, 3)])
+    electrodes = [Electrode("Cz", (0.0, 0.0, 90000.0), "FourSphere"), Electrode("side", (90000.0, 0.0, 0.0), "FourSphere")]
+    factors = read_electrodes_file(write_electrodes_file({"p": [cell]}, electrodes, tmp_path / "eeg.h5",
+                                                         units="mV/nA"))["populations"]["p"]["scaling_factors"]
+    currents = rng.normal(size=9)
+    currents -= currents.mean()
+    midpoints = np.vstack([soma, (cell.starts[1:] + cell.ends[1:]) / 2])
+    centre = midpoints.mean(axis=0)
+    dipole = ((midpoints - centre) * currents[:, None]).sum(axis=0)
+    expected = FourSphereVolumeConductor(np.array([[0, 0, 90000.0], [90000.0, 0, 0]])).get_dipole_potential(
+        dipole[:, None], centre)[:, 0]
+    assert np.allclose(currents @ factors, expected, rtol=1e-9)
+    assert abs(expected[0]) > abs(expected[1])  # the nearby scalp electrode sees more
+    outside = CellSegments(1, (0, 0, 95000.0), [[0, 0, 95000.0]], [[0, 0, 95000.0]], [0], [0])
+    with pytest.raises(ValueError, match="outside the brain sphere"):
+        write_electrodes_file({"p": [outside]}, electrodes, tmp_path / "x.h5")

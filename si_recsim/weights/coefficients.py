@@ -13,7 +13,9 @@ volume-conductor code of :mod:`si_recsim.physics` (mV/nA), converted to the requ
   the mean spacing of consecutive electrodes along the axis;
 * ``Reciprocity``: the lead field's potential at the midpoint per unit applied current;
 * ``DipoleReciprocity``: ``-((m - c) . E(c)) / I_applied`` with ``c`` the mean midpoint of the cell
-  and positions in metres (the cell's dipole moment projected on the lead field at its centre).
+  and positions in metres (the cell's dipole moment projected on the lead field at its centre);
+* ``FourSphere`` (si_recsim): EEG through each cell's current dipole in LFPykit's four-sphere head
+  model (:data:`FOUR_SPHERE_RADII`, :data:`FOUR_SPHERE_SIGMAS`), no finite-element export needed.
 
 Contacts closer than ``min_distance`` to a segment (beside it) or to a point source are treated as
 that far (BlueRecording returns infinities there): the segment radius when diameters are known,
@@ -67,6 +69,30 @@ def _array_geometry(positions: np.ndarray) -> tuple[np.ndarray, float]:
     return axis, (float(steps.mean()) / 2.0 if steps.size else 0.0)
 
 
+#: Four-sphere head model (LFPykit's defaults): radii of brain, CSF, skull and scalp in µm and their
+#: conductivities in S/m, centred at the origin of the circuit's coordinates.
+FOUR_SPHERE_RADII = (79000.0, 80000.0, 85000.0, 90000.0)
+FOUR_SPHERE_SIGMAS = (0.3, 1.5, 0.015, 0.3)
+
+
+def _four_sphere(electrode: np.ndarray, midpoints: np.ndarray, name: str) -> np.ndarray:
+    """mV per nA of each compartment at an EEG electrode, through the cell's current dipole.
+
+    The cell's compartments form a current dipole at their mean position ``c``; a current ``i`` at
+    ``m`` adds ``i (m - c)`` to it, and the potential of a dipole is linear in its moment, so the
+    coefficient is ``(m - c) . V(c)`` with ``V`` the potentials of unit dipoles along x, y, z.
+    """
+    from lfpykit.eegmegcalc import FourSphereVolumeConductor
+
+    centre = midpoints.mean(axis=0)
+    if np.linalg.norm(centre) >= FOUR_SPHERE_RADII[0]:
+        raise ValueError(f"A cell at {centre} um lies outside the brain sphere of the four-sphere model (radius "
+                         f"{FOUR_SPHERE_RADII[0]} um around the origin): place the circuit inside it.")
+    model = FourSphereVolumeConductor(electrode, radii=list(FOUR_SPHERE_RADII), sigmas=list(FOUR_SPHERE_SIGMAS))
+    unit_dipoles = model.get_dipole_potential(np.eye(3), centre)[0]
+    return (midpoints - centre) @ unit_dipoles
+
+
 def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np.ndarray, units: str = "V/nA",
                       array_indices: list[str] | None = None, lead_fields: dict | None = None) -> np.ndarray:
     """Coefficients (n_compartments, n_electrodes) of one cell, rows in ``cell``'s order.
@@ -116,6 +142,8 @@ def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np
                 inside &= radial <= (electrode.radius or 500.0)
             result[:, index] = inside
             continue
+        elif electrode.type == "FourSphere":
+            column = _four_sphere(point, midpoints, electrode.name)
         elif electrode.type in ("Reciprocity", "DipoleReciprocity"):
             field = (lead_fields or {}).get(index)
             if field is None:

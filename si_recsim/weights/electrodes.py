@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 TYPES = ("LineSource", "PointSource", "Reciprocity", "DipoleReciprocity", "ObjectiveCSD_Sphere",
-         "ObjectiveCSD_Disk", "ObjectiveCSD_Plane")
+         "ObjectiveCSD_Disk", "ObjectiveCSD_Plane", "FourSphere")
 _OLD_CSD_ARITY = {"ObjectiveCSD_Sphere": (1, 1), "ObjectiveCSD_Disk": (1, 2), "ObjectiveCSD_Plane": (1, 1)}
 
 
