@@ -49,10 +49,10 @@ def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: floa
         (n_electrodes, n_sources), mV per nA.
     """
     electrodes, sources = _positions(electrodes), _positions(sources)
-    distance = np.linalg.norm(electrodes[:, None, :] - sources[None, :, :], axis=-1)
-    distance = np.maximum(distance, np.broadcast_to(min_distance, (len(sources),))[None, :])
+    squared = sum((electrodes[:, axis, None] - sources[None, :, axis]) ** 2 for axis in range(3))
+    floor = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(sources),))[None, :]
     with np.errstate(divide="ignore"):
-        return 1.0 / (_FOUR_PI * sigma * distance)
+        return 1.0 / (_FOUR_PI * sigma * np.maximum(np.sqrt(squared), floor))
 
 
 def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, sigma: float = 0.3,

@@ -93,13 +93,26 @@ def _four_sphere(electrode: np.ndarray, midpoints: np.ndarray, name: str) -> np.
     return (midpoints - centre) @ unit_dipoles
 
 
+ROWS_PER_CALL = 4096  # compartments per physics call: bounds the (electrodes x rows) temporaries
+
+
 def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np.ndarray, units: str = "V/nA",
                       array_indices: list[str] | None = None, lead_fields: dict | None = None) -> np.ndarray:
     """Coefficients (n_compartments, n_electrodes) of one cell, rows in ``cell``'s order.
 
+    See :func:`batch_coefficients`.
+    """
+    return batch_coefficients([cell], electrodes, sigma, units, array_indices, lead_fields)
+
+
+def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], sigma: np.ndarray,
+                       units: str = "V/nA", array_indices: list[str] | None = None,
+                       lead_fields: dict | None = None) -> np.ndarray:
+    """Coefficients (n_compartments, n_electrodes) of cells, rows cell after cell in each cell's order.
+
     Parameters
     ----------
-    cell : CellSegments
+    cells : list of CellSegments
     electrodes : list of Electrode
     sigma : np.ndarray
         Conductivity per electrode, S/m.
@@ -113,48 +126,63 @@ def cell_coefficients(cell: CellSegments, electrodes: list[Electrode], sigma: np
     """
     if units not in UNITS:
         raise ValueError(f"units must be one of {list(UNITS)}, got {units!r}.")
-    somatic = cell.somatic
-    midpoints = np.where(somatic[:, None], cell.soma_center, (cell.starts + cell.ends) / 2.0)
-    floor = cell.diameters / 2.0 if cell.diameters is not None else np.full(len(cell.starts), DEFAULT_MIN_DISTANCE)
+    somatic = np.concatenate([cell.somatic for cell in cells])
+    starts = np.concatenate([cell.starts for cell in cells])
+    ends = np.concatenate([cell.ends for cell in cells])
+    centres = np.concatenate([np.repeat(cell.soma_center[None], len(cell.starts), axis=0) for cell in cells])
+    midpoints = np.where(somatic[:, None], centres, (starts + ends) / 2.0)
+    floor = np.concatenate([cell.diameters / 2.0 if cell.diameters is not None
+                            else np.full(len(cell.starts), DEFAULT_MIN_DISTANCE) for cell in cells])
+    bounds = np.concatenate([[0], np.cumsum([len(cell.starts) for cell in cells])])
     positions = np.array([electrode.position for electrode in electrodes], dtype=float)
-    result = np.zeros((len(cell.starts), len(electrodes)))
+    result = np.zeros((len(starts), len(electrodes)))
+    kinds = np.array([electrode.type for electrode in electrodes])
+
+    scale = UNITS[units] / np.asarray(sigma, dtype=float)
+    points_everywhere = np.flatnonzero(kinds == "PointSource")
+    lines = np.flatnonzero(kinds == "LineSource")
+    for low in range(0, len(starts), ROWS_PER_CALL):
+        rows = np.arange(low, min(low + ROWS_PER_CALL, len(starts)))
+        if points_everywhere.size:
+            block = point_source_matrix(positions[points_everywhere], midpoints[rows], 1.0, floor[rows])
+            result[np.ix_(rows, points_everywhere)] = (block * scale[points_everywhere, None]).T
+        if lines.size:
+            somas, segments = rows[somatic[rows]], rows[~somatic[rows]]
+            if somas.size:  # somatic compartments are points at the soma centre
+                block = point_source_matrix(positions[lines], midpoints[somas], 1.0, floor[somas])
+                result[np.ix_(somas, lines)] = (block * scale[lines, None]).T
+            if segments.size:
+                block = line_source_matrix(positions[lines], starts[segments], ends[segments], 1.0, floor[segments],
+                                           floor_beside_only=True)
+                result[np.ix_(segments, lines)] = (block * scale[lines, None]).T
+
     arrays = csd_arrays(electrodes, array_indices)
-    for index, electrode in enumerate(electrodes):
-        point = positions[index][None, :]
-        if electrode.type == "PointSource":
-            column = point_source_matrix(point, midpoints, sigma[index], floor)[0]
-        elif electrode.type == "LineSource":
-            column = point_source_matrix(point, midpoints, sigma[index], floor)[0]
-            lines = ~somatic
-            if np.any(lines):
-                column[lines] = line_source_matrix(point, cell.starts[lines], cell.ends[lines], sigma[index],
-                                                   floor[lines], floor_beside_only=True)[0]
-        elif electrode.type == "ObjectiveCSD_Sphere":
+    for index in np.flatnonzero(~np.isin(kinds, ANALYTIC)):
+        electrode, point = electrodes[index], positions[index]
+        if electrode.type == "ObjectiveCSD_Sphere":
             result[:, index] = np.linalg.norm(midpoints - point, axis=1) <= (electrode.radius or 10.0)
-            continue
         elif electrode.type in ("ObjectiveCSD_Plane", "ObjectiveCSD_Disk"):
             axis, half_spacing = _array_geometry(positions[arrays[index]])
             offset = midpoints - point
-            axial = np.abs(offset @ axis)
-            inside = axial <= (electrode.thickness if electrode.thickness is not None else half_spacing)
+            inside = np.abs(offset @ axis) <= (electrode.thickness if electrode.thickness is not None else half_spacing)
             if electrode.type == "ObjectiveCSD_Disk":
                 radial = np.linalg.norm(offset - np.outer(offset @ axis, axis), axis=1)
                 inside &= radial <= (electrode.radius or 500.0)
             result[:, index] = inside
-            continue
-        elif electrode.type == "FourSphere":
-            column = _four_sphere(point, midpoints, electrode.name)
         elif electrode.type in ("Reciprocity", "DipoleReciprocity"):
             field = (lead_fields or {}).get(index)
             if field is None:
                 raise ValueError(f"Electrode '{electrode.name}' ({electrode.type}) has no lead-field file.")
             if electrode.type == "Reciprocity":
                 result[:, index] = field.potential_at(midpoints)
-            else:
-                centre = midpoints.mean(axis=0)  # per cell (BlueRecording used a chunk of cells)
-                result[:, index] = -((midpoints - centre) * 1e-6) @ field.field_at(centre)
-            continue
+                continue
+            for low, high in zip(bounds[:-1], bounds[1:]):  # the dipole centre is per cell
+                cell_midpoints = midpoints[low:high]
+                centre = cell_midpoints.mean(axis=0)
+                result[low:high, index] = -((cell_midpoints - centre) * 1e-6) @ field.field_at(centre)
+        elif electrode.type == "FourSphere":
+            for low, high in zip(bounds[:-1], bounds[1:]):
+                result[low:high, index] = _four_sphere(point[None], midpoints[low:high], electrode.name) * UNITS[units]
         else:
             raise ValueError(f"Electrode '{electrode.name}' has unknown type {electrode.type}.")
-        result[:, index] = column * UNITS[units]
     return result

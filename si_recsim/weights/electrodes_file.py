@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from si_recsim.extractors.atomic import atomic_h5
-from si_recsim.weights.coefficients import cell_coefficients
+from si_recsim.weights.coefficients import batch_coefficients
 from si_recsim.weights.electrodes import Electrode, validate_electrodes
 from si_recsim.weights.geometry import CellSegments
 
@@ -101,7 +101,7 @@ class _BatchTask:
         self.arguments = (electrodes, sigmas, units, array_indices, fields)
 
     def __call__(self, batch: list[CellSegments]) -> np.ndarray:
-        return np.concatenate([cell_coefficients(cell.ordered(), *self.arguments) for cell in batch])
+        return batch_coefficients([cell.ordered() for cell in batch], *self.arguments)
 
 
 def _batches(cells: list[CellSegments]) -> list[list[CellSegments]]:
