@@ -56,7 +56,8 @@ def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: floa
 
 
 def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, sigma: float = 0.3,
-                       min_distance: float | np.ndarray = 0.0, floor_beside_only: bool = False) -> np.ndarray:
+                       min_distance: float | np.ndarray = 0.0, floor_beside_only: bool = False,
+                       segments_first: bool = False) -> np.ndarray:
     """Potential at each electrode of a unit current spread along each segment.
 
     Parameters
@@ -74,11 +75,14 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
         Apply ``min_distance`` only where the contact projects onto the segment (where the exact
         value diverges), not on the axis beyond its ends, where it is finite; BlueRecording's
         values there are then reproduced exactly. LFPy floors everywhere (False).
+    segments_first : bool, default: False
+        Return (n_segments, n_electrodes), the layout of electrodes files: tiles then span every
+        electrode and a few segments, so each lands transposed on whole output rows.
 
     Returns
     -------
     matrix : np.ndarray
-        (n_electrodes, n_segments), mV per nA.
+        (n_electrodes, n_segments), mV per nA (transposed with ``segments_first``).
     """
     electrodes, starts, ends = _positions(electrodes), _positions(starts), _positions(ends)
     axis = ends - starts
@@ -89,10 +93,14 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     starts_by_axis = np.ascontiguousarray(starts.T)
     floor_squared = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(starts),)) ** 2
     scale = 1.0 / (_FOUR_PI * sigma * np.where(is_point, 1.0, length))
-    matrix = np.empty((len(electrodes), len(starts)))
+    matrix = np.empty((len(starts), len(electrodes)) if segments_first else (len(electrodes), len(starts)))
     # cache-sized tiles: every temporary stays in the CPU cache, several times faster than whole arrays
-    columns = min(len(starts), _TILE_ELEMENTS)
-    rows = max(1, _TILE_ELEMENTS // max(columns, 1))
+    if segments_first:
+        rows = len(electrodes)
+        columns = max(1, min(len(starts), _TILE_ELEMENTS // max(rows, 1)))
+    else:
+        columns = min(len(starts), _TILE_ELEMENTS)
+        rows = max(1, _TILE_ELEMENTS // max(columns, 1))
     for row in range(0, len(electrodes), rows):
         tile_electrodes = electrodes[row: row + rows]
         for column in range(0, len(starts), columns):
@@ -106,9 +114,17 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
                 floor = np.where((along >= 0) & (along <= length[part]), floor, 0.0)
             radial_squared = np.maximum(squared - along**2, floor)
             with np.errstate(divide="ignore", invalid="ignore"):
-                matrix[row: row + rows, part] = _log_ratio(along, along - length[part], radial_squared) * scale[part]
+                tile = _log_ratio(along, along - length[part], radial_squared) * scale[part]
+            if segments_first:
+                matrix[part, row: row + rows] = tile.T
+            else:
+                matrix[row: row + rows, part] = tile
     if np.any(is_point):
-        matrix[:, is_point] = point_source_matrix(electrodes, starts[is_point], sigma, np.sqrt(floor_squared[is_point]))
+        points = point_source_matrix(electrodes, starts[is_point], sigma, np.sqrt(floor_squared[is_point]))
+        if segments_first:
+            matrix[is_point] = points.T
+        else:
+            matrix[:, is_point] = points
     return matrix
 
 

@@ -147,14 +147,17 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
             block = point_source_matrix(positions[points_everywhere], midpoints[rows], 1.0, floor[rows])
             result[np.ix_(rows, points_everywhere)] = (block * scale[points_everywhere, None]).T
         if lines.size:
-            somas, segments = rows[somatic[rows]], rows[~somatic[rows]]
-            if somas.size:  # somatic compartments are points at the soma centre
-                block = point_source_matrix(positions[lines], midpoints[somas], 1.0, floor[somas])
-                result[np.ix_(somas, lines)] = (block * scale[lines, None]).T
-            if segments.size:
-                block = line_source_matrix(positions[lines], starts[segments], ends[segments], 1.0, floor[segments],
-                                           floor_beside_only=True)
-                result[np.ix_(segments, lines)] = (block * scale[lines, None]).T
+            # every row as a line (cheap for the few somatic ones), then somatic rows as points at the soma centre
+            block = line_source_matrix(positions[lines], starts[rows], ends[rows], 1.0, floor[rows],
+                                       floor_beside_only=True, segments_first=True)
+            somas = np.flatnonzero(somatic[rows])
+            if somas.size:
+                block[somas] = point_source_matrix(positions[lines], midpoints[rows[somas]], 1.0, floor[rows[somas]]).T
+            block *= scale[lines]
+            if lines.size == len(electrodes):
+                result[rows[0]: rows[-1] + 1] = block
+            else:
+                result[np.ix_(rows, lines)] = block
 
     arrays = csd_arrays(electrodes, array_indices)
     for index in np.flatnonzero(~np.isin(kinds, ANALYTIC)):
