@@ -178,21 +178,20 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
 def _log_ratio(upper: np.ndarray, lower: np.ndarray, radial_squared: np.ndarray) -> np.ndarray:
     """``asinh(upper / r) - asinh(lower / r)`` for ``upper >= lower``, without cancellation.
 
-    With ``u = log(sqrt(upper^2 + r^2) + |upper|)`` and ``v = log(sqrt(lower^2 + r^2) + |lower|)``
-    (sums of non-negative terms, so never cancelling), the difference is ``u + v - log r^2``
-    beside the segment (``lower <= 0 <= upper``), ``u - v`` beyond its end (``lower > 0``) and
-    ``v - u`` before its start (``upper < 0``), because ``asinh(x / r) = sign(x) (log(sqrt(x^2 + r^2)
-    + |x|) - log r)``. The three cases are combined with arithmetic signs rather than selections,
-    which is several times faster on large arrays.
+    With ``a = sqrt(upper^2 + r^2) + |upper|`` and ``b = sqrt(lower^2 + r^2) + |lower|`` (sums of
+    non-negative terms, so never cancelling), ``asinh(x / r) = sign(x) (log(sqrt(x^2 + r^2) + |x|)
+    - log r)`` makes the difference ``log(a b / r^2)`` beside the segment (``lower <= 0 <= upper``),
+    ``log(a / b)`` beyond its end (``lower > 0``) and ``log(b / a)`` before its start
+    (``upper < 0``): one logarithm per pair. ``r`` may be 0 off the segment (a contact on its axis).
     """
-    u = np.log(np.sqrt(upper**2 + radial_squared) + np.abs(upper))
-    v = np.log(np.sqrt(lower**2 + radial_squared) + np.abs(lower))
-    upper_sign = (upper >= 0).astype(float)
-    lower_sign = (lower > 0).astype(float)
-    beside = upper_sign - lower_sign  # 1 where lower <= 0 <= upper, else 0
-    # log r^2 is only needed beside the segment; elsewhere r may be 0 (a contact on the axis)
-    log_radial = np.log(np.where(beside > 0, radial_squared, 1.0))
-    return (2.0 * upper_sign - 1.0) * u + (1.0 - 2.0 * lower_sign) * v - beside * log_radial
+    a = np.sqrt(upper * upper + radial_squared)
+    a += np.abs(upper)
+    b = np.sqrt(lower * lower + radial_squared)
+    b += np.abs(lower)
+    after, before = lower > 0, upper < 0
+    numerator = np.where(after, a, np.where(before, b, a * b))
+    denominator = np.where(after, b, np.where(before, a, radial_squared))
+    return np.log(numerator / denominator)
 
 
 def _positions(values) -> np.ndarray:
