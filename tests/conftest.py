@@ -6,6 +6,8 @@ tests skip with a reason; under CI (``CI=true``) missing data is a failure.
 """
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,18 @@ def _missing(message: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mpiexec() -> str:
+    """The MPI launcher matching mpi4py: the one installed beside this Python (the ``mpich`` wheel of
+    the test extras) before any system launcher on PATH, which may belong to another MPI."""
+    pytest.importorskip("mpi4py")
+    beside = Path(sys.executable).parent / "mpiexec"
+    launcher = str(beside) if beside.is_file() else shutil.which("mpiexec")
+    if launcher is None:
+        _missing("no mpiexec found (install the test extras: pip install '.[test]')")
+    return launcher
 
 
 @pytest.fixture(scope="session")

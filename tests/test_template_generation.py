@@ -121,11 +121,7 @@ def test_cli_writes_mearec_format(tmp_path, cache):
     assert tempgen.templates.shape == (3, 32, 224)
 
 
-def test_mpi_ranks_give_the_same_library(tmp_path, cache):
-    pytest.importorskip("mpi4py")
-    import shutil as shell
-
-    mpiexec = shell.which("mpiexec") or str(Path(sys.executable).parent / "mpiexec")
+def test_mpi_ranks_give_the_same_library(tmp_path, mpiexec, cache):
     serial = generate_templates(cache_folder=cache, **{**FAST, "n": 12})
     output = tmp_path / "mpi.h5"
     command = [mpiexec, "-n", "2", sys.executable, "-m", "si_recsim.cli", "gen-templates", "--mpi", "-n", "12",

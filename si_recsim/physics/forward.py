@@ -76,8 +76,8 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
         value diverges), not on the axis beyond its ends, where it is finite; BlueRecording's
         values there are then reproduced exactly. LFPy floors everywhere (False).
     segments_first : bool, default: False
-        Return (n_segments, n_electrodes), the layout of electrodes files: tiles then span every
-        electrode and a few segments, so each lands transposed on whole output rows.
+        Return (n_segments, n_electrodes), the layout of electrodes files, in which tiles are
+        computed and land without transposition.
 
     Returns
     -------
@@ -88,37 +88,26 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     axis = ends - starts
     length = np.linalg.norm(axis, axis=1)
     is_point = length == 0
-    unit = np.ascontiguousarray(np.divide(axis, length[:, None], out=np.zeros_like(axis),
-                                          where=~is_point[:, None]).T)
-    starts_by_axis = np.ascontiguousarray(starts.T)
+    unit = np.divide(axis, length[:, None], out=np.zeros_like(axis), where=~is_point[:, None])
+    electrodes_by_axis = np.ascontiguousarray(electrodes.T)
     floor_squared = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(starts),)) ** 2
     scale = 1.0 / (_FOUR_PI * sigma * np.where(is_point, 1.0, length))
     matrix = np.empty((len(starts), len(electrodes)) if segments_first else (len(electrodes), len(starts)))
-    # cache-sized tiles: every temporary stays in the CPU cache, several times faster than whole arrays
-    if segments_first:
-        rows = len(electrodes)
-        columns = max(1, min(len(starts), _TILE_ELEMENTS // max(rows, 1)))
-    else:
-        columns = min(len(starts), _TILE_ELEMENTS)
-        rows = max(1, _TILE_ELEMENTS // max(columns, 1))
-    for row in range(0, len(electrodes), rows):
-        tile_electrodes = electrodes[row: row + rows]
-        for column in range(0, len(starts), columns):
-            part = slice(column, column + columns)
-            relative = [tile_electrodes[:, axis_index, None] - starts_by_axis[axis_index, part]
-                        for axis_index in range(3)]
-            along = relative[0] * unit[0, part] + relative[1] * unit[1, part] + relative[2] * unit[2, part]
-            squared = relative[0] ** 2 + relative[1] ** 2 + relative[2] ** 2
-            floor = floor_squared[part]
-            if floor_beside_only:
-                floor = np.where((along >= 0) & (along <= length[part]), floor, 0.0)
-            radial_squared = np.maximum(squared - along**2, floor)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                tile = _log_ratio(along, along - length[part], radial_squared) * scale[part]
+    # cache-sized tiles of (segments, electrodes): every temporary stays in the CPU cache, several
+    # times faster than whole arrays
+    columns = min(len(electrodes), _TILE_ELEMENTS)
+    rows = max(1, _TILE_ELEMENTS // max(columns, 1))
+    for column in range(0, len(electrodes), columns):
+        contacts = slice(column, column + columns)
+        for row in range(0, len(starts), rows):
+            part = slice(row, row + rows)
+            tile = _line_source_tile(electrodes_by_axis[:, contacts], starts[part], unit[part], length[part, None],
+                                     floor_squared[part, None], floor_beside_only)
+            tile *= scale[part, None]
             if segments_first:
-                matrix[part, row: row + rows] = tile.T
+                matrix[part, contacts] = tile
             else:
-                matrix[row: row + rows, part] = tile
+                matrix[contacts, part] = tile.T
     if np.any(is_point):
         points = point_source_matrix(electrodes, starts[is_point], sigma, np.sqrt(floor_squared[is_point]))
         if segments_first:
@@ -173,6 +162,25 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     if image_factor != 1.0:
         matrix *= image_factor
     return matrix
+
+
+def _line_source_tile(electrodes_by_axis: np.ndarray, starts: np.ndarray, unit: np.ndarray, length: np.ndarray,
+                      floor_squared: np.ndarray, floor_beside_only: bool) -> np.ndarray:
+    """4 pi sigma L times the potential, (segments, electrodes), of one cache-sized tile (in-place arithmetic)."""
+    relative = [electrodes_by_axis[axis_index] - starts[:, axis_index, None] for axis_index in range(3)]
+    along = relative[0] * unit[:, 0, None]
+    along += relative[1] * unit[:, 1, None]
+    along += relative[2] * unit[:, 2, None]
+    radial_squared = relative[0]
+    for component in relative:
+        component *= component
+    radial_squared += relative[1]
+    radial_squared += relative[2]
+    radial_squared -= along * along
+    floor = np.where((along >= 0) & (along <= length), floor_squared, 0.0) if floor_beside_only else floor_squared
+    np.maximum(radial_squared, floor, out=radial_squared)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _log_ratio(along, along - length, radial_squared)
 
 
 def _log_ratio(upper: np.ndarray, lower: np.ndarray, radial_squared: np.ndarray) -> np.ndarray:
