@@ -1,7 +1,8 @@
 """LineSource weights throughput: si_recsim next to BlueRecording's weight computation.
 
 Synthetic geometry (cells of 100 segments) and a 384-contact probe of LineSource electrodes;
-compute only (no file), one core, best of ``--repeats`` runs, in the batches the electrodes file uses. BlueRecording 0.7.0 runs in the same script when it is
+compute only (no file), one core, best of ``--repeats`` runs, in the batches the electrodes file
+uses. BlueRecording 0.7.0 runs in the same script when it is
 importable (it needs an MPI build of h5py, NEURON and neurodamus to install); otherwise its rate
 measured on this machine (about 5 million segment-electrode pairs per second per core, reference
 notes) is printed for comparison, labelled as such.

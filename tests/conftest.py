@@ -7,6 +7,7 @@ tests skip with a reason; under CI (``CI=true``) missing data is a failure.
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,15 +23,27 @@ def _missing(message: str):
 
 
 @pytest.fixture(scope="session")
-def mpiexec() -> str:
-    """The MPI launcher matching mpi4py: the one installed beside this Python (the ``mpich`` wheel of
-    the test extras) before any system launcher on PATH, which may belong to another MPI."""
+def run_mpi():
+    """Run ``python -m si_recsim.cli ARGS`` on 2 MPI ranks; return the CompletedProcess.
+
+    The launcher is the one matching mpi4py: the one installed beside this Python (the ``mpich``
+    wheel of the test extras) before any system launcher on PATH, which may belong to another MPI.
+    The children get an explicit copy of ``os.environ`` without launcher variables: a native library
+    (NEURON's MPI layer loading a system Open MPI) can ``setenv`` PMIx variables in this process,
+    and inherited they make MPICH abort at start-up.
+    """
     pytest.importorskip("mpi4py")
     beside = Path(sys.executable).parent / "mpiexec"
     launcher = str(beside) if beside.is_file() else shutil.which("mpiexec")
     if launcher is None:
         _missing("no mpiexec found (install the test extras: pip install '.[test]')")
-    return launcher
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PMI", "OMPI_", "HYDRA_"))}
+
+    def run(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        command = [launcher, "-n", "2", sys.executable, "-m", "si_recsim.cli", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, env=environment)
+
+    return run
 
 
 @pytest.fixture(scope="session")

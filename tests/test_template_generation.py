@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,12 +120,11 @@ def test_cli_writes_mearec_format(tmp_path, cache):
     assert tempgen.templates.shape == (3, 32, 224)
 
 
-def test_mpi_ranks_give_the_same_library(tmp_path, mpiexec, cache):
+def test_mpi_ranks_give_the_same_library(tmp_path, run_mpi, cache):
     serial = generate_templates(cache_folder=cache, **{**FAST, "n": 12})
     output = tmp_path / "mpi.h5"
-    command = [mpiexec, "-n", "2", sys.executable, "-m", "si_recsim.cli", "gen-templates", "--mpi", "-n", "12",
-               "--seed", "4", "--set", "ncontacts=2", "-o", str(output), "--cache-folder", str(cache), "--no-progress"]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+    completed = run_mpi("gen-templates", "--mpi", "-n", "12", "--seed", "4", "--set", "ncontacts=2", "-o", str(output),
+                        "--cache-folder", str(cache), "--no-progress")
     assert completed.returncode == 0, completed.stderr[-2000:]
     parallel = read_template_library(output)
     assert np.array_equal(parallel.templates, serial.templates)

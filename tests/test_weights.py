@@ -205,7 +205,7 @@ def _random_circuit(n_cells=1300, seed=0):
     return {"cortex": cells}
 
 
-def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, mpiexec):
+def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, run_mpi):
     populations = _random_circuit()
     electrodes = [Electrode(f"e{i}", (0.0, 0.0, 100.0 * i), "LineSource") for i in range(-3, 4)]
     serial = write_electrodes_file(populations, electrodes, tmp_path / "serial.h5")
@@ -214,9 +214,7 @@ def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, mpiexec):
     table = tmp_path / "e.csv"
     table.write_text("name,x,y,z,layer,region,type\n" + "".join(f"e{i},0,0,{100 * i},NA,NA,LineSource\n"
                                                                for i in range(-3, 4)))
-    completed = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "si_recsim.cli", "write-weights",
-                                str(geometry), str(table), str(tmp_path / "mpi.h5"), "--mpi", "--no-progress"],
-                               capture_output=True, text=True, check=False, timeout=300)
+    completed = run_mpi("write-weights", str(geometry), str(table), str(tmp_path / "mpi.h5"), "--mpi", "--no-progress")
     assert completed.returncode == 0, completed.stderr[-2000:]
     for other in (parallel, tmp_path / "mpi.h5"):
         with h5py.File(serial, "r") as a, h5py.File(other, "r") as b:

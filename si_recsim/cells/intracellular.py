@@ -99,7 +99,7 @@ class SpikeCurrents:
         os.replace(temporary, path)
 
     @classmethod
-    def load(cls, path: Path) -> "SpikeCurrents":
+    def load(cls, path: Path) -> SpikeCurrents:
         with np.load(path) as data:
             values = {key: data[key] for key in data.files}
         values["name"] = str(values["name"])

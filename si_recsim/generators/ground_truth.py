@@ -81,7 +81,8 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     """Write traces, ground-truth sorting (with all properties) and parameters to one folder.
 
     The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
-    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml`` (the complete parameters with the seeds used).
+    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml``
+    (the complete parameters with the seeds used).
     Everything is written to a temporary sibling folder that is renamed at the end, so an
     interrupted run never leaves a half-written folder.
 

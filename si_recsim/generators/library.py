@@ -102,7 +102,7 @@ class TemplateLibrary:
         """Positions per drift trajectory, or None for a static library."""
         return self.templates.shape[1] if self.templates.ndim == 4 else None
 
-    def static(self) -> "TemplateLibrary":
+    def static(self) -> TemplateLibrary:
         """Templates and locations of one position per template (the middle of each drift trajectory)."""
         if self.drift_steps is None:
             return self
@@ -134,7 +134,7 @@ class TemplateLibrary:
 
     @classmethod
     def from_templates(cls, templates, locations: np.ndarray, cell_types, rotations: np.ndarray | None = None,
-                       source: str = "spikeinterface Templates") -> "TemplateLibrary":
+                       source: str = "spikeinterface Templates") -> TemplateLibrary:
         """Build a library from SpikeInterface ``Templates`` (dense, with a probe).
 
         Parameters
@@ -166,7 +166,7 @@ class TemplateLibrary:
                          nbefore=self.nbefore, probe=self.probe, is_in_uV=True)
 
 
-def load_template_library(spec: "str | Path | dict | TemplateLibrary") -> TemplateLibrary:
+def load_template_library(spec: str | Path | dict | TemplateLibrary) -> TemplateLibrary:
     """Rebuild a library from its spec.
 
     Parameters

@@ -54,7 +54,7 @@ class CellSegments:
     def somatic(self) -> np.ndarray:
         return self.neurite_types == 0
 
-    def ordered(self) -> "CellSegments":
+    def ordered(self) -> CellSegments:
         """Rows by section id, keeping the given order (segment order) within a section."""
         order = np.argsort(self.section_ids, kind="stable")
         return CellSegments(self.node_id, self.soma_center, self.starts[order], self.ends[order],
