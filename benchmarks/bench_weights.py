@@ -1,11 +1,14 @@
 """LineSource weights throughput: si_recsim next to BlueRecording's weight computation.
 
-Synthetic geometry (cells of 100 segments) and a 384-contact probe of LineSource electrodes;
-compute only (no file), one core, best of ``--repeats`` runs, in the batches the electrodes file
-uses. BlueRecording 0.7.0 runs in the same script when it is
-importable (it needs an MPI build of h5py, NEURON and neurodamus to install); otherwise its rate
-measured on this machine (about 5 million segment-electrode pairs per second per core, reference
-notes) is printed for comparison, labelled as such.
+Synthetic geometry (cells of one soma and 99 one-segment sections) and a 384-contact column of
+LineSource electrodes; compute only (no file), one core, best of ``--repeats`` runs each. si_recsim
+runs in the batches its electrodes file uses; BlueRecording 0.7.0 runs its own pure computation
+step (``bluerecording.weights.get_weights``) on the same geometry, in the chunks of whole cells
+(at most 2000 segments) that ``get_and_save_weights`` uses, and the two results are compared.
+
+BlueRecording imports only with an MPI build of h5py and NEURON (reference notes, installation
+experiment); where it is not importable its rate measured on this machine (300,000 segments x 384
+electrodes in 24 s) is printed instead, labelled as such.
 
 Usage::
 
@@ -36,6 +39,33 @@ def synthetic_cells(n_segments: int, seed: int = 0):
     return cells
 
 
+def bluerecording_inputs(cells):
+    """The same geometry as BlueRecording's positions frame (3 x boundary points, columns (id, section))
+    and compartment list (id, section)."""
+    import pandas as pd
+
+    points, labels, compartments = [], [], []
+    for cell in cells:
+        points.append(cell.soma_center[None])
+        labels.append((cell.node_id, 0))
+        compartments.append((cell.node_id, 0))
+        for section, (start, end) in enumerate(zip(cell.starts[1:], cell.ends[1:]), start=1):
+            points.extend([start[None], end[None]])
+            labels.extend([(cell.node_id, section)] * 2)
+            compartments.append((cell.node_id, section))
+    columns = pd.MultiIndex.from_tuples(labels, names=["id", "section"])
+    return pd.DataFrame(np.vstack(points).T, columns=columns), np.array(compartments, dtype=np.int64)
+
+
+def best_time(function, repeats: int) -> float:
+    elapsed = float("inf")
+    for _ in range(repeats):  # best of several runs: the machine is shared and noisy
+        start = time.perf_counter()
+        function()
+        elapsed = min(elapsed, time.perf_counter() - start)
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--segments", type=int, default=100_000)
@@ -43,25 +73,46 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
     from si_recsim.weights.coefficients import batch_coefficients
-    from si_recsim.weights.electrodes_file import CELLS_PER_BATCH
     from si_recsim.weights.electrodes import Electrode
+    from si_recsim.weights.electrodes_file import CELLS_PER_BATCH
 
     cells = synthetic_cells(arguments.segments)
     electrodes = [Electrode(f"e{i}", (0.0, 0.0, 10.0 * i - 1920), "LineSource") for i in range(arguments.electrodes)]
     sigmas = np.full(len(electrodes), 0.277)
-    elapsed = float("inf")
-    for _ in range(arguments.repeats):  # best of several runs: the machine is shared and noisy
-        start = time.perf_counter()
-        for first in range(0, len(cells), CELLS_PER_BATCH):
-            batch_coefficients(cells[first: first + CELLS_PER_BATCH], electrodes, sigmas)
-        elapsed = min(elapsed, time.perf_counter() - start)
     pairs = sum(len(cell.starts) for cell in cells) * len(electrodes)
+
+    def ours_run():
+        return np.vstack([batch_coefficients(cells[first: first + CELLS_PER_BATCH], electrodes, sigmas)
+                          for first in range(0, len(cells), CELLS_PER_BATCH)])
+
+    elapsed = best_time(ours_run, arguments.repeats)
     ours = pairs / elapsed
-    print(f"si_recsim: {pairs / 1e6:.1f} M segment-electrode pairs in {elapsed:.2f} s = {ours / 1e6:.1f} M pairs/s")
+    print(f"si_recsim:     {pairs / 1e6:.1f} M segment-electrode pairs in {elapsed:.2f} s = {ours / 1e6:.1f} M pairs/s")
     if importlib.util.find_spec("bluerecording") is None:
         print(f"BlueRecording not importable here; its rate measured on this machine: "
               f"{REFERENCE_PAIRS_PER_SECOND / 1e6:.1f} M pairs/s -> ratio {ours / REFERENCE_PAIRS_PER_SECOND:.1f}x "
               "(reference, not this run)")
+        return
+    from bluerecording.electrodes import Electrode as TheirElectrode
+    from bluerecording.electrodes import ElectrodeType
+    from bluerecording.weights import DEFAULT_SEGMENT_CHUNK_SIZE, _iter_cell_chunks, get_weights
+
+    positions, compartments = bluerecording_inputs(cells)
+    their_electrodes = [TheirElectrode(e.name, np.asarray(e.position), ElectrodeType.LINE_SOURCE) for e in electrodes]
+    chunks = list(_iter_cell_chunks(positions, compartments, DEFAULT_SEGMENT_CHUNK_SIZE))
+
+    def their_run():
+        return np.vstack([get_weights(positions.iloc[:, points], compartments[rows], their_electrodes, sigma=list(sigmas),
+                                      verbose=False).to_numpy().T for rows, points in chunks])
+
+    their_elapsed = best_time(their_run, arguments.repeats)
+    theirs = pairs / their_elapsed
+    print(f"BlueRecording: {pairs / 1e6:.1f} M segment-electrode pairs in {their_elapsed:.2f} s = "
+          f"{theirs / 1e6:.1f} M pairs/s")
+    print(f"ratio (si_recsim / BlueRecording, same run): {ours / theirs:.1f}x")
+    ours_values, their_values = ours_run(), their_run()
+    relative = np.max(np.abs(ours_values - their_values) / np.maximum(np.abs(their_values), 1e-300))
+    print(f"largest relative difference of the coefficients: {relative:.1e}")
 
 
 if __name__ == "__main__":
