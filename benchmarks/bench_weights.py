@@ -81,9 +81,9 @@ def main() -> None:
     sigmas = np.full(len(electrodes), 0.277)
     pairs = sum(len(cell.starts) for cell in cells) * len(electrodes)
 
-    def ours_run():
-        return np.vstack([batch_coefficients(cells[first: first + CELLS_PER_BATCH], electrodes, sigmas)
-                          for first in range(0, len(cells), CELLS_PER_BATCH)])
+    def ours_run():  # batch by batch, as the electrodes file is written
+        return [batch_coefficients(cells[first: first + CELLS_PER_BATCH], electrodes, sigmas)
+                for first in range(0, len(cells), CELLS_PER_BATCH)]
 
     elapsed = best_time(ours_run, arguments.repeats)
     ours = pairs / elapsed
@@ -101,16 +101,16 @@ def main() -> None:
     their_electrodes = [TheirElectrode(e.name, np.asarray(e.position), ElectrodeType.LINE_SOURCE) for e in electrodes]
     chunks = list(_iter_cell_chunks(positions, compartments, DEFAULT_SEGMENT_CHUNK_SIZE))
 
-    def their_run():
-        return np.vstack([get_weights(positions.iloc[:, points], compartments[rows], their_electrodes, sigma=list(sigmas),
-                                      verbose=False).to_numpy().T for rows, points in chunks])
+    def their_run():  # chunk by chunk, as get_and_save_weights writes them
+        return [get_weights(positions.iloc[:, points], compartments[rows], their_electrodes, sigma=list(sigmas),
+                            verbose=False).to_numpy().T for rows, points in chunks]
 
     their_elapsed = best_time(their_run, arguments.repeats)
     theirs = pairs / their_elapsed
     print(f"BlueRecording: {pairs / 1e6:.1f} M segment-electrode pairs in {their_elapsed:.2f} s = "
           f"{theirs / 1e6:.1f} M pairs/s")
     print(f"ratio (si_recsim / BlueRecording, same run): {ours / theirs:.1f}x")
-    ours_values, their_values = ours_run(), their_run()
+    ours_values, their_values = np.vstack(ours_run()), np.vstack(their_run())
     relative = np.max(np.abs(ours_values - their_values) / np.maximum(np.abs(their_values), 1e-300))
     print(f"largest relative difference of the coefficients: {relative:.1e}")
 

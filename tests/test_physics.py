@@ -80,3 +80,24 @@ def test_somatic_point_sources_and_image_factor():
     assert np.allclose(doubled, 2 * matrix)
     with pytest.raises(ValueError, match="method"):
         segment_matrix(electrodes, starts, ends, diameters, method="fem")
+
+
+def test_per_electrode_conductivity_and_output_rows():
+    rng = np.random.default_rng(3)
+    electrodes = rng.uniform(-50, 50, (7, 3))
+    starts = rng.uniform(-100, 100, (30, 3))
+    ends = starts + rng.normal(0, 10, (30, 3))
+    ends[4] = starts[4]  # a zero-length segment is a point source
+    sigma = rng.uniform(0.1, 1.0, 7)
+    expected = np.column_stack([line_source_matrix(electrodes[[index]], starts, ends, sigma[index], 0.5)[0]
+                                for index in range(7)])
+    assert np.allclose(line_source_matrix(electrodes, starts, ends, sigma, 0.5, segments_first=True), expected,
+                       rtol=1e-13, atol=0)
+    assert np.allclose(line_source_matrix(electrodes, starts, ends, sigma, 0.5), expected.T, rtol=1e-13, atol=0)
+    larger = np.zeros((40, 7))
+    line_source_matrix(electrodes, starts, ends, sigma, 0.5, segments_first=True, out=larger[5:35])
+    assert np.allclose(larger[5:35], expected, rtol=1e-13, atol=0) and not larger[:5].any() and not larger[35:].any()
+    with pytest.raises(ValueError, match="out must be"):
+        line_source_matrix(electrodes, starts, ends, sigma, 0.5, segments_first=True, out=np.zeros((7, 30)))
+    points = point_source_matrix(electrodes, starts, sigma, 0.5)
+    assert np.allclose(points * sigma[:, None], point_source_matrix(electrodes, starts, 1.0, 0.5), rtol=1e-13, atol=0)

@@ -28,7 +28,7 @@ _FOUR_PI = 4.0 * np.pi
 _TILE_ELEMENTS = 32768
 
 
-def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: float = 0.3,
+def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: float | np.ndarray = 0.3,
                         min_distance: float | np.ndarray = 0.0) -> np.ndarray:
     """Potential at each electrode of a unit current at each point source.
 
@@ -38,8 +38,8 @@ def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: floa
         (n_electrodes, 3) positions, µm.
     sources : np.ndarray
         (n_sources, 3) positions, µm.
-    sigma : float, default: 0.3
-        Conductivity, S/m.
+    sigma : float | np.ndarray, default: 0.3
+        Conductivity, S/m, scalar or one value per electrode.
     min_distance : float | np.ndarray, default: 0.0
         Distances are raised to at least this (µm), scalar or one value per source.
 
@@ -51,13 +51,14 @@ def point_source_matrix(electrodes: np.ndarray, sources: np.ndarray, sigma: floa
     electrodes, sources = _positions(electrodes), _positions(sources)
     squared = sum((electrodes[:, axis, None] - sources[None, :, axis]) ** 2 for axis in range(3))
     floor = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(sources),))[None, :]
+    conductivity = np.broadcast_to(np.asarray(sigma, dtype=float), (len(electrodes),))[:, None]
     with np.errstate(divide="ignore"):
-        return 1.0 / (_FOUR_PI * sigma * np.maximum(np.sqrt(squared), floor))
+        return 1.0 / (_FOUR_PI * conductivity * np.maximum(np.sqrt(squared), floor))
 
 
-def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, sigma: float = 0.3,
+def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, sigma: float | np.ndarray = 0.3,
                        min_distance: float | np.ndarray = 0.0, floor_beside_only: bool = False,
-                       segments_first: bool = False) -> np.ndarray:
+                       segments_first: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """Potential at each electrode of a unit current spread along each segment.
 
     Parameters
@@ -66,8 +67,8 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
         (n_electrodes, 3) positions, µm.
     starts, ends : np.ndarray
         (n_segments, 3) segment end points, µm.
-    sigma : float, default: 0.3
-        Conductivity, S/m.
+    sigma : float | np.ndarray, default: 0.3
+        Conductivity, S/m, scalar or one value per electrode.
     min_distance : float | np.ndarray, default: 0.0
         Lower bound of the distance from the segment axis (µm), scalar or per segment; LFPy uses
         the segment radius.
@@ -78,6 +79,9 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     segments_first : bool, default: False
         Return (n_segments, n_electrodes), the layout of electrodes files, in which tiles are
         computed and land without transposition.
+    out : np.ndarray | None
+        Array of the result's shape (float64, C-contiguous) to write into, e.g. rows of a larger
+        matrix, instead of a new one.
 
     Returns
     -------
@@ -91,8 +95,15 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     unit = np.divide(axis, length[:, None], out=np.zeros_like(axis), where=~is_point[:, None])
     electrodes_by_axis = np.ascontiguousarray(electrodes.T)
     floor_squared = np.broadcast_to(np.asarray(min_distance, dtype=float), (len(starts),)) ** 2
-    scale = 1.0 / (_FOUR_PI * sigma * np.where(is_point, 1.0, length))
-    matrix = np.empty((len(starts), len(electrodes)) if segments_first else (len(electrodes), len(starts)))
+    segment_scale = 1.0 / np.where(is_point, 1.0, length)
+    electrode_scale = 1.0 / (_FOUR_PI * np.broadcast_to(np.asarray(sigma, dtype=float), (len(electrodes),)))
+    shape = (len(starts), len(electrodes)) if segments_first else (len(electrodes), len(starts))
+    if out is None:
+        matrix = np.empty(shape)
+    elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}, got {out.dtype} {out.shape}.")
+    else:
+        matrix = out
     # cache-sized tiles of (segments, electrodes): every temporary stays in the CPU cache, several
     # times faster than whole arrays
     columns = min(len(electrodes), _TILE_ELEMENTS)
@@ -103,10 +114,11 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
             part = slice(row, row + rows)
             tile = _line_source_tile(electrodes_by_axis[:, contacts], starts[part], unit[part], length[part, None],
                                      floor_squared[part, None], floor_beside_only)
-            tile *= scale[part, None]
+            tile *= segment_scale[part, None]
             if segments_first:
-                matrix[part, contacts] = tile
+                np.multiply(tile, electrode_scale[contacts], out=matrix[part, contacts])
             else:
+                tile *= electrode_scale[contacts]
                 matrix[contacts, part] = tile.T
     if np.any(is_point):
         points = point_source_matrix(electrodes, starts[is_point], sigma, np.sqrt(floor_squared[is_point]))

@@ -147,16 +147,18 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
             block = point_source_matrix(positions[points_everywhere], midpoints[rows], 1.0, floor[rows])
             result[np.ix_(rows, points_everywhere)] = (block * scale[points_everywhere, None]).T
         if lines.size:
-            # every row as a line (cheap for the few somatic ones), then somatic rows as points at the soma centre
-            block = line_source_matrix(positions[lines], starts[rows], ends[rows], 1.0, floor[rows],
-                                       floor_beside_only=True, segments_first=True)
+            # every row as a line (cheap for the few somatic ones), then somatic rows as points at the soma
+            # centre; the unit factor folds into the conductivity, and a probe of line sources only is
+            # written straight into the result's rows
+            conductivity = np.asarray(sigma, dtype=float)[lines] / UNITS[units]
+            target = result[rows[0]: rows[-1] + 1] if lines.size == len(electrodes) else None
+            block = line_source_matrix(positions[lines], starts[rows], ends[rows], conductivity, floor[rows],
+                                       floor_beside_only=True, segments_first=True, out=target)
             somas = np.flatnonzero(somatic[rows])
             if somas.size:
-                block[somas] = point_source_matrix(positions[lines], midpoints[rows[somas]], 1.0, floor[rows[somas]]).T
-            block *= scale[lines]
-            if lines.size == len(electrodes):
-                result[rows[0]: rows[-1] + 1] = block
-            else:
+                block[somas] = point_source_matrix(positions[lines], midpoints[rows[somas]], conductivity,
+                                                   floor[rows[somas]]).T
+            if target is None:
                 result[np.ix_(rows, lines)] = block
 
     arrays = csd_arrays(electrodes, array_indices)
