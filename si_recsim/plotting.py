@@ -52,7 +52,7 @@ def plot_library(library: TemplateLibrary, template_indices=None, excitatory=("P
 
     ax = _axes(ax)
     static = library.static()
-    plot_probe(library.probe, ax=ax, contacts_kargs={"alpha": 0.3}, probe_shape_kwargs={"alpha": 0.1})
+    plot_probe(library.probe, ax=ax, contact_kwargs={"alpha": 0.3}, probe_shape_kwargs={"alpha": 0.1})
     categories = [cell_category(name, list(excitatory), list(inhibitory)) for name in static.cell_types]
     colors = [_CATEGORY_COLORS[category] for category in categories]
     ax.scatter(static.locations[:, 0], static.locations[:, 1], c=colors, s=12, zorder=5, alpha=0.6)
@@ -85,7 +85,7 @@ def plot_drift_trajectory(library: TemplateLibrary, template_index: int, ax=None
         _, (ax, ax_waveforms) = plt.subplots(1, 2, figsize=(9, 6))
     else:
         ax_waveforms = ax.inset_axes([1.05, 0.1, 0.6, 0.8])
-    plot_probe(library.probe, ax=ax, contacts_kargs={"alpha": 0.3}, probe_shape_kwargs={"alpha": 0.1})
+    plot_probe(library.probe, ax=ax, contact_kwargs={"alpha": 0.3}, probe_shape_kwargs={"alpha": 0.1})
     trajectory = library.locations[template_index]
     colors = plt.cm.viridis(np.linspace(0, 1, len(trajectory)))
     ax.scatter(trajectory[:, 0], trajectory[:, 1], c=colors, s=15, zorder=5)
