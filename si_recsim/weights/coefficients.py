@@ -138,25 +138,24 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
     result = np.zeros((len(starts), len(electrodes)))
     kinds = np.array([electrode.type for electrode in electrodes])
 
-    scale = UNITS[units] / np.asarray(sigma, dtype=float)
+    conductivity = np.asarray(sigma, dtype=float) / UNITS[units]  # the unit factor folds into the conductivity
     points_everywhere = np.flatnonzero(kinds == "PointSource")
     lines = np.flatnonzero(kinds == "LineSource")
     for low in range(0, len(starts), ROWS_PER_CALL):
         rows = np.arange(low, min(low + ROWS_PER_CALL, len(starts)))
         if points_everywhere.size:
-            block = point_source_matrix(positions[points_everywhere], midpoints[rows], 1.0, floor[rows])
-            result[np.ix_(rows, points_everywhere)] = (block * scale[points_everywhere, None]).T
+            block = point_source_matrix(positions[points_everywhere], midpoints[rows], conductivity[points_everywhere],
+                                        floor[rows])
+            result[np.ix_(rows, points_everywhere)] = block.T
         if lines.size:
             # every row as a line (cheap for the few somatic ones), then somatic rows as points at the soma
-            # centre; the unit factor folds into the conductivity, and a probe of line sources only is
-            # written straight into the result's rows
-            conductivity = np.asarray(sigma, dtype=float)[lines] / UNITS[units]
+            # centre; a probe of line sources only is written straight into the result's rows
             target = result[rows[0]: rows[-1] + 1] if lines.size == len(electrodes) else None
-            block = line_source_matrix(positions[lines], starts[rows], ends[rows], conductivity, floor[rows],
+            block = line_source_matrix(positions[lines], starts[rows], ends[rows], conductivity[lines], floor[rows],
                                        floor_beside_only=True, segments_first=True, out=target)
             somas = np.flatnonzero(somatic[rows])
             if somas.size:
-                block[somas] = point_source_matrix(positions[lines], midpoints[rows[somas]], conductivity,
+                block[somas] = point_source_matrix(positions[lines], midpoints[rows[somas]], conductivity[lines],
                                                    floor[rows[somas]]).T
             if target is None:
                 result[np.ix_(rows, lines)] = block
