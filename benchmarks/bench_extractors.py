@@ -12,13 +12,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh_process import run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
 
 LIBRARY = Path(os.environ.get("SI_RECSIM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
@@ -59,18 +58,14 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        spec = json.loads(arguments.worker)
-        print(json.dumps(worker(**spec)))
+        serve_worker(arguments.worker, {"read": worker})
         return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "mearec.h5"
         make_recording(path, arguments.duration)
         results = {}
         for reader in ("si_recsim", "read_mearec"):
-            completed = subprocess.run([sys.executable, __file__, "--worker", json.dumps(dict(reader=reader,
-                                                                                              path=str(path)))],
-                                       capture_output=True, text=True, check=True)
-            results[reader] = json.loads(completed.stdout.strip().splitlines()[-1])
+            results[reader] = run_worker(__file__, dict(kind="read", kwargs=dict(reader=reader, path=str(path))))
     print(f"MEArec recording, {arguments.duration:g} s x 32 channels")
     for key in ("import_s", "open_s", "read_10s_s", "read_all_s", "spike_vector_s", "total_s"):
         ours, theirs = results["si_recsim"][key], results["read_mearec"][key]

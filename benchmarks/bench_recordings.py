@@ -15,13 +15,13 @@ Needs MEArec (``pip install ".[test]"``) and the MEArec template library in ../s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fresh_process import run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
 
 LIBRARY = Path(os.environ.get("SI_RECSIM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
@@ -106,11 +106,7 @@ WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "spikeinterfa
 
 def run_in_child(kind: str, **kwargs) -> dict:
     """Run one worker in a fresh Python process and return its measurements."""
-    command = [sys.executable, __file__, "--worker", json.dumps(dict(kind=kind, kwargs=kwargs))]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"{kind} worker failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, dict(kind=kind, kwargs=kwargs))
 
 
 def _row(name: str, peer: dict | None, ours: dict, ours_parallel: dict | None, per_channel_second: bool = False):
@@ -138,8 +134,7 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        spec = json.loads(arguments.worker)
-        print(json.dumps(WORKERS[spec["kind"]](**spec["kwargs"])))
+        serve_worker(arguments.worker, WORKERS)
         return
     if not LIBRARY.is_file():
         sys.exit(f"MEArec template library not found at {LIBRARY} (set SI_RECSIM_SHARED_DATA)")

@@ -17,14 +17,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from fresh_process import WorkerFailed, run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
 
 
 def _model_folders(names: list[str]) -> list[Path]:
@@ -82,15 +82,13 @@ WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim}
 
 
 def _child(kind: str, workdir: str, **kwargs) -> dict | None:
-    spec = json.dumps(dict(kind=kind, kwargs={**kwargs, "workdir": workdir}))
     # MEArec runs nrnivmodl through the shell: the environment's bin folder must be on PATH
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    completed = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True,
-                               check=False, env=environment)
-    if completed.returncode != 0:
-        print(f"{kind} failed: {completed.stderr.strip().splitlines()[-1] if completed.stderr else ''}")
+    try:
+        return run_worker(__file__, dict(kind=kind, kwargs={**kwargs, "workdir": workdir}), environment)
+    except WorkerFailed as failure:
+        print(f"{kind} failed: {str(failure).strip().splitlines()[-1]}")
         return None
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def run_in_child(kind: str, **kwargs) -> dict | None:
@@ -111,8 +109,7 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        spec = json.loads(arguments.worker)
-        print(json.dumps(WORKERS[spec["kind"]](**spec["kwargs"])))
+        serve_worker(arguments.worker, WORKERS)
         return
     import neuron
 
