@@ -98,11 +98,11 @@ def _convert(arguments: argparse.Namespace) -> int:
 
 
 def _write_weights(arguments: argparse.Namespace) -> int:
-    from si_recsim.weights import read_electrodes, read_geometry, write_electrodes_file
+    from si_recsim.weights import geometry_file_populations, read_electrodes, write_electrodes_file
 
     output = _new_output(arguments)
     electrodes = read_electrodes(arguments.electrodes)
-    populations = read_geometry(arguments.geometry)
+    populations = geometry_file_populations(arguments.geometry)
     written = write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277,
                                     units=arguments.units, with_neurite_types=arguments.with_neurite_type,
                                     array_indices=arguments.array_indices, lead_fields=arguments.lead_field,
@@ -110,7 +110,10 @@ def _write_weights(arguments: argparse.Namespace) -> int:
                                     mpi=arguments.mpi)
     if written is None:  # an MPI rank other than 0
         return 0
-    rows = {population: sum(len(cell.starts) for cell in cells) for population, cells in populations.items()}
+    import h5py
+
+    with h5py.File(written, "r") as file:
+        rows = {population: int(file[population]["offsets"][-1]) for population in populations}
     print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}")
     return 0
 

@@ -13,11 +13,13 @@ Layout (BlueRecording 0.7.0's, which neurodamus reads)::
 Rows of a node are its compartments ordered by section id, then segment. Coefficients are in V/nA
 by default (what BlueRecording writes, although the SONATA text says mV/nA), so the LFP report of a
 simulation using the file is in volts whatever its unit label says; ``units="mV/nA"`` gives
-millivolts. Cells are computed in batches, so memory is bounded by a batch whatever the circuit.
+millivolts. Cells are loaded and computed in batches, so memory is bounded by a batch whatever the
+circuit; ``scaling_factors`` grows by batch (chunked) and ``offsets`` is written last.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -26,7 +28,7 @@ import numpy as np
 from si_recsim.extractors.atomic import atomic_h5
 from si_recsim.weights.coefficients import batch_coefficients
 from si_recsim.weights.electrodes import Electrode, validate_electrodes
-from si_recsim.weights.geometry import CellSegments
+from si_recsim.weights.geometry import as_source, source_batches
 
 DEFAULT_SIGMA = 0.277  # S/m, BlueRecording's default
 CELLS_PER_BATCH = 512
@@ -43,17 +45,19 @@ def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
     return values
 
 
-def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes: list[Electrode],
-                          file_path: str | Path, sigma=DEFAULT_SIGMA, units: str = "V/nA",
-                          with_neurite_types: bool = False, array_indices: list[str] | None = None,
-                          lead_fields: list | None = None, progress_bar: bool = False, n_jobs: int = 1,
-                          mpi: bool = False) -> Path | None:
+def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_path: str | Path,
+                          sigma=DEFAULT_SIGMA, units: str = "V/nA", with_neurite_types: bool = False,
+                          array_indices: list[str] | None = None, lead_fields: list | None = None,
+                          progress_bar: bool = False, n_jobs: int = 1, mpi: bool = False,
+                          cells_per_batch: int = CELLS_PER_BATCH) -> Path | None:
     """Compute coefficients for every compartment and electrode and write the electrodes file.
 
     Parameters
     ----------
     populations : dict
-        Population name → cells (:class:`CellSegments`).
+        Population name → cells: a list of :class:`CellSegments` or a cell source
+        (:class:`~si_recsim.weights.geometry.GeometryFileCells`, :class:`~si_recsim.circuits.CircuitCells`),
+        loaded one batch at a time.
     electrodes : list of Electrode
         Columns, in order.
     file_path : str | Path
@@ -71,42 +75,53 @@ def write_electrodes_file(populations: dict[str, list[CellSegments]], electrodes
         Processes computing batches of cells (-1: all cores).
     mpi : bool, default: False
         Spread batches over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py, run under ``mpirun``): each
-        round, every rank computes one batch and rank 0 gathers and writes them, so plain h5py is
-        enough and memory stays at one batch per rank. Rank 0 returns the path, the others None.
+        round, every rank loads and computes one batch and rank 0 gathers and writes them, so plain
+        h5py is enough and memory stays at one batch per rank. Rank 0 returns the path, the others None.
+    cells_per_batch : int, default: 512
+        Cells loaded and computed at once (bounds memory).
 
     Returns
     -------
     file_path : Path | None
-        The file is the same whatever ``n_jobs`` and the number of ranks.
+        The file is the same whatever ``n_jobs``, ``cells_per_batch`` and the number of ranks.
     """
     validate_electrodes(electrodes, tuple(populations))
     sigmas = _sigmas(sigma, len(electrodes))
     fields = _lead_fields(electrodes, lead_fields or [])
+    if int(cells_per_batch) < 1:
+        raise ValueError(f"cells_per_batch must be at least 1, got {cells_per_batch}.")
+    sources = {population: as_source(cells) for population, cells in populations.items()}
     task = _BatchTask(electrodes, sigmas, units, array_indices, fields)
+    batches = {population: source_batches(source, int(cells_per_batch)) for population, source in sources.items()}
     if mpi:
         from mpi4py import MPI
 
         communicator = MPI.COMM_WORLD
         if communicator.Get_size() > 1:
-            return _write_with_mpi(communicator, populations, task, file_path, with_neurite_types, electrodes,
+            return _write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
                                    progress_bar)
-    return _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar,
+    return _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar,
                   _local_blocks(task, n_jobs))
 
 
 class _BatchTask:
-    """Coefficients of one batch of cells (picklable, for worker processes)."""
+    """Loads one batch of cells and computes its coefficients (picklable, for workers and ranks)."""
 
     def __init__(self, electrodes, sigmas, units, array_indices, fields):
         self.arguments = (electrodes, sigmas, units, array_indices, fields)
 
-    def __call__(self, batch: list[CellSegments]) -> np.ndarray:
-        return batch_coefficients([cell.ordered() for cell in batch], *self.arguments)
+    def __call__(self, batch) -> _Block:
+        cells = [cell.ordered() for cell in batch.load()]
+        return _Block(np.array([len(cell.starts) for cell in cells], dtype=np.int64),
+                      np.concatenate([cell.neurite_types for cell in cells]).astype(np.int32),
+                      batch_coefficients(cells, *self.arguments))
 
 
-def _batches(cells: list[CellSegments]) -> list[list[CellSegments]]:
-    cells = sorted(cells, key=lambda cell: cell.node_id)
-    return [cells[first: first + CELLS_PER_BATCH] for first in range(0, len(cells), CELLS_PER_BATCH)]
+@dataclass
+class _Block:
+    counts: np.ndarray
+    neurite_types: np.ndarray
+    factors: np.ndarray
 
 
 def _local_blocks(task: _BatchTask, n_jobs: int):
@@ -128,58 +143,60 @@ def _local_blocks(task: _BatchTask, n_jobs: int):
     return blocks
 
 
-def _write_with_mpi(communicator, populations, task, file_path, with_neurite_types, electrodes, progress_bar):
+def _write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar):
     rank, size = communicator.Get_rank(), communicator.Get_size()
 
-    def blocks(batches):
-        for first in range(0, len(batches), size):
+    def blocks(population_batches):
+        for first in range(0, len(population_batches), size):
             mine = first + rank
-            block = task(batches[mine]) if mine < len(batches) else None
+            block = task(population_batches[mine]) if mine < len(population_batches) else None
             gathered = communicator.gather(block, root=0)
             if rank == 0:
                 yield from (item for item in gathered if item is not None)
 
-    if rank != 0:  # compute and send; rank 0 writes
-        for cells in populations.values():
-            for _ in blocks(_batches(cells)):
+    if rank != 0:  # load, compute and send; rank 0 writes
+        for population_batches in batches.values():
+            for _ in blocks(population_batches):
                 pass
         communicator.Barrier()
         return None
-    path = _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar, blocks)
+    path = _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
     communicator.Barrier()
     return path
 
 
-def _write(populations, task, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
+def _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
     from tqdm.auto import tqdm
 
+    n_electrodes = len(electrodes)
+    rows_per_chunk = max(1, 2 ** 17 // n_electrodes)  # ~1 MB chunks
     with atomic_h5(file_path) as file:
-        for population, cells in populations.items():
-            batches = _batches(cells)
-            cells = [cell for batch in batches for cell in batch]
-            node_ids = np.array([cell.node_id for cell in cells], dtype=np.uint64)
-            if len(np.unique(node_ids)) != len(node_ids):
-                raise ValueError(f"Population {population} lists a node id twice.")
-            counts = np.array([len(cell.starts) for cell in cells], dtype=np.int64)
-            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        for population, source in sources.items():
             group = file.create_group(population)
-            group.create_dataset("node_ids", data=node_ids)
-            group.create_dataset("offsets", data=offsets)
-            factors = file.create_dataset(f"electrodes/{population}/scaling_factors",
-                                          shape=(int(offsets[-1]), len(electrodes)), dtype=np.float64, fillvalue=0.0)
-            types = group.create_dataset("neurite_types", shape=(int(offsets[-1]),), dtype=np.int32) \
-                if with_neurite_types else None
-            first = 0
-            for batch, block in tqdm(zip(batches, blocks(batches)), total=len(batches), desc=f"weights {population}",
-                                     disable=not progress_bar):
-                low, high = offsets[first], offsets[first + len(batch)]
-                factors[low:high] = block
+            group.create_dataset("node_ids", data=source.node_ids.astype(np.uint64))
+            factors = file.create_dataset(f"electrodes/{population}/scaling_factors", shape=(0, n_electrodes),
+                                          maxshape=(None, n_electrodes), chunks=(rows_per_chunk, n_electrodes),
+                                          dtype=np.float64)
+            types = group.create_dataset("neurite_types", shape=(0,), maxshape=(None,), chunks=(rows_per_chunk,),
+                                         dtype=np.int32) if with_neurite_types else None
+            counts = []
+            for block in tqdm(blocks(batches[population]), total=len(batches[population]),
+                              desc=f"weights {population}", disable=not progress_bar):
+                low = len(factors)
+                factors.resize(low + len(block.factors), axis=0)
+                factors[low:] = block.factors
                 if types is not None:
-                    types[low:high] = np.concatenate([cell.ordered().neurite_types for cell in batch])
-                first += len(batch)
+                    types.resize(low + len(block.factors), axis=0)
+                    types[low:] = block.neurite_types
+                counts.append(block.counts)
+            counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+            if len(counts) != len(source.node_ids):
+                raise RuntimeError(f"Population {population}: {len(counts)} cells computed for "
+                                   f"{len(source.node_ids)} node ids.")
+            group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
         for column, electrode in enumerate(electrodes):
             group = file.create_group(f"electrodes/{electrode.name}")
-            for population in populations:
+            for population in sources:
                 group.create_dataset(population, data=np.int64(column))
             group.create_dataset("position", data=np.asarray(electrode.position, dtype=np.float64))
             kind = group.create_dataset("type", data=electrode.type, dtype=h5py.string_dtype())

@@ -8,12 +8,20 @@ follow section id, then segment order, which is what neurodamus multiplies the c
 A geometry file (HDF5) holds one group per population: ``node_ids``, ``offsets`` (rows of node i
 are ``offsets[i]:offsets[i+1]``), ``starts``, ``ends`` (µm), ``section_ids``, ``neurite_types``,
 ``soma_centers`` and optionally ``diameters``.
+
+Writers take cells from a *cell source*: anything with sorted ``node_ids`` and a
+``batch(node_ids)`` giving a picklable object whose ``load()`` returns those cells
+(:class:`CellList` in memory, :class:`GeometryFileCells` from a geometry file,
+:class:`si_recsim.circuits.CircuitCells` from a SONATA circuit), so only a batch of cells is ever
+in memory. A plain list of :class:`CellSegments` is accepted wherever a source is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import h5py
 import numpy as np
@@ -62,34 +70,155 @@ class CellSegments:
                             None if self.diameters is None else self.diameters[order])
 
 
-def write_geometry(populations: dict[str, list[CellSegments]], file_path: str | Path) -> Path:
-    """Write cells' segments to a geometry file (rows ordered per cell, cells by node id)."""
+class CellSource(Protocol):
+    """Cells of one population, loaded a batch at a time."""
+
+    node_ids: np.ndarray
+
+    def batch(self, node_ids: np.ndarray): ...
+
+
+class CellList:
+    """Cells held in memory, as a cell source."""
+
+    def __init__(self, cells: Iterable[CellSegments]):
+        self.cells = {cell.node_id: cell for cell in cells}
+        self.node_ids = np.array(sorted(self.cells), dtype=np.int64)
+
+    def batch(self, node_ids: np.ndarray) -> _LoadedBatch:
+        return _LoadedBatch([self.cells[int(node_id)] for node_id in node_ids])
+
+
+@dataclass
+class _LoadedBatch:
+    cells: list
+
+    def load(self) -> list[CellSegments]:
+        return self.cells
+
+
+@dataclass
+class LazyBatch:
+    """Node ids of a source that loads them where the batch is processed."""
+
+    source: object
+    node_ids: np.ndarray
+
+    def load(self) -> list[CellSegments]:
+        return self.source.load(self.node_ids)
+
+
+def as_source(cells) -> CellSource:
+    """A cell source from a source or a list of :class:`CellSegments` (node ids must be unique)."""
+    if hasattr(cells, "batch") and hasattr(cells, "node_ids"):
+        return cells
+    cells = list(cells)
+    source = CellList(cells)
+    if len(source.node_ids) != len(cells):
+        raise ValueError("A population lists a node id twice; give each cell once.")
+    return source
+
+
+def source_batches(source: CellSource, cells_per_batch: int) -> list:
+    """Batches of ``cells_per_batch`` cells in node id order."""
+    node_ids = source.node_ids
+    return [source.batch(node_ids[first: first + cells_per_batch]) for first in range(0, len(node_ids), cells_per_batch)]
+
+
+GEOMETRY_KEYS = ("starts", "ends", "section_ids", "neurite_types")
+
+
+def write_geometry(populations: dict, file_path: str | Path, cells_per_batch: int = 512,
+                   progress_bar: bool = False) -> Path:
+    """Write cells' segments to a geometry file (rows ordered per cell, cells by node id).
+
+    Parameters
+    ----------
+    populations : dict
+        Population name → cell source or list of :class:`CellSegments`.
+    file_path : str | Path
+    cells_per_batch : int, default: 512
+        Cells in memory at once.
+    progress_bar : bool, default: False
+    """
+    from tqdm.auto import tqdm
+
     with atomic_h5(file_path) as file:
         for population, cells in populations.items():
-            cells = sorted((cell.ordered() for cell in cells), key=lambda cell: cell.node_id)
+            source = as_source(cells)
             group = file.create_group(population)
-            group.create_dataset("node_ids", data=np.array([cell.node_id for cell in cells], dtype=np.uint64))
-            group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum([len(c.starts) for c in cells])]))
-            group.create_dataset("soma_centers", data=np.array([cell.soma_center for cell in cells]))
-            for key in ("starts", "ends", "section_ids", "neurite_types"):
-                group.create_dataset(key, data=np.concatenate([getattr(cell, key) for cell in cells]))
-            if all(cell.diameters is not None for cell in cells):
-                group.create_dataset("diameters", data=np.concatenate([cell.diameters for cell in cells]))
+            group.create_dataset("node_ids", data=source.node_ids.astype(np.uint64))
+            datasets, offsets, centres, with_diameters = None, [0], [], True
+            for batch in tqdm(source_batches(source, cells_per_batch), desc=f"geometry {population}",
+                              disable=not progress_bar):
+                loaded = [cell.ordered() for cell in batch.load()]
+                if datasets is None:
+                    datasets = {key: _growing(group, key, getattr(loaded[0], key)) for key in GEOMETRY_KEYS}
+                    datasets["diameters"] = _growing(group, "diameters", np.zeros(0))
+                for cell in loaded:
+                    for key in GEOMETRY_KEYS:
+                        _append(datasets[key], getattr(cell, key))
+                    with_diameters &= cell.diameters is not None
+                    _append(datasets["diameters"], cell.diameters if cell.diameters is not None else np.zeros(0))
+                    offsets.append(offsets[-1] + len(cell.starts))
+                    centres.append(cell.soma_center)
+            if datasets is not None and not with_diameters:
+                del group["diameters"]
+            group.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
+            group.create_dataset("soma_centers", data=np.asarray(centres, dtype=float).reshape(-1, 3))
     return Path(file_path)
 
 
-def read_geometry(file_path: str | Path) -> dict[str, list[CellSegments]]:
-    """Cells' segments from a geometry file."""
-    populations = {}
+def _growing(group, key: str, example: np.ndarray):
+    example = np.asarray(example)
+    return group.create_dataset(key, shape=(0,) + example.shape[1:], maxshape=(None,) + example.shape[1:],
+                                dtype=example.dtype if key != "diameters" else float, chunks=True)
+
+
+def _append(dataset, values: np.ndarray) -> None:
+    values = np.asarray(values)
+    if len(values):
+        dataset.resize(len(dataset) + len(values), axis=0)
+        dataset[-len(values):] = values
+
+
+class GeometryFileCells:
+    """One population of a geometry file, as a cell source (reads only the rows of a batch)."""
+
+    def __init__(self, file_path: str | Path, population: str):
+        self.file_path, self.population = Path(file_path), population
+        with h5py.File(self.file_path, "r") as file:
+            if population not in file:
+                raise ValueError(f"{file_path} has no population {population!r}; it has {sorted(file)}.")
+            self._all_ids = file[population]["node_ids"][()].astype(np.int64)
+            self._offsets = file[population]["offsets"][()]
+        self._index = {int(node_id): index for index, node_id in enumerate(self._all_ids)}
+        self.node_ids = np.sort(self._all_ids)
+
+    def batch(self, node_ids: np.ndarray) -> LazyBatch:
+        return LazyBatch(self, np.asarray(node_ids))
+
+    def load(self, node_ids: np.ndarray) -> list[CellSegments]:
+        cells = []
+        with h5py.File(self.file_path, "r") as file:
+            group = file[self.population]
+            has_diameters = "diameters" in group
+            for node_id in node_ids:
+                index = self._index[int(node_id)]
+                low, high = int(self._offsets[index]), int(self._offsets[index + 1])
+                rows = [group[key][low:high] for key in GEOMETRY_KEYS]
+                cells.append(CellSegments(int(node_id), group["soma_centers"][index], *rows,
+                                          group["diameters"][low:high] if has_diameters else None))
+        return cells
+
+
+def geometry_file_populations(file_path: str | Path) -> dict[str, GeometryFileCells]:
+    """Every population of a geometry file as a lazy cell source."""
     with h5py.File(file_path, "r") as file:
-        for population, group in file.items():
-            offsets = group["offsets"][()]
-            arrays = {key: group[key][()] for key in ("starts", "ends", "section_ids", "neurite_types")}
-            diameters = group["diameters"][()] if "diameters" in group else None
-            populations[population] = [
-                CellSegments(int(node_id), center, *(arrays[key][low:high] for key in
-                                                      ("starts", "ends", "section_ids", "neurite_types")),
-                             None if diameters is None else diameters[low:high])
-                for node_id, center, low, high in zip(group["node_ids"][()], group["soma_centers"][()],
-                                                      offsets[:-1], offsets[1:])]
-    return populations
+        names = list(file)
+    return {name: GeometryFileCells(file_path, name) for name in names}
+
+
+def read_geometry(file_path: str | Path) -> dict[str, list[CellSegments]]:
+    """Cells' segments from a geometry file, all in memory (see :class:`GeometryFileCells` for batches)."""
+    return {name: source.load(source.node_ids) for name, source in geometry_file_populations(file_path).items()}
