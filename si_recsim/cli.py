@@ -97,12 +97,55 @@ def _convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _cell_sources(arguments: argparse.Namespace) -> dict:
+    """Population → cell source from a geometry file (.h5) or a SONATA circuit / simulation config (.json)."""
+    from si_recsim.weights import geometry_file_populations
+
+    source = Path(arguments.source)
+    if source.suffix.lower() != ".json":
+        circuit_only = [flag for flag, value in (("--population", arguments.population), ("--node-set", arguments.node_set),
+                                                 ("--report", arguments.report)) if value]
+        if circuit_only:
+            raise ValueError(f"{', '.join(circuit_only)} apply to a SONATA config (.json), not to the geometry "
+                             f"file {source}.")
+        return geometry_file_populations(source)
+    from si_recsim.circuits import RuleDiscretisation, circuit_populations
+
+    rule = RuleDiscretisation(segment_length=arguments.segment_length, soma_segments=arguments.soma_segments,
+                              stub_segments=arguments.stub_segments, myelin_segments=arguments.myelin_segments)
+    reports = arguments.report
+    if reports and len(reports) == 1 and "=" not in reports[0]:
+        reports = reports[0]
+    elif reports:
+        pairs = [item.split("=", 1) for item in reports]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("--report takes one report file, or POPULATION=FILE items.")
+        reports = dict(pairs)
+    return circuit_populations(source, populations=arguments.population, node_set=arguments.node_set,
+                               reports=reports, rule=rule, replace_axons=not arguments.no_replace_axons,
+                               morphology_format=arguments.morphology_format)
+
+
+def _write_positions(arguments: argparse.Namespace) -> int:
+    from si_recsim.weights import write_geometry
+
+    output = _new_output(arguments)
+    populations = _cell_sources(arguments)
+    written = write_geometry(populations, output, progress_bar=not arguments.no_progress)
+    import h5py
+
+    with h5py.File(written, "r") as file:
+        rows = {population: int(file[population]["offsets"][-1]) for population in populations}
+    print(f"Segments {rows} written to {written}")
+    return 0
+
+
 def _write_weights(arguments: argparse.Namespace) -> int:
-    from si_recsim.weights import geometry_file_populations, read_electrodes, write_electrodes_file
+    from si_recsim.weights import read_electrodes, write_electrodes_file
 
     output = _new_output(arguments)
     electrodes = read_electrodes(arguments.electrodes)
-    populations = geometry_file_populations(arguments.geometry)
+    populations = _cell_sources(arguments)
     written = write_electrodes_file(populations, electrodes, output, sigma=arguments.sigma or 0.277,
                                     units=arguments.units, with_neurite_types=arguments.with_neurite_type,
                                     array_indices=arguments.array_indices, lead_fields=arguments.lead_field,
@@ -206,11 +249,40 @@ def build_parser() -> argparse.ArgumentParser:
     conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     conversion.set_defaults(handler=_convert)
 
-    weights = commands.add_parser("write-weights", help="write a SONATA electrodes file for neurodamus",
+    circuit = argparse.ArgumentParser(add_help=False)
+    circuit.add_argument("source", help="SONATA circuit or simulation config (.json), or a segment geometry file "
+                         "(.h5, from write-positions or si_recsim.weights.write_geometry)")
+    group = circuit.add_argument_group("SONATA circuit options")
+    group.add_argument("--population", nargs="+", help="biophysical populations (default: all)")
+    group.add_argument("--node-set", help="node set (default: the simulation config's, else all nodes)")
+    group.add_argument("--report", nargs="+", metavar="[POP=]FILE",
+                       help="compartment report of the same circuit giving the segments of each section "
+                       "(recommended); default: the length rule below")
+    group.add_argument("--segment-length", type=float, default=40.0,
+                       help="rule without a report: nseg = 1 + 2 floor(L / this), µm (default 40)")
+    group.add_argument("--soma-segments", type=int, default=1, help="rule: soma segments (default 1)")
+    group.add_argument("--stub-segments", type=int, default=1, help="rule: segments of each axon stub (default 1; "
+                       "newer BBP templates 5)")
+    group.add_argument("--myelin-segments", type=int, default=0, help="rule: myelin segments, 0 = no myelin "
+                       "(default 0; newer BBP templates 5)")
+    group.add_argument("--no-replace-axons", action="store_true",
+                       help="keep the reconstructed axon instead of the stub (+ myelin) sections of BBP templates")
+    group.add_argument("--morphology-format", choices=("h5", "asc", "swc"),
+                       help="default: the first of h5, asc, swc that exists")
+
+    positions = commands.add_parser("write-positions", parents=[circuit],
+                                    help="write the segment geometry of a SONATA circuit (no NEURON)",
+                                    description="Segment boundary points of every cell, rows in neurodamus' section "
+                                    "order, as a geometry file write-weights reads.")
+    positions.add_argument("output", help="geometry file to write (.h5)")
+    positions.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    positions.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    positions.set_defaults(handler=_write_positions)
+
+    weights = commands.add_parser("write-weights", parents=[circuit], help="write a SONATA electrodes file for neurodamus",
                                   description="Coefficients of every compartment for every electrode (LineSource, "
-                                  "PointSource, ObjectiveCSD, Reciprocity, DipoleReciprocity) in BlueRecording's "
-                                  "electrodes-file layout.")
-    weights.add_argument("geometry", help="segment geometry file (si_recsim.weights.write_geometry)")
+                                  "PointSource, ObjectiveCSD, Reciprocity, DipoleReciprocity, FourSphere) in "
+                                  "BlueRecording's electrodes-file layout, from a SONATA circuit or a geometry file.")
     weights.add_argument("electrodes", help="electrode table (.csv name,x,y,z,layer,region,type or BlueRecording .json)")
     weights.add_argument("output", help="electrodes file to write (.h5)")
     weights.add_argument("--sigma", type=float, nargs="+", help="conductivity in S/m: one, or one per electrode "

@@ -62,6 +62,24 @@ def mearec_library_path(shared_data) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def v5_sonata(shared_data) -> Path:
+    """neurodamus' 5-cell v5 SONATA test circuit with its simulation config and reference reports."""
+    folder = shared_data / "neurodamus_tests" / "v5_sonata"
+    if not (folder / "simulation_config_mini.json").is_file():
+        _missing(f"neurodamus v5_sonata test circuit not found in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ringtest(shared_data) -> Path:
+    """neurodamus' ring test: electrodes files and reference LFP and compartment reports."""
+    folder = shared_data / "neurodamus_tests" / "ringtest"
+    if not (folder / "reference" / "lfp_reports" / "lfp_single_A.h5").is_file():
+        _missing(f"neurodamus ringtest data not found in {folder}")
+    return folder
+
+
 def make_ball_and_sticks(dt, tstop):
     """LFPy's test morphology (from the installed LFPy) with passive membranes and HH at the soma."""
     import LFPy
