@@ -102,6 +102,7 @@ def validate_template_params(params: dict) -> None:
     check_number(params["max_iterations"], "max_iterations", minimum=1, integer=True)
     check_number(params["sigma"], "sigma", minimum=0, strict_minimum=True)
     check_choice(params["method_of_images"], "method_of_images", (None, True, False))
+    check_choice(params["source_model"], "source_model", ("linesource", "soma_as_point"))
     check_choice(params["drifting"], "drifting", (True, False))
     check_number(params["drift_steps"], "drift_steps", minimum=2, integer=True)
     check_number(params["min_drift"], "min_drift", minimum=0)

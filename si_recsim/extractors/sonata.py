@@ -187,7 +187,7 @@ class _LfpSegment(BaseRecordingSegment):
         start_frame = 0 if start_frame is None else int(start_frame)
         end_frame = self.layout.n_samples if end_frame is None else int(end_frame)
         traces = np.zeros((end_frame - start_frame, self.layout.n_electrodes), dtype=np.float64)
-        for name, (columns, electrodes) in self.layout.columns.items():
+        for name, (columns, _) in self.layout.columns.items():
             if not columns.size:
                 continue
             data = self._file["report"][name]["data"]

@@ -62,6 +62,10 @@ class PlacementSettings:
     method_of_images : bool | None
         Double the potentials (insulating probe plane); None = MEArec's rule (planar MEA probes
         yes, microwires no).
+    source_model : "linesource" | "soma_as_point"
+        ``linesource`` (MEArec, LFPy): every segment is a line source; ``soma_as_point``
+        (neurodamus electrodes files, BlueRecording): somatic segments are point sources at
+        their midpoints, the others line sources.
     max_iterations : int
         Give up after ``max_iterations * n`` rejected candidates.
     timeout : float | None
@@ -94,6 +98,7 @@ class PlacementSettings:
     ncontacts: int = 10
     sigma: float = 0.3
     method_of_images: bool | None = None
+    source_model: str = "linesource"
     max_iterations: int = 1000
     timeout: float | None = None
     drifting: bool = False
@@ -147,10 +152,15 @@ def contact_points(probe, n_points: int, rng: np.random.Generator) -> np.ndarray
 
 
 def eap_from_currents(points: np.ndarray, starts: np.ndarray, ends: np.ndarray, diameters: np.ndarray,
-                      currents: np.ndarray, sigma: float, image_factor: float) -> np.ndarray:
-    """Template (n_contacts, n_samples) in µV of placed segments carrying ``currents`` (n_segments, n_samples) nA."""
+                      currents: np.ndarray, sigma: float, image_factor: float,
+                      point_sources: np.ndarray | None = None) -> np.ndarray:
+    """Template (n_contacts, n_samples) in µV of placed segments carrying ``currents`` (n_segments, n_samples) nA.
+
+    ``point_sources`` (bool per segment) marks segments taken as points at their midpoints.
+    """
     n_contacts, n_points, _ = points.shape
-    matrix = segment_matrix(points.reshape(-1, 3), starts, ends, diameters, sigma, image_factor=image_factor)
+    matrix = segment_matrix(points.reshape(-1, 3), starts, ends, diameters, sigma, point_sources=point_sources,
+                            image_factor=image_factor)
     averaged = matrix.reshape(n_contacts, n_points, -1).mean(axis=1)
     return 1000.0 * averaged @ currents
 
@@ -259,6 +269,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
     image = settings.method_of_images if settings.method_of_images is not None else is_planar_mea(probe)
     image_factor = IMAGE_FACTOR_PLANAR if image else 1.0
     points = contact_points(probe, settings.ncontacts, rng)
+    point_sources = spikes.somatic if settings.source_model == "soma_as_point" else None
     limits = placement_limits(probe, settings)
     templates, locations, rotations = [], [], []
     seen = set()
@@ -273,7 +284,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         key = tuple(np.round(position, 2))
         starts, ends = place_segments(spikes.starts, spikes.ends, position, angles)
         eap = eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike], settings.sigma,
-                                image_factor)
+                                image_factor, point_sources)
         trough, peak = abs(eap.min()), abs(eap.max())
         if trough < settings.min_amp or (settings.check_eap_shape and peak > trough) or key in seen:
             rejected += 1
@@ -285,7 +296,8 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
                 continue
             trajectory = position + np.linspace(0.0, 1.0, settings.drift_steps)[:, None] * (final - position)
             eaps = [eap] + [eap_from_currents(points, *place_segments(spikes.starts, spikes.ends, step, angles),
-                                              spikes.diameters, spikes.currents[spike], settings.sigma, image_factor)
+                                              spikes.diameters, spikes.currents[spike], settings.sigma, image_factor,
+                                              point_sources)
                             for step in trajectory[1:]]
             if settings.check_for_drift_amp and abs(eaps[-1].min()) < settings.min_amp:
                 rejected += 1

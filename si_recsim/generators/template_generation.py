@@ -83,7 +83,8 @@ def _settings(params: dict):
         x_distr=params["x_distr"], beta_distr_params=tuple(params["beta_distr_params"]), rot=params["rot"],
         min_amp=float(params["min_amp"]), check_eap_shape=bool(params["check_eap_shape"]),
         ncontacts=int(params["ncontacts"]), sigma=float(params["sigma"]),
-        method_of_images=params["method_of_images"], max_iterations=int(params["max_iterations"]),
+        method_of_images=params["method_of_images"], source_model=params["source_model"],
+        max_iterations=int(params["max_iterations"]),
         timeout=params["timeout"], drifting=bool(params["drifting"]), drift_steps=int(params["drift_steps"]),
         min_drift=float(params["min_drift"]), max_drift=float(params["max_drift"]),
         # MEArec's drift limits are (distance, across, along): si_recsim's (z, x, y)
