@@ -29,3 +29,12 @@ def test_sorter_benchmark_finds_the_large_units(tmp_path):
     assert large.sum() >= 2
     assert np.all(summary["accuracy"][large] >= 0.8)
     assert summary["mean_accuracy"] > 0.5  # chance level is near 0
+
+
+def test_circuit_weights_example(v5_sonata, tmp_path):
+    completed = subprocess.run([sys.executable, str(EXAMPLES / "circuit_weights.py"), str(v5_sonata), str(tmp_path)],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "707 compartments x 40 electrodes" in completed.stdout  # the rows of neurodamus' own report
+    assert (tmp_path / "coefficients_on_morphologies.png").stat().st_size > 20_000
+    assert (tmp_path / "electrodes.h5").is_file() and (tmp_path / "geometry.h5").is_file()
