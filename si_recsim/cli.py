@@ -131,7 +131,8 @@ def _write_positions(arguments: argparse.Namespace) -> int:
 
     output = _new_output(arguments)
     populations = _cell_sources(arguments)
-    written = write_geometry(populations, output, progress_bar=not arguments.no_progress)
+    written = write_geometry(populations, output, cells_per_batch=arguments.cells_per_batch,
+                             progress_bar=not arguments.no_progress)
     import h5py
 
     with h5py.File(written, "r") as file:
@@ -150,7 +151,7 @@ def _write_weights(arguments: argparse.Namespace) -> int:
                                     units=arguments.units, with_neurite_types=arguments.with_neurite_type,
                                     array_indices=arguments.array_indices, lead_fields=arguments.lead_field,
                                     progress_bar=not arguments.no_progress, n_jobs=arguments.n_jobs,
-                                    mpi=arguments.mpi)
+                                    mpi=arguments.mpi, cells_per_batch=arguments.cells_per_batch)
     if written is None:  # an MPI rank other than 0
         return 0
     import h5py
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep the reconstructed axon instead of the stub (+ myelin) sections of BBP templates")
     group.add_argument("--morphology-format", choices=("h5", "asc", "swc"),
                        help="default: the first of h5, asc, swc that exists")
+    circuit.add_argument("--cells-per-batch", type=int, default=512, help="cells in memory at once (default 512)")
 
     positions = commands.add_parser("write-positions", parents=[circuit],
                                     help="write the segment geometry of a SONATA circuit (no NEURON)",

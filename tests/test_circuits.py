@@ -193,3 +193,19 @@ def test_circuit_batches_bound_memory_and_do_not_change_the_file(v5_sonata, tmp_
 def _morphology_name(v5_sonata, node_id):
     nodes = libsonata.NodeStorage(str(v5_sonata / "sub_mini5" / "default" / "nodes.h5")).open_population("default")
     return nodes.get_attribute("morphology", node_id)
+
+
+def test_a_failing_rank_stops_the_mpi_job_without_an_output_file(v5_sonata, tmp_path, run_mpi):
+    import shutil
+
+    circuit = tmp_path / "v5_sonata"
+    shutil.copytree(v5_sonata, circuit)
+    (circuit / "sub_mini5" / "morphologies" / f"{_morphology_name(v5_sonata, 3)}.asc").unlink()
+    table = tmp_path / "electrodes.csv"
+    table.write_text("name,x,y,z,layer,region,type\ne0,300,1900,700,L1,S1,LineSource\n")
+    output = tmp_path / "weights.h5"
+    completed = run_mpi("write-weights", str(circuit / "simulation_config_mini.json"), str(table), str(output),
+                        "--mpi", "--cells-per-batch", "1", "--no-progress", timeout=120)
+    assert completed.returncode != 0
+    assert "not found" in completed.stderr and _morphology_name(v5_sonata, 3) in completed.stderr
+    assert not output.exists()

@@ -75,8 +75,10 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
         Processes computing batches of cells (-1: all cores).
     mpi : bool, default: False
         Spread batches over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py, run under ``mpirun``): each
-        round, every rank loads and computes one batch and rank 0 gathers and writes them, so plain
-        h5py is enough and memory stays at one batch per rank. Rank 0 returns the path, the others None.
+        round, every rank loads and computes one batch; with an MPI-enabled h5py (parallel HDF5) every
+        rank writes its rows into the file itself (MPI-IO), otherwise rank 0 gathers and writes them,
+        so the plain h5py wheel is enough. Memory stays at one batch per rank. Rank 0 returns the
+        path, the others None.
     cells_per_batch : int, default: 512
         Cells loaded and computed at once (bounds memory).
 
@@ -96,10 +98,12 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
     if mpi:
         from mpi4py import MPI
 
+        from si_recsim.weights.mpi_writing import write_with_mpi
+
         communicator = MPI.COMM_WORLD
         if communicator.Get_size() > 1:
-            return _write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
-                                   progress_bar)
+            return write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
+                                  progress_bar)
     return _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar,
                   _local_blocks(task, n_jobs))
 
@@ -143,42 +147,12 @@ def _local_blocks(task: _BatchTask, n_jobs: int):
     return blocks
 
 
-def _write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar):
-    rank, size = communicator.Get_rank(), communicator.Get_size()
-
-    def blocks(population_batches):
-        for first in range(0, len(population_batches), size):
-            mine = first + rank
-            block = task(population_batches[mine]) if mine < len(population_batches) else None
-            gathered = communicator.gather(block, root=0)
-            if rank == 0:
-                yield from (item for item in gathered if item is not None)
-
-    if rank != 0:  # load, compute and send; rank 0 writes
-        for population_batches in batches.values():
-            for _ in blocks(population_batches):
-                pass
-        communicator.Barrier()
-        return None
-    path = _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
-    communicator.Barrier()
-    return path
-
-
 def _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
     from tqdm.auto import tqdm
 
-    n_electrodes = len(electrodes)
-    rows_per_chunk = max(1, 2 ** 17 // n_electrodes)  # ~1 MB chunks
     with atomic_h5(file_path) as file:
         for population, source in sources.items():
-            group = file.create_group(population)
-            group.create_dataset("node_ids", data=source.node_ids.astype(np.uint64))
-            factors = file.create_dataset(f"electrodes/{population}/scaling_factors", shape=(0, n_electrodes),
-                                          maxshape=(None, n_electrodes), chunks=(rows_per_chunk, n_electrodes),
-                                          dtype=np.float64)
-            types = group.create_dataset("neurite_types", shape=(0,), maxshape=(None,), chunks=(rows_per_chunk,),
-                                         dtype=np.int32) if with_neurite_types else None
+            factors, types = create_population(file, population, source.node_ids, len(electrodes), with_neurite_types)
             counts = []
             for block in tqdm(blocks(batches[population]), total=len(batches[population]),
                               desc=f"weights {population}", disable=not progress_bar):
@@ -189,24 +163,47 @@ def _write(sources, batches, file_path, with_neurite_types, electrodes, progress
                     types.resize(low + len(block.factors), axis=0)
                     types[low:] = block.neurite_types
                 counts.append(block.counts)
-            counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-            if len(counts) != len(source.node_ids):
-                raise RuntimeError(f"Population {population}: {len(counts)} cells computed for "
-                                   f"{len(source.node_ids)} node ids.")
-            group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        for column, electrode in enumerate(electrodes):
-            group = file.create_group(f"electrodes/{electrode.name}")
-            for population in sources:
-                group.create_dataset(population, data=np.int64(column))
-            group.create_dataset("position", data=np.asarray(electrode.position, dtype=np.float64))
-            kind = group.create_dataset("type", data=electrode.type, dtype=h5py.string_dtype())
-            if electrode.radius is not None:
-                kind.attrs["radius"] = float(electrode.radius)
-            if electrode.thickness is not None:
-                kind.attrs["thickness"] = float(electrode.thickness)
-            group.create_dataset("region", data=electrode.region, dtype=h5py.string_dtype())
-            group.create_dataset("layer", data=electrode.layer, dtype=h5py.string_dtype())
+            write_offsets(file, population, source.node_ids, counts)
+        write_electrode_groups(file, electrodes, list(sources))
     return Path(file_path)
+
+
+def create_population(file: h5py.File, population: str, node_ids: np.ndarray, n_electrodes: int,
+                      with_neurite_types: bool):
+    """``/<population>/node_ids`` and empty, growable ``scaling_factors`` (and ``neurite_types``)."""
+    rows_per_chunk = max(1, 2 ** 17 // n_electrodes)  # ~1 MB chunks
+    group = file.create_group(population)
+    group.create_dataset("node_ids", data=node_ids.astype(np.uint64))
+    factors = file.create_dataset(f"electrodes/{population}/scaling_factors", shape=(0, n_electrodes),
+                                  maxshape=(None, n_electrodes), chunks=(rows_per_chunk, n_electrodes),
+                                  dtype=np.float64)
+    types = group.create_dataset("neurite_types", shape=(0,), maxshape=(None,), chunks=(rows_per_chunk,),
+                                 dtype=np.int32) if with_neurite_types else None
+    return factors, types
+
+
+def write_offsets(file: h5py.File, population: str, node_ids: np.ndarray, counts: list) -> None:
+    """``/<population>/offsets`` from the per-cell row counts of the blocks, in node order."""
+    counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    if len(counts) != len(node_ids):
+        raise RuntimeError(f"Population {population}: {len(counts)} cells computed for {len(node_ids)} node ids.")
+    file[population].create_dataset("offsets", data=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
+def write_electrode_groups(file: h5py.File, electrodes: list[Electrode], populations: list[str]) -> None:
+    """Per-electrode groups: column per population, position, type (radius / thickness), region, layer."""
+    for column, electrode in enumerate(electrodes):
+        group = file.create_group(f"electrodes/{electrode.name}")
+        for population in populations:
+            group.create_dataset(population, data=np.int64(column))
+        group.create_dataset("position", data=np.asarray(electrode.position, dtype=np.float64))
+        kind = group.create_dataset("type", data=electrode.type, dtype=h5py.string_dtype())
+        if electrode.radius is not None:
+            kind.attrs["radius"] = float(electrode.radius)
+        if electrode.thickness is not None:
+            kind.attrs["thickness"] = float(electrode.thickness)
+        group.create_dataset("region", data=electrode.region, dtype=h5py.string_dtype())
+        group.create_dataset("layer", data=electrode.layer, dtype=h5py.string_dtype())
 
 
 def _lead_fields(electrodes: list[Electrode], files: list) -> dict:
