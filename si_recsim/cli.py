@@ -92,7 +92,9 @@ def _convert(arguments: argparse.Namespace) -> int:
     from si_recsim.extractors.convert import convert
 
     target = convert(arguments.source, arguments.target, arguments.to, overwrite=arguments.overwrite,
-                     progress_bar=not arguments.no_progress)
+                     progress_bar=not arguments.no_progress, spikes=arguments.spikes,
+                     electrodes_file=arguments.electrodes_file, weights_units=arguments.weights_units,
+                     population=arguments.population)
     print(f"Written {target}")
     return 0
 
@@ -241,11 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     conversion = commands.add_parser("convert", help="convert recordings or template libraries between formats",
                                      description="Recordings: a MEArec recording file or a ground-truth folder to "
-                                     "'mearec', 'binary' or 'zarr'. Template libraries (si_recsim or MEArec) to "
-                                     "'library' or 'mearec-templates'.")
+                                     "'mearec', 'binary' or 'zarr'; a neurodamus LFP report (summed over cells) "
+                                     "with its spike file to 'binary' or 'zarr'. Template libraries (si_recsim or "
+                                     "MEArec) to 'library' or 'mearec-templates'.")
     conversion.add_argument("source")
     conversion.add_argument("target")
     conversion.add_argument("--to", required=True, choices=("mearec", "binary", "zarr", "library", "mearec-templates"))
+    report = conversion.add_argument_group("neurodamus LFP reports (to binary or zarr)")
+    report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting")
+    report.add_argument("--electrodes-file", help="the electrodes file of the report: channel names and a probe")
+    report.add_argument("--weights-units", choices=("V/nA", "mV/nA"), default="V/nA",
+                        help="unit of the electrodes file's coefficients (sets gains to µV)")
+    report.add_argument("--population", help="sum only this population (default: all)")
     conversion.add_argument("--overwrite", action="store_true", help="replace an existing target")
     conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     conversion.set_defaults(handler=_convert)

@@ -128,3 +128,28 @@ def test_compartment_report_as_arrays(ringtest, v5_sonata):
     part = read_compartment_report(v5_sonata / "reference" / "reports" / "compartment_i_membrane.h5",
                                    node_ids=[3], t_start=0.0, t_stop=5.0)
     assert set(part.node_ids) == {3} and part.data.shape == (len(part.times), len(part.section_ids))
+
+
+def test_cli_converts_a_report_and_its_spikes_to_a_ground_truth_folder(ringtest, tmp_path):
+    import subprocess
+    import sys
+
+    from si_recsim import load_ground_truth
+
+    report = ringtest / "reference" / "lfp_reports" / "lfp_single_A.h5"
+    command = [sys.executable, "-m", "si_recsim.cli", "convert", str(report), str(tmp_path / "gt"), "--to", "binary",
+               "--population", "RingA", "--no-progress"]
+    refused = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "--spikes" in refused.stderr
+    completed = subprocess.run(command + ["--spikes", str(ringtest / "input_spikes.h5")], capture_output=True,
+                               text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    recording, sorting = load_ground_truth(tmp_path / "gt")
+    assert np.array_equal(recording.get_traces(), read_sonata_lfp_report(report).get_traces())
+    assert sorting.sampling_frequency == recording.sampling_frequency == 10000.0
+    with h5py.File(ringtest / "input_spikes.h5") as file:
+        nodes, times = file["spikes/RingA/node_ids"][()], file["spikes/RingA/timestamps"][()]
+    inside = times < 2.0  # ms: the report's 20 samples at 0.1 ms
+    assert sum(len(sorting.get_unit_spike_train(unit)) for unit in sorting.unit_ids) == inside.sum() > 0
+    assert np.all(np.concatenate([sorting.get_unit_spike_train(unit) for unit in sorting.unit_ids]) < 20)
+    assert set(nodes[inside].tolist()) <= set(int(unit) for unit in sorting.unit_ids)

@@ -1,4 +1,5 @@
-"""Conversions between MEArec files, SpikeInterface ground-truth folders and template libraries."""
+"""Conversions between MEArec files, SpikeInterface ground-truth folders, template libraries and
+neurodamus LFP reports (with their spike file)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ LIBRARY_FORMATS = ("library", "mearec-templates")
 
 def input_kind(path: str | Path) -> str:
     """``"ground-truth"`` (a folder from save_ground_truth), ``"mearec-recording"``, ``"library"``
-    (si_recsim or MEArec template file)."""
+    (si_recsim or MEArec template file), ``"sonata-lfp-report"`` (a neurodamus LFP report)."""
     path = Path(path)
     if path.is_dir():
         if any((path / name).exists() for name in ("recording", "recording.zarr")):
@@ -26,26 +27,35 @@ def input_kind(path: str | Path) -> str:
                 return "mearec-recording"
             if "templates" in file:
                 return "library"
+            if "report" in file:
+                return "sonata-lfp-report"
     except OSError:
         pass
-    raise ValueError(f"{path} is neither a MEArec recording, a template library nor a ground-truth folder.")
+    raise ValueError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
+                     "ground-truth folder.")
 
 
-def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = False,
-            progress_bar: bool = True) -> Path:
+def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = False, progress_bar: bool = True,
+            spikes: str | Path | None = None, electrodes_file: str | Path | None = None,
+            weights_units: str = "V/nA", population: str | None = None) -> Path:
     """Convert ``source`` into ``target`` in format ``to``.
 
     Parameters
     ----------
     source : str | Path
-        A MEArec recording file, a ground-truth folder (``save_ground_truth``), or a template library
-        (si_recsim's or MEArec's).
+        A MEArec recording file, a ground-truth folder (``save_ground_truth``), a template library
+        (si_recsim's or MEArec's), or a neurodamus LFP report (to "binary" or "zarr", with ``spikes``).
     target : str | Path
     to : "mearec" | "binary" | "zarr" | "library" | "mearec-templates"
         Recordings become MEArec files or SpikeInterface ground-truth folders; libraries become
         si_recsim or MEArec template files.
     overwrite : bool, default: False
     progress_bar : bool, default: True
+    spikes : str | Path | None
+        LFP reports: the simulation's SONATA spike file, which becomes the ground-truth sorting
+        (at the report's sampling rate).
+    electrodes_file, weights_units, population
+        LFP reports: see :class:`~si_recsim.extractors.sonata.SonataLfpReportRecording`.
 
     Returns
     -------
@@ -67,7 +77,9 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
 
         library = load_template_library(source)
         return write_template_library(library, target) if to == "library" else write_mearec_templates(library, target)
-    if kind == "ground-truth":
+    if kind == "sonata-lfp-report":
+        recording, sorting = _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population)
+    elif kind == "ground-truth":
         from si_recsim.generators.ground_truth import load_ground_truth
 
         recording, sorting = load_ground_truth(source)
@@ -82,3 +94,19 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
     from si_recsim.generators.ground_truth import save_ground_truth
 
     return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar)
+
+
+def _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population):
+    from si_recsim.extractors.sonata import SonataLfpReportRecording, SonataSpikesSorting
+
+    if to == "mearec":
+        raise ValueError(f"{source} is an LFP report: convert it to 'binary' or 'zarr'.")
+    if spikes is None:
+        raise ValueError(f"Converting the LFP report {source} needs the simulation's spike file for the sorting "
+                         "(spikes=..., --spikes out.h5).")
+    recording = SonataLfpReportRecording(source, population=population, electrodes_file=electrodes_file,
+                                         weights_units=weights_units)
+    t_start = float(recording.get_times()[0])
+    sorting = SonataSpikesSorting(spikes, population=population, sampling_frequency=recording.sampling_frequency,
+                                  t_start=t_start, t_stop=t_start + recording.get_num_samples() / recording.sampling_frequency)
+    return recording, sorting

@@ -216,7 +216,9 @@ class SonataSpikesSorting(BaseSorting):
     node_ids : array-like | None
         Units to include, silent ones too (e.g. every simulated node); default: nodes that spiked.
     t_start : float, default: 0.0
-        Time of frame 0, s.
+        Time of frame 0, s; earlier spikes are left out.
+    t_stop : float | None
+        Spikes at or after this time (s) are left out (e.g. the end of an LFP report).
 
     Notes
     -----
@@ -224,7 +226,7 @@ class SonataSpikesSorting(BaseSorting):
     """
 
     def __init__(self, file_path: str | Path, population: str | None = None, sampling_frequency: float = 40000.0,
-                 node_ids=None, t_start: float = 0.0):
+                 node_ids=None, t_start: float = 0.0, t_stop: float | None = None):
         import libsonata
 
         file_path = Path(file_path).resolve()
@@ -240,10 +242,12 @@ class SonataSpikesSorting(BaseSorting):
             raise ValueError(f"{file_path} has populations {available}, not {population!r}.")
         spikes = reader[population].get_dict()
         nodes = np.asarray(spikes["node_ids"], dtype=np.int64)
-        times_ms = np.asarray(spikes["timestamps"], dtype=float)
-        frames = np.round((times_ms / 1000.0 - t_start) * sampling_frequency).astype(np.int64)
-        if frames.size and frames.min() < 0:
-            raise ValueError(f"{file_path} has spikes before t_start = {t_start} s; lower t_start.")
+        frames = np.round((np.asarray(spikes["timestamps"], dtype=float) / 1000.0 - t_start)
+                          * sampling_frequency).astype(np.int64)
+        inside = frames >= 0
+        if t_stop is not None:
+            inside &= frames < np.round((t_stop - t_start) * sampling_frequency)
+        nodes, frames = nodes[inside], frames[inside]
         unit_ids = np.unique(nodes) if node_ids is None else np.unique(np.asarray(node_ids, dtype=np.int64))
         order = np.lexsort((frames, nodes))
         nodes, frames = nodes[order], frames[order]
@@ -255,7 +259,8 @@ class SonataSpikesSorting(BaseSorting):
         self.set_property("population", np.array([population] * len(unit_ids)))
         self.set_property("node_id", unit_ids)
         self._kwargs = dict(file_path=str(file_path), population=population, sampling_frequency=sampling_frequency,
-                            node_ids=None if node_ids is None else [int(node) for node in node_ids], t_start=t_start)
+                            node_ids=None if node_ids is None else [int(node) for node in node_ids], t_start=t_start,
+                            t_stop=t_stop)
 
 
 class _SpikesSegment(BaseSortingSegment):
