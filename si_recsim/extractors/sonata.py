@@ -72,7 +72,7 @@ class SonataLfpReportRecording(BaseRecording):
             channel_ids, positions = _electrodes_of(Path(electrodes_file), layout.populations, n_channels)
         BaseRecording.__init__(self, 1000.0 / layout.dt, channel_ids, np.float32)
         if positions is not None:
-            self.set_probe(_point_probe(positions, channel_ids), in_place=True)
+            self.set_probe(_point_probe(positions, channel_ids))
         self.set_channel_gains(GAIN_TO_UV[weights_units])
         self.set_channel_offsets(0.0)
         self.annotate(is_filtered=False, summed_nodes={name: int(len(columns))
