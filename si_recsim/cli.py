@@ -160,7 +160,14 @@ def _write_weights(arguments: argparse.Namespace) -> int:
 
     with h5py.File(written, "r") as file:
         rows = {population: int(file[population]["offsets"][-1]) for population in populations}
-    print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}")
+    how = ""
+    if arguments.mpi:
+        from mpi4py import MPI
+
+        from si_recsim.weights.mpi_writing import mpi_write_mode
+
+        how = f" by {MPI.COMM_WORLD.Get_size()} MPI rank(s), {mpi_write_mode()}"
+    print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}{how}")
     return 0
 
 

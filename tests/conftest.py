@@ -47,6 +47,25 @@ def run_mpi():
 
 
 @pytest.fixture(scope="session")
+def run_mpiio():
+    """Run ``python -m si_recsim.cli ARGS`` on 2 ranks with the Python of a parallel-h5py environment
+    (``$SI_RECSIM_MPIIO_PYTHON``, made by ``tools/parallel_h5py_env.sh`` and by CI) and the system
+    Open MPI it is built on."""
+    python = os.environ.get("SI_RECSIM_MPIIO_PYTHON")
+    if not python or not Path(python).is_file():
+        _missing("no parallel-h5py Python: run bash tools/parallel_h5py_env.sh and set SI_RECSIM_MPIIO_PYTHON")
+    launcher = shutil.which("mpirun", path="/usr/bin") or shutil.which("mpirun")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PMI", "HYDRA_"))}
+    environment.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+    def run(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        command = [launcher, "--oversubscribe", "-n", "2", python, "-m", "si_recsim.cli", *arguments]
+        return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, env=environment)
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     folder = Path(os.environ.get("SI_RECSIM_SHARED_DATA", REPOSITORY.parent / "shared" / "data"))
     if not folder.is_dir():

@@ -216,11 +216,32 @@ def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, run_mpi):
                                                                for i in range(-3, 4)))
     completed = run_mpi("write-weights", str(geometry), str(table), str(tmp_path / "mpi.h5"), "--mpi", "--no-progress")
     assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "by 2 MPI rank(s), gathered to rank 0" in completed.stdout  # the plain h5py wheel
     for other in (parallel, tmp_path / "mpi.h5"):
         with h5py.File(serial, "r") as a, h5py.File(other, "r") as b:
             assert np.array_equal(a["electrodes/cortex/scaling_factors"][()], b["electrodes/cortex/scaling_factors"][()])
             assert np.array_equal(a["cortex/node_ids"][()], b["cortex/node_ids"][()])
             assert np.array_equal(a["cortex/offsets"][()], b["cortex/offsets"][()])
+
+
+def test_mpi_io_ranks_write_their_rows_into_the_same_file(tmp_path, run_mpiio):
+    populations = _random_circuit()
+    populations["second"] = populations["cortex"][:5]
+    electrodes = [Electrode(f"e{i}", (0.0, 0.0, 100.0 * i), "LineSource") for i in range(-3, 4)]
+    serial = write_electrodes_file(populations, electrodes, tmp_path / "serial.h5", with_neurite_types=True)
+    geometry = write_geometry(populations, tmp_path / "geometry.h5")
+    table = tmp_path / "e.csv"
+    table.write_text("name,x,y,z,layer,region,type\n" + "".join(f"e{i},0,0,{100 * i},NA,NA,LineSource\n"
+                                                               for i in range(-3, 4)))
+    completed = run_mpiio("write-weights", str(geometry), str(table), str(tmp_path / "mpiio.h5"), "--mpi",
+                          "--with-neurite-type", "--cells-per-batch", "3", "--no-progress")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "by 2 MPI rank(s), MPI-IO" in completed.stdout
+    assert compare_electrodes_files(serial, tmp_path / "mpiio.h5", rtol=0.0) == []
+    with h5py.File(serial, "r") as a, h5py.File(tmp_path / "mpiio.h5", "r") as b:
+        for key in ("cortex/offsets", "cortex/neurite_types", "second/offsets", "electrodes/e0/position"):
+            assert np.array_equal(a[key][()], b[key][()])
+        assert sorted(a) == sorted(b) and sorted(a["electrodes"]) == sorted(b["electrodes"])
 
 
 def test_four_sphere_eeg_equals_the_cells_dipole_in_lfpykit(tmp_path):

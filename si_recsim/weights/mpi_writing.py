@@ -27,11 +27,16 @@ import h5py
 from si_recsim.weights.electrodes_file import _write, create_population, write_electrode_groups, write_offsets
 
 
+def mpi_write_mode() -> str:
+    """``"MPI-IO"`` when h5py is built on parallel HDF5, else ``"gathered to rank 0"``."""
+    return "MPI-IO" if h5py.get_config().mpi else "gathered to rank 0"
+
+
 def write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
                    progress_bar) -> Path | None:
     """Write with every rank of ``communicator``; rank 0 returns the path, the others None."""
     with _abort_on_error(communicator):
-        if h5py.get_config().mpi:
+        if mpi_write_mode() == "MPI-IO":
             return _write_with_mpi_io(communicator, sources, batches, task, Path(file_path), with_neurite_types,
                                       electrodes, progress_bar)
         return _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
