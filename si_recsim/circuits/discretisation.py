@@ -96,8 +96,11 @@ class ReportDiscretisation:
         reader = libsonata.ElementReportReader(str(self.report_path))[self.population]
         mapping = np.asarray(reader.get_node_id_element_id_mapping(
             libsonata.Selection(np.asarray(node_ids, dtype=np.uint64))), dtype=np.int64).reshape(-1, 2)
+        mapping = mapping[np.lexsort((mapping[:, 1], mapping[:, 0]))]
+        nodes, firsts = np.unique(mapping[:, 0], return_index=True)
+        rows = dict(zip(nodes.tolist(), np.split(mapping[:, 1], firsts[1:])))
         layouts = []
         for node_id in node_ids:
-            sections, counts = np.unique(mapping[mapping[:, 0] == node_id, 1], return_counts=True)
+            sections, counts = np.unique(rows[int(node_id)], return_counts=True)
             layouts.append(Layout(sections, counts))
         return layouts
