@@ -73,30 +73,31 @@ def shared_data() -> Path:
     return folder
 
 
+def _peer_path(shared_data: Path, relative: str, expected: str, what: str) -> Path:
+    """``shared_data / relative`` when ``expected`` exists inside it."""
+    path = shared_data / relative
+    if not (path / expected if expected else path).is_file():
+        _missing(f"{what} not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def mearec_library_path(shared_data) -> Path:
-    path = shared_data / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
-    if not path.is_file():
-        _missing(f"MEArec template library {path} not found")
-    return path
+    return _peer_path(shared_data, "mearec/templates_n5_Neuronexus-32_seed0.h5", "", "MEArec template library")
 
 
 @pytest.fixture(scope="session")
 def v5_sonata(shared_data) -> Path:
     """neurodamus' 5-cell v5 SONATA test circuit with its simulation config and reference reports."""
-    folder = shared_data / "neurodamus_tests" / "v5_sonata"
-    if not (folder / "simulation_config_mini.json").is_file():
-        _missing(f"neurodamus v5_sonata test circuit not found in {folder}")
-    return folder
+    return _peer_path(shared_data, "neurodamus_tests/v5_sonata", "simulation_config_mini.json",
+                      "neurodamus v5_sonata test circuit")
 
 
 @pytest.fixture(scope="session")
 def ringtest(shared_data) -> Path:
     """neurodamus' ring test: electrodes files and reference LFP and compartment reports."""
-    folder = shared_data / "neurodamus_tests" / "ringtest"
-    if not (folder / "reference" / "lfp_reports" / "lfp_single_A.h5").is_file():
-        _missing(f"neurodamus ringtest data not found in {folder}")
-    return folder
+    return _peer_path(shared_data, "neurodamus_tests/ringtest", "reference/lfp_reports/lfp_single_A.h5",
+                      "neurodamus ringtest data")
 
 
 def make_ball_and_sticks(dt, tstop):

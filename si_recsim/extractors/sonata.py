@@ -233,13 +233,7 @@ class SonataSpikesSorting(BaseSorting):
         if not file_path.is_file():
             raise FileNotFoundError(f"Spike file {file_path} does not exist.")
         reader = libsonata.SpikeReader(str(file_path))
-        available = sorted(reader.get_population_names())
-        if population is None:
-            if len(available) != 1:
-                raise ValueError(f"{file_path} has populations {available}: choose one (population=...).")
-            population = available[0]
-        if population not in available:
-            raise ValueError(f"{file_path} has populations {available}, not {population!r}.")
+        population = _one_population(file_path, reader.get_population_names(), population)
         spikes = reader[population].get_dict()
         nodes = np.asarray(spikes["node_ids"], dtype=np.int64)
         frames = np.round((np.asarray(spikes["timestamps"], dtype=float) / 1000.0 - t_start)
@@ -273,6 +267,18 @@ class _SpikesSegment(BaseSortingSegment):
         low = 0 if start_frame is None else np.searchsorted(frames, start_frame)
         high = frames.size if end_frame is None else np.searchsorted(frames, end_frame)
         return frames[low:high]
+
+
+def _one_population(file_path: Path, names, population: str | None) -> str:
+    """``population``, or the file's only population; a clear error otherwise."""
+    available = sorted(names)
+    if population is None:
+        if len(available) != 1:
+            raise ValueError(f"{file_path} has populations {available}: choose one (population=...).")
+        return available[0]
+    if population not in available:
+        raise ValueError(f"{file_path} has populations {available}, not {population!r}.")
+    return population
 
 
 @dataclass
@@ -317,14 +323,7 @@ def read_compartment_report(file_path: str | Path, population: str | None = None
     if not file_path.is_file():
         raise FileNotFoundError(f"Compartment report {file_path} does not exist.")
     reader = libsonata.ElementReportReader(str(file_path))
-    available = sorted(reader.get_population_names())
-    if population is None:
-        if len(available) != 1:
-            raise ValueError(f"{file_path} has populations {available}: choose one (population=...).")
-        population = available[0]
-    if population not in available:
-        raise ValueError(f"{file_path} has populations {available}, not {population!r}.")
-    report = reader[population]
+    report = reader[_one_population(file_path, reader.get_population_names(), population)]
     selection = None if node_ids is None else libsonata.Selection(np.asarray(node_ids, dtype=np.uint64))
     frame = report.get(node_ids=selection, tstart=t_start, tstop=t_stop)
     ids = np.asarray(frame.ids, dtype=np.int64).reshape(-1, 2)
