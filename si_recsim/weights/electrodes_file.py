@@ -104,7 +104,7 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
         if communicator.Get_size() > 1:
             return write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
                                   progress_bar)
-    return _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar,
+    return write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar,
                   _local_blocks(task, n_jobs))
 
 
@@ -147,7 +147,8 @@ def _local_blocks(task: _BatchTask, n_jobs: int):
     return blocks
 
 
-def _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
+def write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
+    """Write the file from ``blocks(batches[population])``, an iterator of computed batches in order."""
     from tqdm.auto import tqdm
 
     with atomic_h5(file_path) as file:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import h5py
 
-from si_recsim.weights.electrodes_file import _write, create_population, write_electrode_groups, write_offsets
+from si_recsim.weights.electrodes_file import create_population, write_blocks, write_electrode_groups, write_offsets
 
 
 def mpi_write_mode() -> str:
@@ -80,7 +80,7 @@ def _write_gathered(communicator, sources, batches, task, file_path, with_neurit
                 pass
         communicator.Barrier()
         return None
-    path = _write(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
+    path = write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
     communicator.Barrier()
     return path
 
