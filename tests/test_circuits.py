@@ -158,7 +158,7 @@ def test_write_weights_and_positions_from_a_simulation_config(v5_sonata, tmp_pat
         return completed
 
     cli("write-weights", config, table, tmp_path / "direct.h5", "--report", report, "--with-neurite-type",
-        "--no-progress")
+        "-j", "2", "--cells-per-batch", "2", "--no-progress")  # worker processes load their own cells
     cli("write-positions", config, tmp_path / "geometry.h5", "--report", report, "--no-progress")
     cli("write-weights", tmp_path / "geometry.h5", table, tmp_path / "via_geometry.h5", "-j", "2",
         "--with-neurite-type", "--no-progress")
