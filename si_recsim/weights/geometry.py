@@ -152,16 +152,17 @@ def write_geometry(populations: dict, file_path: str | Path, cells_per_batch: in
             for batch in tqdm(source_batches(source, cells_per_batch), desc=f"geometry {population}",
                               disable=not progress_bar):
                 loaded = [cell.ordered() for cell in batch.load()]
+                rows = {key: np.concatenate([getattr(cell, key) for cell in loaded]) for key in GEOMETRY_KEYS}
                 if datasets is None:
-                    datasets = {key: _growing(group, key, getattr(loaded[0], key)) for key in GEOMETRY_KEYS}
+                    datasets = {key: _growing(group, key, rows[key]) for key in GEOMETRY_KEYS}
                     datasets["diameters"] = _growing(group, "diameters", np.zeros(0))
-                for cell in loaded:
-                    for key in GEOMETRY_KEYS:
-                        _append(datasets[key], getattr(cell, key))
-                    with_diameters &= cell.diameters is not None
-                    _append(datasets["diameters"], cell.diameters if cell.diameters is not None else np.zeros(0))
-                    offsets.append(offsets[-1] + len(cell.starts))
-                    centres.append(cell.soma_center)
+                for key in GEOMETRY_KEYS:
+                    _append(datasets[key], rows[key])
+                with_diameters &= all(cell.diameters is not None for cell in loaded)
+                if with_diameters:
+                    _append(datasets["diameters"], np.concatenate([cell.diameters for cell in loaded]))
+                offsets.extend(offsets[-1] + np.cumsum([len(cell.starts) for cell in loaded]))
+                centres.extend(cell.soma_center for cell in loaded)
             if datasets is not None and not with_diameters:
                 del group["diameters"]
             group.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
@@ -172,7 +173,7 @@ def write_geometry(populations: dict, file_path: str | Path, cells_per_batch: in
 def _growing(group, key: str, example: np.ndarray):
     example = np.asarray(example)
     return group.create_dataset(key, shape=(0,) + example.shape[1:], maxshape=(None,) + example.shape[1:],
-                                dtype=example.dtype if key != "diameters" else float, chunks=True)
+                                dtype=example.dtype, chunks=True)
 
 
 def _append(dataset, values: np.ndarray) -> None:
@@ -183,32 +184,53 @@ def _append(dataset, values: np.ndarray) -> None:
 
 
 class GeometryFileCells:
-    """One population of a geometry file, as a cell source (reads only the rows of a batch)."""
+    """One population of a geometry file, as a cell source (a batch reads only its own rows)."""
 
     def __init__(self, file_path: str | Path, population: str):
         self.file_path, self.population = Path(file_path), population
         with h5py.File(self.file_path, "r") as file:
             if population not in file:
                 raise ValueError(f"{file_path} has no population {population!r}; it has {sorted(file)}.")
-            self._all_ids = file[population]["node_ids"][()].astype(np.int64)
-            self._offsets = file[population]["offsets"][()]
-        self._index = {int(node_id): index for index, node_id in enumerate(self._all_ids)}
-        self.node_ids = np.sort(self._all_ids)
+            stored_ids = file[population]["node_ids"][()].astype(np.int64)
+            self._offsets = file[population]["offsets"][()].astype(np.int64)
+        self._order = np.argsort(stored_ids, kind="stable")  # file position of each sorted id
+        self.node_ids = stored_ids[self._order]
 
-    def batch(self, node_ids: np.ndarray) -> LazyBatch:
-        return LazyBatch(self, np.asarray(node_ids))
+    def batch(self, node_ids: np.ndarray) -> _GeometryFileBatch:
+        """The cells' file positions and row ranges, so that loading needs no index of the whole file."""
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        found = np.searchsorted(self.node_ids, node_ids)
+        if np.any(found >= len(self.node_ids)) or np.any(self.node_ids[np.minimum(found, len(self.node_ids) - 1)]
+                                                          != node_ids):
+            raise ValueError(f"{self.file_path} population {self.population} lacks some of nodes {node_ids[:10]}.")
+        positions = self._order[found]
+        return _GeometryFileBatch(self.file_path, self.population, node_ids, positions, self._offsets[positions],
+                                  self._offsets[positions + 1])
 
-    def load(self, node_ids: np.ndarray) -> list[CellSegments]:
-        cells = []
+
+@dataclass
+class _GeometryFileBatch:
+    file_path: Path
+    population: str
+    node_ids: np.ndarray
+    positions: np.ndarray
+    lows: np.ndarray
+    highs: np.ndarray
+
+    def load(self) -> list[CellSegments]:
+        """One read per dataset over the span of the batch's rows (contiguous for batches in node order)."""
+        first_row, first_cell = int(self.lows.min()), int(self.positions.min())
         with h5py.File(self.file_path, "r") as file:
             group = file[self.population]
-            has_diameters = "diameters" in group
-            for node_id in node_ids:
-                index = self._index[int(node_id)]
-                low, high = int(self._offsets[index]), int(self._offsets[index + 1])
-                rows = [group[key][low:high] for key in GEOMETRY_KEYS]
-                cells.append(CellSegments(int(node_id), group["soma_centers"][index], *rows,
-                                          group["diameters"][low:high] if has_diameters else None))
+            keys = GEOMETRY_KEYS + (("diameters",) if "diameters" in group else ())
+            span = {key: group[key][first_row: int(self.highs.max())] for key in keys}
+            centres = group["soma_centers"][first_cell: int(self.positions.max()) + 1]
+        cells = []
+        for node_id, position, low, high in zip(self.node_ids, self.positions, self.lows - first_row,
+                                                self.highs - first_row):
+            rows = {key: values[low:high] for key, values in span.items()}
+            cells.append(CellSegments(int(node_id), centres[position - first_cell], *(rows[key] for key in GEOMETRY_KEYS),
+                                      rows.get("diameters")))
         return cells
 
 
@@ -221,4 +243,4 @@ def geometry_file_populations(file_path: str | Path) -> dict[str, GeometryFileCe
 
 def read_geometry(file_path: str | Path) -> dict[str, list[CellSegments]]:
     """Cells' segments from a geometry file, all in memory (see :class:`GeometryFileCells` for batches)."""
-    return {name: source.load(source.node_ids) for name, source in geometry_file_populations(file_path).items()}
+    return {name: source.batch(source.node_ids).load() for name, source in geometry_file_populations(file_path).items()}
