@@ -128,6 +128,14 @@ def _cell_sources(arguments: argparse.Namespace) -> dict:
                                morphology_format=arguments.morphology_format)
 
 
+def _rows_written(file_path: Path, populations: dict) -> dict:
+    """Rows per population of a geometry or electrodes file (the last ``offsets``)."""
+    import h5py
+
+    with h5py.File(file_path, "r") as file:
+        return {population: int(file[population]["offsets"][-1]) for population in populations}
+
+
 def _write_positions(arguments: argparse.Namespace) -> int:
     from si_recsim.weights import write_geometry
 
@@ -135,11 +143,7 @@ def _write_positions(arguments: argparse.Namespace) -> int:
     populations = _cell_sources(arguments)
     written = write_geometry(populations, output, cells_per_batch=arguments.cells_per_batch,
                              progress_bar=not arguments.no_progress)
-    import h5py
-
-    with h5py.File(written, "r") as file:
-        rows = {population: int(file[population]["offsets"][-1]) for population in populations}
-    print(f"Segments {rows} written to {written}")
+    print(f"Segments {_rows_written(written, populations)} written to {written}")
     return 0
 
 
@@ -156,10 +160,7 @@ def _write_weights(arguments: argparse.Namespace) -> int:
                                     mpi=arguments.mpi, cells_per_batch=arguments.cells_per_batch)
     if written is None:  # an MPI rank other than 0
         return 0
-    import h5py
-
-    with h5py.File(written, "r") as file:
-        rows = {population: int(file[population]["offsets"][-1]) for population in populations}
+    rows = _rows_written(written, populations)
     how = ""
     if arguments.mpi:
         from mpi4py import MPI
