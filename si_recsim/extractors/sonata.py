@@ -102,9 +102,7 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
         if "report" not in file or not len(file["report"]):
             raise ValueError(f"{file_path} is not a SONATA report: no /report/<population> group.")
         available = sorted(file["report"])
-        names = available if population is None else [population]
-        if population is not None and population not in available:
-            raise ValueError(f"{file_path} reports populations {available}, not {population!r}.")
+        names = available if population is None else [_one_population(file_path, available, population)]
         columns, node_columns, electrodes, times = {}, {}, set(), set()
         for name in names:
             group = file["report"][name]
@@ -126,7 +124,7 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
             columns[name] = (selected, element_ids[selected])
             node_columns[name] = nodes[chosen]
             electrodes.add(int(element_ids.max()) + 1 if element_ids.size else 0)
-            start, stop, dt = (float(value) for value in mapping["time"][()])
+            start, _, dt = (float(value) for value in mapping["time"][()])
             times.add((start, dt, group["data"].shape[0]))
         if len(electrodes) != 1:
             raise ValueError(f"{file_path}: populations {names} have different electrode counts; read one "
