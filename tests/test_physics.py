@@ -26,25 +26,16 @@ def _lfpykit_cell(lfpykit, starts, ends, diameters):
                                 z=np.column_stack([starts[:, 2], ends[:, 2]]), d=diameters)
 
 
-def test_line_source_equals_lfpykit():
+@pytest.mark.parametrize("reference_class, method, seed", [("LineSourcePotential", "linesource", 0),
+                                                           ("PointSourcePotential", "pointsource", 1)])
+def test_transfer_matrices_equal_lfpykit(reference_class, method, seed):
     lfpykit = pytest.importorskip("lfpykit")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     starts, ends, diameters = _random_cell(rng)
     electrodes = _electrodes(rng, starts, ends)
     cell = _lfpykit_cell(lfpykit, starts, ends, diameters)
-    reference = lfpykit.LineSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
-    ours = line_source_matrix(electrodes, starts, ends, 0.3, diameters / 2)
-    assert np.allclose(ours, reference, rtol=1e-6, atol=0)
-
-
-def test_point_source_equals_lfpykit():
-    lfpykit = pytest.importorskip("lfpykit")
-    rng = np.random.default_rng(1)
-    starts, ends, diameters = _random_cell(rng)
-    electrodes = _electrodes(rng, starts, ends)
-    cell = _lfpykit_cell(lfpykit, starts, ends, diameters)
-    reference = lfpykit.PointSourcePotential(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
-    ours = segment_matrix(electrodes, starts, ends, diameters, 0.3, method="pointsource")
+    reference = getattr(lfpykit, reference_class)(cell, *electrodes.T, sigma=0.3).get_transformation_matrix()
+    ours = segment_matrix(electrodes, starts, ends, diameters, 0.3, method=method)
     assert np.allclose(ours, reference, rtol=1e-6, atol=0)
 
 
