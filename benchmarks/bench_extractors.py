@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fresh_process import run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
+from fresh_process import parse_or_serve, run_worker  # benchmarks/ is on sys.path when a script runs
 
 LIBRARY = Path(os.environ.get("SI_RECSIM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
@@ -55,11 +55,7 @@ def worker(reader: str, path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.worker:
-        serve_worker(arguments.worker, {"read": worker})
-        return
+    arguments = parse_or_serve(parser, {"read": worker})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "mearec.h5"
         make_recording(path, arguments.duration)

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from fresh_process import run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
+from fresh_process import parse_or_serve, run_worker  # benchmarks/ is on sys.path when a script runs
 
 LIBRARY = Path(os.environ.get("SI_RECSIM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "mearec" / "templates_n5_Neuronexus-32_seed0.h5"
@@ -131,11 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="default,bursting,long,neuropixels")
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.worker:
-        serve_worker(arguments.worker, WORKERS)
-        return
+    arguments = parse_or_serve(parser, WORKERS)
     if not LIBRARY.is_file():
         sys.exit(f"MEArec template library not found at {LIBRARY} (set SI_RECSIM_SHARED_DATA)")
     cases = arguments.cases.split(",")

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fresh_process import WorkerFailed, run_worker, serve_worker  # benchmarks/ is on sys.path when a script runs
+from fresh_process import WorkerFailed, parse_or_serve, run_worker  # benchmarks/ is on sys.path when a script runs
 
 
 def _model_folders(names: list[str]) -> list[Path]:
@@ -106,11 +106,7 @@ def main() -> None:
     parser.add_argument("--models", default="L5_BP_bAC217_1,L5_TTPC1_cADpyr232_1")
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--drift-n", type=int, default=2)
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
-    if arguments.worker:
-        serve_worker(arguments.worker, WORKERS)
-        return
+    arguments = parse_or_serve(parser, WORKERS)
     import neuron
 
     names = arguments.models.split(",")

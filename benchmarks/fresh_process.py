@@ -6,6 +6,7 @@ prints its measurements as JSON on the last line of its output.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -29,3 +30,13 @@ def serve_worker(spec: str, workers: Mapping[str, Callable[..., dict]]) -> None:
     """In the child: run ``workers[kind](**kwargs)`` of the JSON spec and print its result."""
     request = json.loads(spec)
     print(json.dumps(workers[request["kind"]](**request["kwargs"])))
+
+
+def parse_or_serve(parser: argparse.ArgumentParser, workers: Mapping[str, Callable[..., dict]]) -> argparse.Namespace:
+    """Parse the benchmark's arguments; in a child started by :func:`run_worker`, serve and exit."""
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.worker:
+        serve_worker(arguments.worker, workers)
+        sys.exit(0)
+    return arguments
