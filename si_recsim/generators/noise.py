@@ -29,6 +29,7 @@ import numpy as np
 import scipy.fft
 
 from si_recsim.generators.filtering import LinearFilter
+from si_recsim.generators.gaussian import fill_standard_normal
 
 # block indices may be -1 for the margin before the first block; seeds need non-negative keys
 _BLOCK_KEY_OFFSET = 1 << 20
@@ -62,11 +63,9 @@ class WhiteNoise:
         self.part_bounds = np.array(sorted(set(bounds)))
 
     def _draw_part(self, stream: int, block: int, part: int, out: np.ndarray) -> None:
-        """Draw one part into ``out`` (n_channels, part length), channel by channel."""
+        """Draw one part into ``out`` (n_channels, part length)."""
         sequence = np.random.SeedSequence(self.seed, spawn_key=(stream, block + _BLOCK_KEY_OFFSET, part))
-        rng = np.random.Generator(np.random.SFC64(sequence))
-        for row in out:
-            rng.standard_normal(out=row, dtype=np.float32)
+        fill_standard_normal(np.random.SFC64(sequence), out)
 
     def fill(self, stream: int, start: int, out: np.ndarray) -> np.ndarray:
         """Write the white noise of samples ``[start, start + n)`` (may begin before 0) into ``out``.
