@@ -83,22 +83,28 @@ class SpikeInjector:
             last = np.searchsorted(unit_frames, stop + self.nbefore)
             if first >= last:
                 continue
-            factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
-            stretchable = (self.shape_stretch is not None and self.modulation is not None
-                           and self.modulation.burst_amplitudes[unit] is not None)
-            unit_templates = self.templates[unit]
+            waveforms = self._waveforms(unit, first, last)
             runs = self.runs[unit]
-            jitters, steps = self.jitter_indices[unit], self.drift_indices[unit]
-            for offset, spike in enumerate(range(first, last)):
-                waveform = unit_templates[steps[spike], jitters[spike]]
-                if factors is not None:
-                    if stretchable:
-                        waveform = stretch_template(waveform, self.nbefore, float(factors[offset].mean()),
-                                                    self.shape_stretch,
-                                                    self._spline(unit, steps[spike], jitters[spike]))
-                    waveform = waveform * factors[offset][:, None]
-                onset = unit_frames[spike] - self.nbefore - start
+            onsets = (unit_frames[first:last] - self.nbefore - start).tolist()
+            for waveform, onset in zip(waveforms, onsets):
                 low, high = max(onset, 0), min(onset + n_samples, length)
-                waveform = waveform[:, low - onset: high - onset]
+                piece = waveform[:, low - onset: high - onset]
                 for buffer_rows, template_rows in runs:
-                    buffer[buffer_rows, low:high] += waveform[template_rows]
+                    buffer[buffer_rows, low:high] += piece[template_rows]
+
+    def _waveforms(self, unit: int, first: int, last: int) -> np.ndarray:
+        """Modulated waveforms of spikes ``[first, last)`` of ``unit``: (n_spikes, n_active_channels, n_samples)."""
+        steps = self.drift_indices[unit][first:last]
+        jitters = self.jitter_indices[unit][first:last]
+        waveforms = self.templates[unit][steps, jitters]
+        factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
+        if factors is None:
+            return waveforms
+        if self.shape_stretch is not None and self.modulation.burst_amplitudes[unit] is not None:
+            mean_factors = factors.mean(axis=1)
+            for index in np.flatnonzero(mean_factors < 1.0):
+                waveforms[index] = stretch_template(waveforms[index], self.nbefore, float(mean_factors[index]),
+                                                    self.shape_stretch,
+                                                    self._spline(unit, steps[index], jitters[index]))
+        waveforms *= factors[:, :, None]
+        return waveforms
