@@ -69,6 +69,8 @@ def _read_chunk(segment_index, start_frame, end_frame, worker_dict):
 
 
 def worker_si_recsim(overrides: dict, duration: float, n_jobs: int, library: str, n_units: int = 10) -> dict:
+    import scipy.signal  # noqa: F401  si_recsim imports it lazily, MEArec on import: both timers exclude imports
+
     import si_recsim
     from si_recsim.generators.library import make_analytic_library
 
