@@ -3,7 +3,9 @@
 Every measurement runs in a fresh child process (so peak memory is its own) and the parent prints
 a table with the ratios. "Compute every sample" means every trace sample is produced (si_recsim:
 all chunks read through SpikeInterface's chunk executor and discarded; MEArec: ``gen_recordings``,
-which fills its in-memory recording).
+which fills its in-memory recording). MEArec runs with ``n_jobs`` 1 and 2 (its chunked joblib mode),
+si_recsim with 1 job and 2 threads; speed-ups are given at equal workers and, for reference, for our
+2 threads against MEArec's default single job.
 
 Usage::
 
@@ -34,7 +36,7 @@ def _peak_mb() -> float:
     return max(own, children) / 1024
 
 
-def worker_mearec(overrides: dict, duration: float) -> dict:
+def worker_mearec(overrides: dict, duration: float, n_jobs: int = 1) -> dict:
     import MEArec as mr
 
     params = mr.get_default_recordings_params()
@@ -43,7 +45,7 @@ def worker_mearec(overrides: dict, duration: float) -> dict:
     params["recordings"].update(overrides)
     tempgen = mr.load_templates(str(LIBRARY), return_h5_objects=False)
     start = time.perf_counter()
-    recgen = mr.gen_recordings(params=params, tempgen=tempgen, verbose=0)
+    recgen = mr.gen_recordings(params=params, tempgen=tempgen, verbose=0, n_jobs=n_jobs)
     elapsed = time.perf_counter() - start
     n_samples, n_channels = recgen.recordings.shape
     return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=n_channels * duration, samples=n_samples)
@@ -111,20 +113,26 @@ def run_in_child(kind: str, **kwargs) -> dict:
     return run_worker(__file__, dict(kind=kind, kwargs=kwargs))
 
 
-def _row(name: str, peer: dict | None, ours: dict, ours_parallel: dict | None, per_channel_second: bool = False):
+def _row(name: str, peer: dict | None, ours: dict, ours_parallel: dict | None = None,
+         peer_parallel: dict | None = None, per_channel_second: bool = False):
+    """One line: our times (1 job, 2 threads), the peer's (1 job, 2 jobs) and the ratios at equal workers."""
     unit = "ch-s" if per_channel_second else "run"
 
     def cost(result):
         return result["seconds"] / result["channel_seconds"] if per_channel_second else result["seconds"]
 
-    text = f"{name:38s} ours(1 job) {ours['seconds']:7.2f} s {ours['peak_mb']:7.0f} MB"
+    text = f"{name:38s} ours {ours['seconds']:6.2f} s {ours['peak_mb']:5.0f} MB"
     if ours_parallel:
-        text += f" | ours(2 threads) {ours_parallel['seconds']:6.2f} s"
+        text += f" (2 threads {ours_parallel['seconds']:5.2f} s)"
     if peer:
-        text += f" | peer {peer['seconds']:7.2f} s {peer['peak_mb']:7.0f} MB"
-        text += f" | speed-up per {unit}: {cost(peer) / cost(ours):5.1f}x (1 job)"
+        text += f" | peer {peer['seconds']:6.2f} s {peer['peak_mb']:5.0f} MB"
+        if peer_parallel:
+            text += f" (2 jobs {peer_parallel['seconds']:5.2f} s)"
+        text += f" | speed-up per {unit}: {cost(peer) / cost(ours):5.1f}x 1 vs 1"
         if ours_parallel:
-            text += f", {cost(peer) / cost(ours_parallel):5.1f}x (2 threads)"
+            text += f", {cost(peer) / cost(ours_parallel):5.1f}x ours 2 vs peer 1"
+        if ours_parallel and peer_parallel:
+            text += f", {cost(peer_parallel) / cost(ours_parallel):5.1f}x 2 vs 2"
         text += f" | memory ratio {peer['peak_mb'] / ours['peak_mb']:4.1f}x"
     print(text, flush=True)
 
@@ -145,10 +153,11 @@ def main() -> None:
         if case not in cases:
             continue
         overrides = variants[case]
-        peer = run_in_child("mearec", overrides=overrides, duration=duration)
-        ours = run_in_child("si_recsim", overrides=overrides, duration=duration, n_jobs=1, library="mearec")
-        parallel = run_in_child("si_recsim", overrides=overrides, duration=duration, n_jobs=2, library="mearec")
-        _row(f"MEArec {case} ({duration:g} s)", peer, ours, parallel)
+        peer, peer_parallel = (run_in_child("mearec", overrides=overrides, duration=duration, n_jobs=n_jobs)
+                               for n_jobs in (1, 2))
+        ours, parallel = (run_in_child("si_recsim", overrides=overrides, duration=duration, n_jobs=n_jobs,
+                                       library="mearec") for n_jobs in (1, 2))
+        _row(f"MEArec {case} ({duration:g} s)", peer, ours, parallel, peer_parallel)
     if "long" in cases:
         ours = run_in_child("si_recsim", overrides={}, duration=600.0, n_jobs=1, library="mearec")
         _row("default, 600 s (MEArec: 53 s, 5.9 GB)", None, ours, None)
@@ -159,7 +168,8 @@ def main() -> None:
                                        library="Neuropixels-384", n_units=n_units) for n_jobs in (1, 2))
         print(f"(Neuropixels: si_recsim runs {n_units} units with modulation and filtering; SpikeInterface's "
               "generate_ground_truth_recording has neither; both at 32 kHz)")
-        _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, parallel, per_channel_second=True)
+        _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, parallel,
+             per_channel_second=True)
 
 
 if __name__ == "__main__":

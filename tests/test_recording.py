@@ -199,21 +199,34 @@ def test_bursting_amplitude_law():
 
 
 def test_shape_modulation_widens_bursting_spikes():
-    from si_recsim.generators.template_processing import stretch_template
+    from scipy.interpolate import CubicSpline
+
+    from si_recsim.generators.template_processing import TemplateStretcher, stretch_positions
 
     recording, _ = generate_ground_truth(seed=3, **SHORT)
-    template = recording.model.injector.templates[0][0, 0]
+    copies = recording.model.injector.templates[0]
     nbefore = recording.model.injector.nbefore
-    stretched = stretch_template(template, nbefore, 0.6, 30)
+    stretcher = TemplateStretcher(copies, nbefore, 30)
+    n_jitters = copies.shape[1]
+    jitters = np.array([0, n_jitters - 1, 0])
+    stretched = stretcher.stretch(np.zeros(3, dtype=int), jitters, np.array([0.6, 0.6, 1.0]))
 
     def width(waveform):
         channel = np.argmin(waveform.min(axis=1))
         trace = waveform[channel]
         return np.sum(trace < trace.min() / 2)
 
-    assert stretched.min() == pytest.approx(template.min(), rel=1e-5)
-    assert width(stretched) > 1.3 * width(template)
-    assert np.array_equal(stretch_template(template, nbefore, 1.0, 30), template)
+    for waveform, jitter in zip(stretched[:2], jitters[:2]):
+        template = copies[0, jitter]
+        assert waveform.min() == pytest.approx(template.min(), rel=1e-5)
+        assert width(waveform) > 1.3 * width(template)
+    # the cubic spline of the copy at the warped positions, as scipy evaluates it
+    reference = CubicSpline(np.arange(copies.shape[-1]), copies[0, 0], axis=-1)(
+        stretch_positions(copies.shape[-1], nbefore, np.array([0.6]), 30)[0])
+    reference *= copies[0, 0].min() / reference.min()
+    np.testing.assert_allclose(stretched[0], reference, rtol=0, atol=1e-5 * np.abs(reference).max())
+    # modulation 1 interpolates at the knots: the copy itself
+    np.testing.assert_allclose(stretched[2], copies[0, 0], rtol=0, atol=1e-6 * np.abs(copies[0, 0]).max())
 
 
 @pytest.mark.parametrize("mode", ["template", "electrode"])

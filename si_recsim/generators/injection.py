@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from si_recsim.generators.template_processing import stretch_template
+from si_recsim.generators.template_processing import TemplateStretcher
 
 
 def channel_runs(channels: np.ndarray) -> list[tuple[slice, slice]]:
@@ -56,17 +56,13 @@ class SpikeInjector:
         self.jitter_indices = jitter_indices
         self.modulation = modulation
         self.shape_stretch = shape_stretch
-        self._splines: dict = {}
+        self._stretchers: dict = {}
 
-    def _spline(self, unit: int, step: int, jitter: int):
-        """Cubic spline of one template copy, built on first use (bursting shape modulation)."""
-        key = (unit, step, jitter)
-        if key not in self._splines:
-            from scipy.interpolate import CubicSpline
-
-            template = self.templates[unit][step, jitter]
-            self._splines[key] = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
-        return self._splines[key]
+    def _stretcher(self, unit: int) -> TemplateStretcher:
+        """Spline coefficients of a unit's template copies, built on first use (bursting shape modulation)."""
+        if unit not in self._stretchers:
+            self._stretchers[unit] = TemplateStretcher(self.templates[unit], self.nbefore, self.shape_stretch)
+        return self._stretchers[unit]
 
     def add_to(self, buffer: np.ndarray, start: int) -> None:
         """Add every spike overlapping samples ``[start, start + n)`` into ``buffer`` (n_channels, n).
@@ -102,9 +98,9 @@ class SpikeInjector:
             return waveforms
         if self.shape_stretch is not None and self.modulation.burst_amplitudes[unit] is not None:
             mean_factors = factors.mean(axis=1)
-            for index in np.flatnonzero(mean_factors < 1.0):
-                waveforms[index] = stretch_template(waveforms[index], self.nbefore, float(mean_factors[index]),
-                                                    self.shape_stretch,
-                                                    self._spline(unit, steps[index], jitters[index]))
+            stretched = np.flatnonzero(mean_factors < 1.0)
+            if stretched.size and self.shape_stretch > 0:
+                waveforms[stretched] = self._stretcher(unit).stretch(steps[stretched], jitters[stretched],
+                                                                     mean_factors[stretched])
         waveforms *= factors[:, :, None]
         return waveforms

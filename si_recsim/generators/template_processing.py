@@ -2,7 +2,7 @@
 tapering, and the time stretch used for bursting shape modulation.
 
 Templates are (n_samples, n_channels) arrays in µV (with a leading jitter axis for the copies),
-except :func:`stretch_template`, which works on the engine's (n_channels, n_samples) layout.
+except :class:`TemplateStretcher`, which works on the engine's (n_channels, n_samples) layout.
 """
 
 from __future__ import annotations
@@ -92,41 +92,67 @@ def taper_edges(template: np.ndarray, n_taper: int, strength: float) -> np.ndarr
     return tapered
 
 
-def stretch_positions(n_samples: int, nbefore: int, modulation: float, shape_stretch: float) -> np.ndarray:
-    """Input sample positions that time-stretch a template around its trough.
+def stretch_positions(n_samples: int, nbefore: int, modulations: np.ndarray, shape_stretch: float) -> np.ndarray:
+    """Input sample positions that time-stretch a template around its trough, one row per modulation.
 
     The time axis on each side of the trough is normalised to [-1, 1] and warped through
     ``tau(x) = artanh(x tanh(a)) / a`` with ``a = (1 - modulation) * shape_stretch / 4``: the ends stay
     in place, and the slope at the trough is ``tanh(a) / a < 1``, so the spike gets wider as the
     modulation falls. ``modulation >= 1`` (or ``shape_stretch = 0``) gives the identity.
+
+    Returns
+    -------
+    positions : np.ndarray
+        (len(modulations), n_samples).
     """
     samples = np.arange(n_samples, dtype=float)
-    strength = (1.0 - modulation) * shape_stretch / 4.0
-    if strength <= 0:
-        return samples
+    strength = ((1.0 - np.asarray(modulations, dtype=float)) * shape_stretch / 4.0)[:, None]
+    warps = strength > 0
+    safe_strength = np.where(warps, strength, 1.0)
     half = np.where(samples < nbefore, max(nbefore, 1), max(n_samples - 1 - nbefore, 1))
     x = (samples - nbefore) / half
-    warped = np.arctanh(np.clip(x * np.tanh(strength), -1 + 1e-12, 1 - 1e-12)) / strength
-    return nbefore + warped * half
+    warped = np.arctanh(np.clip(x * np.tanh(safe_strength), -1 + 1e-12, 1 - 1e-12)) / safe_strength
+    return nbefore + np.where(warps, warped, x) * half
 
 
-def stretch_template(template: np.ndarray, nbefore: int, modulation: float, shape_stretch: float,
-                     spline=None) -> np.ndarray:
-    """Time-stretch a template (n_channels, n_samples) keeping its global negative peak.
+class TemplateStretcher:
+    """Time-stretches copies of one unit's template, many spikes at once (bursting shape modulation).
 
-    See :func:`stretch_positions` for the warp. Cubic-spline interpolation along time (``spline``: the template's precomputed
-    ``CubicSpline``, to save rebuilding it per spike); the result is rescaled so that its global
-    minimum equals the original's (the amplitude modulation is applied separately).
+    Each copy is interpolated by its cubic spline (not-a-knot) at the positions of
+    :func:`stretch_positions`, and rescaled so that its global minimum equals the copy's (the
+    amplitude modulation is applied separately).
+
+    Parameters
+    ----------
+    templates : np.ndarray
+        (n_drift_steps, n_jitters, n_channels, n_samples) copies, engine layout.
+    nbefore : int
+        Sample of the trough.
+    shape_stretch : float
+        Stretch strength.
     """
-    if modulation >= 1.0 or shape_stretch <= 0:
-        return template
-    positions = stretch_positions(template.shape[-1], nbefore, modulation, shape_stretch)
-    if spline is None:
+
+    def __init__(self, templates: np.ndarray, nbefore: int, shape_stretch: float):
         from scipy.interpolate import CubicSpline
 
-        spline = CubicSpline(np.arange(template.shape[-1]), template, axis=-1)
-    stretched = spline(positions)
-    minimum = stretched.min()
-    if minimum < 0:
-        stretched *= template.min() / minimum
-    return stretched
+        n_steps, self.n_jitters, n_channels, self.n_samples = templates.shape
+        copies = templates.reshape(n_steps * self.n_jitters, n_channels, self.n_samples)
+        spline = CubicSpline(np.arange(self.n_samples), copies, axis=-1)
+        # (copies, intervals, power, channels): one gather per (spike, position) fetches a whole block
+        self.coefficients = np.ascontiguousarray(spline.c.transpose(2, 1, 0, 3), dtype=np.float32)
+        self.minima = copies.min(axis=(1, 2))
+        self.nbefore = nbefore
+        self.shape_stretch = shape_stretch
+
+    def stretch(self, steps: np.ndarray, jitters: np.ndarray, modulations: np.ndarray) -> np.ndarray:
+        """Stretched copies ``(steps[i], jitters[i])`` for modulations ``modulations[i]``: (n, n_channels, n_samples)."""
+        copies = np.asarray(steps) * self.n_jitters + np.asarray(jitters)
+        positions = stretch_positions(self.n_samples, self.nbefore, modulations, self.shape_stretch)
+        intervals = np.clip(np.floor(positions).astype(np.intp), 0, self.n_samples - 2)
+        offsets = (positions - intervals).astype(np.float32)
+        powers = offsets[..., None] ** np.arange(3, -1, -1, dtype=np.float32)  # (n, n_samples, 4)
+        coefficients = self.coefficients[copies[:, None], intervals]  # (n, n_samples, 4, n_channels)
+        stretched = np.einsum("spk,spkc->scp", powers, coefficients)
+        lows = stretched.min(axis=(1, 2))
+        scales = np.where(lows < 0, self.minima[copies] / np.where(lows < 0, lows, 1.0), 1.0)
+        return stretched * scales[:, None, None].astype(np.float32)
