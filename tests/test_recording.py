@@ -45,6 +45,19 @@ def test_samples_do_not_depend_on_chunking(overrides):
     assert np.array_equal(_traces(fresh, 5000, 9000), reference[5000:9000])
 
 
+def test_returned_traces_are_the_callers_own():
+    recording, _ = generate_ground_truth(seed=11, **SHORT)
+    block = recording.model.block_size
+    reference = _traces(recording, 0, 3 * block).copy()
+    windows = [(0, block), (block // 3, block // 2), (block // 2, 2 * block + 5), (block, 2 * block)]
+    for start, end in windows * 2:  # the second round reads blocks cached by the first
+        traces = _traces(recording, start, end)
+        assert traces.flags.writeable
+        traces[:] = 0
+    for start, end in windows:
+        assert np.array_equal(_traces(recording, start, end), reference[start:end])
+
+
 def test_parallel_save_equals_serial(tmp_path):
     recording, _ = generate_ground_truth(seed=4, **SHORT)
     serial = recording.save(folder=tmp_path / "serial", n_jobs=1, chunk_duration="0.3s", progress_bar=False)

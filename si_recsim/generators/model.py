@@ -31,6 +31,8 @@ from si_recsim.generators.template_processing import (jitter_shifts, jittered_co
 from si_recsim.params import ParameterError
 
 _CACHED_BLOCKS = 2
+# channels filtered and written out together: their temporaries stay small and in cache
+_ROWS_PER_GROUP = 8
 
 
 @dataclass
@@ -80,6 +82,7 @@ class GroundTruthModel:
             self.response = response.astype(np.float32 if recording_filter.zero_phase else np.complex64)
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        self._scratch = threading.local()
 
     @property
     def num_channels(self) -> int:
@@ -94,65 +97,74 @@ class GroundTruthModel:
     def num_units(self) -> int:
         return len(self.frames)
 
-    def compute_block(self, block: int) -> np.ndarray:
-        """Samples of block ``block`` in output units and dtype, all channels."""
+    def compute_block(self, block: int, keep: bool = False) -> np.ndarray:
+        """Samples of block ``block`` in output units and dtype, all channels.
+
+        With ``keep`` the block is cached (for windows that read it piecewise) and returned
+        read-only; callers copy what they hand out. Otherwise a cached block is returned as is
+        (read-only) and a computed one is the caller's own.
+        """
         with self._lock:
             if block in self._cache:
                 self._cache.move_to_end(block)
                 return self._cache[block]
         start = block * self.block_size - self.margin
-        length = min(self.block_size, self.num_samples - block * self.block_size)
-        shape = (self.num_channels, length + 2 * self.margin)
+        length = self.block_length(block)
+        buffer = self._work_buffer((self.num_channels, length + 2 * self.margin))
         if self.noise is None:
-            buffer = np.zeros(shape, dtype=np.float32)
+            buffer.fill(0.0)
         else:
-            buffer = np.empty(shape, dtype=np.float32)
             self.noise.fill(buffer, start)
         self.injector.add_to(buffer, start)
-        if self.response is not None:
-            buffer = apply_response(buffer, self.response, self.n_fft)
-        values = self._to_output(buffer[:, self.margin: self.margin + length])
-        with self._lock:
-            self._cache[block] = values
-            while len(self._cache) > _CACHED_BLOCKS:
-                self._cache.popitem(last=False)
+        values = np.empty((length, self.num_channels), dtype=self.dtype)
+        for first in range(0, self.num_channels, _ROWS_PER_GROUP):
+            rows = buffer[first: first + _ROWS_PER_GROUP]
+            if self.response is not None:
+                rows = apply_response(rows, self.response, self.n_fft)
+            self._write_output(rows[:, self.margin: self.margin + length], values[:, first: first + _ROWS_PER_GROUP])
+        if keep:
+            values.flags.writeable = False
+            with self._lock:
+                self._cache[block] = values
+                while len(self._cache) > _CACHED_BLOCKS:
+                    self._cache.popitem(last=False)
         return values
 
-    def _to_output(self, values_uV: np.ndarray) -> np.ndarray:
-        """(n_channels, n) µV → (n, n_channels) in output units and dtype."""
+    def block_length(self, block: int) -> int:
+        """Samples of block ``block`` (the last block may be short)."""
+        return min(self.block_size, self.num_samples - block * self.block_size)
+
+    def _work_buffer(self, shape: tuple) -> np.ndarray:
+        """This thread's float32 scratch array of ``shape`` (reused: fresh pages are slow to fault in)."""
+        buffer = getattr(self._scratch, "buffer", None)
+        if buffer is None or buffer.shape != shape:
+            buffer = self._scratch.buffer = np.empty(shape, dtype=np.float32)
+        return buffer
+
+    def _write_output(self, values_uV: np.ndarray, out: np.ndarray) -> None:
+        """(rows, n) µV → ``out`` (n, rows) in output units and dtype."""
         values = values_uV if self.gain_to_uV == 1.0 else values_uV / np.float32(self.gain_to_uV)
         if self.lsb is not None:
             values = np.rint(values / np.float32(self.lsb)) * np.float32(self.lsb)
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)
             values = np.clip(values, info.min, info.max)
-        return transpose_tiled(values, self.dtype)
+        np.copyto(out, values.T, casting="unsafe")
 
     def get_traces(self, start_frame: int, end_frame: int) -> np.ndarray:
-        """Samples ``[start_frame, end_frame)``, all channels, assembled from whole blocks."""
+        """Samples ``[start_frame, end_frame)``, all channels, assembled from whole blocks; the caller's own array."""
         if end_frame <= start_frame:
             return np.zeros((0, self.num_channels), dtype=self.dtype)
         first, last = start_frame // self.block_size, (end_frame - 1) // self.block_size
         pieces = []
         for block in range(first, last + 1):
             block_start = block * self.block_size
-            values = self.compute_block(block)
-            pieces.append(values[max(start_frame - block_start, 0): end_frame - block_start])
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-
-
-def transpose_tiled(values: np.ndarray, dtype: np.dtype, rows: int = 16, columns: int = 2048) -> np.ndarray:
-    """C-contiguous transpose of a 2-D array, cast to ``dtype``, copied tile by tile.
-
-    Tiles that fit in cache make this several times faster than numpy's one-pass strided copy
-    for hundreds of channels.
-    """
-    n_rows, n_columns = values.shape
-    out = np.empty((n_columns, n_rows), dtype=dtype)
-    for row in range(0, n_rows, rows):
-        for column in range(0, n_columns, columns):
-            out[column: column + columns, row: row + rows] = values[row: row + rows, column: column + columns].T
-    return out
+            low, high = max(start_frame - block_start, 0), min(end_frame - block_start, self.block_length(block))
+            whole = low == 0 and high == self.block_length(block)
+            pieces.append(self.compute_block(block, keep=not whole)[low:high])
+        if len(pieces) > 1:
+            return np.concatenate(pieces)
+        return pieces[0] if pieces[0].flags.writeable else pieces[0].copy()
 
 
 # ------------------------------------------------------------------------------------------------
