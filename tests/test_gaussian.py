@@ -41,3 +41,9 @@ def test_values_depend_on_shape_and_state_only_not_on_memory_layout():
     np.testing.assert_array_equal(wide[:, 20: 20 + shape[1]], contiguous)
     assert not wide[:, :20].any() and not wide[:, 20 + shape[1]:].any()
     assert not np.array_equal(_draw(shape, seed=4), contiguous)
+
+
+def test_scale_is_the_standard_deviation():
+    unit = _draw((5, 3001), seed=9)
+    scaled = fill_standard_normal(np.random.SFC64(9), np.empty((5, 3001), dtype=np.float32), scale=3.0)
+    np.testing.assert_allclose(scaled, 3.0 * unit, rtol=1e-5, atol=1e-6)

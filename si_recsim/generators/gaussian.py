@@ -25,8 +25,8 @@ _HALF_STEP = np.float32(2.0**-33)
 _TWO_PI = np.float32(2.0 * np.pi)
 
 
-def fill_standard_normal(bit_generator: np.random.BitGenerator, out: np.ndarray) -> np.ndarray:
-    """Fill a 2-D float32 array (any strides) with independent standard normal samples.
+def fill_standard_normal(bit_generator: np.random.BitGenerator, out: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Fill a 2-D float32 array (any strides) with independent normal samples of mean 0 and s.d. ``scale``.
 
     Parameters
     ----------
@@ -34,6 +34,8 @@ def fill_standard_normal(bit_generator: np.random.BitGenerator, out: np.ndarray)
         Source of raw 64-bit words; it advances by ``ceil(m / 2)`` words per row and chunk.
     out : np.ndarray
         (rows, length) float32 array or view, overwritten.
+    scale : float, default: 1.0
+        Standard deviation (applied to the radii, saving a pass over ``out``).
 
     Returns
     -------
@@ -45,11 +47,11 @@ def fill_standard_normal(bit_generator: np.random.BitGenerator, out: np.ndarray)
         width = min(CHUNK, length - column)
         rows_per_call = max(1, CHUNK // width)
         for row in range(0, rows, rows_per_call):
-            _box_muller(bit_generator, out[row: row + rows_per_call, column: column + width])
+            _box_muller(bit_generator, out[row: row + rows_per_call, column: column + width], scale)
     return out
 
 
-def _box_muller(bit_generator: np.random.BitGenerator, out: np.ndarray) -> None:
+def _box_muller(bit_generator: np.random.BitGenerator, out: np.ndarray, scale: float) -> None:
     n_rows, width = out.shape
     half = (width + 1) // 2
     words = bit_generator.random_raw(n_rows * half).view(np.uint32).reshape(n_rows, 2 * half)
@@ -57,7 +59,7 @@ def _box_muller(bit_generator: np.random.BitGenerator, out: np.ndarray) -> None:
     radius, angle = uniforms[:, :half], uniforms[:, half:]
     radius += _HALF_STEP
     np.log(radius, out=radius)
-    radius *= np.float32(-2.0)
+    radius *= np.float32(-2.0 * scale * scale)
     np.sqrt(radius, out=radius)
     angle *= _TWO_PI
     cosines = out[:, :half]

@@ -62,16 +62,16 @@ class WhiteNoise:
         bounds = [0, margin, block_size - margin, block_size] if margin else [0, block_size]
         self.part_bounds = np.array(sorted(set(bounds)))
 
-    def _draw_part(self, stream: int, block: int, part: int, out: np.ndarray) -> None:
-        """Draw one part into ``out`` (n_channels, part length)."""
+    def _draw_part(self, stream: int, block: int, part: int, out: np.ndarray, scale: float) -> None:
+        """Draw one part into ``out`` (n_channels, part length), standard deviation ``scale``."""
         sequence = np.random.SeedSequence(self.seed, spawn_key=(stream, block + _BLOCK_KEY_OFFSET, part))
-        fill_standard_normal(np.random.SFC64(sequence), out)
+        fill_standard_normal(np.random.SFC64(sequence), out, scale)
 
-    def fill(self, stream: int, start: int, out: np.ndarray) -> np.ndarray:
+    def fill(self, stream: int, start: int, out: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Write the white noise of samples ``[start, start + n)`` (may begin before 0) into ``out``.
 
-        ``out`` is a C-contiguous (n_channels, n) float32 array; parts lying wholly inside it are
-        drawn in place.
+        ``out`` is a (n_channels, n) float32 array; parts lying wholly inside it are drawn in place.
+        ``scale`` is the standard deviation.
         """
         stop = start + out.shape[1]
         for block in range(start // self.block_size, (stop - 1) // self.block_size + 1):
@@ -83,10 +83,10 @@ class WhiteNoise:
                 if low >= high:
                     continue
                 if (low, high) == (part_start, part_stop):
-                    self._draw_part(stream, block, part, out[:, low - start: high - start])
+                    self._draw_part(stream, block, part, out[:, low - start: high - start], scale)
                 else:
                     values = np.empty((self.n_channels, part_stop - part_start), dtype=np.float32)
-                    self._draw_part(stream, block, part, values)
+                    self._draw_part(stream, block, part, values, scale)
                     out[:, low - start: high - start] = values[:, low - part_start: high - part_start]
         return out
 
@@ -137,10 +137,10 @@ class GaussianNoise:
         stop = start + buffer.shape[1]
         if self.color is None:
             if self.mixing is None:
-                self.white.fill(MAIN_STREAM, start, buffer)
+                self.white.fill(MAIN_STREAM, start, buffer, self.level)
             else:
                 np.matmul(self.mixing, self.white.get(MAIN_STREAM, start, stop), out=buffer)
-            buffer *= np.float32(self.level)
+                buffer *= np.float32(self.level)
             return
         margin = self.color.margin
         extended = self._correlated(MAIN_STREAM, start - margin, stop + margin)
