@@ -63,7 +63,10 @@ def test_parallel_save_equals_serial(tmp_path):
     serial = recording.save(folder=tmp_path / "serial", n_jobs=1, chunk_duration="0.3s", progress_bar=False)
     parallel = recording.save(folder=tmp_path / "parallel", n_jobs=2, chunk_duration="0.7s", progress_bar=False,
                               mp_context="spawn")
+    threads = recording.save(folder=tmp_path / "threads", n_jobs=2, chunk_duration="0.45s", progress_bar=False,
+                             pool_engine="thread")
     assert np.array_equal(_traces(serial), _traces(parallel))
+    assert np.array_equal(_traces(serial), _traces(threads))
     assert np.array_equal(_traces(serial), _traces(recording))
 
 
