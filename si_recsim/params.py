@@ -25,6 +25,11 @@ class ParameterError(ValueError):
     """A parameter is missing, unknown or out of range."""
 
 
+def parse_yaml(text: str) -> Any:
+    """Parse YAML safely, with libyaml's C parser when PyYAML has it (~10x faster than pure Python)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def get_default_recording_params() -> dict:
     """Return a fresh copy of the default recording parameters.
 
@@ -35,7 +40,7 @@ def get_default_recording_params() -> dict:
         ``templates`` and ``recordings`` and the top-level ``seed``.
     """
     text = resources.files("si_recsim").joinpath("default_params/recordings_params.yaml").read_text()
-    return yaml.safe_load(text)
+    return parse_yaml(text)
 
 
 def load_params_file(file_path: str | Path) -> dict:
@@ -43,7 +48,7 @@ def load_params_file(file_path: str | Path) -> dict:
     file_path = Path(file_path)
     if not file_path.is_file():
         raise ParameterError(f"Parameter file {file_path} does not exist: pass the path of a YAML file.")
-    loaded = yaml.safe_load(file_path.read_text())
+    loaded = parse_yaml(file_path.read_text())
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

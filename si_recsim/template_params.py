@@ -12,10 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from si_recsim.params import (ParameterError, check_choice, check_limits, check_number, load_params_file,
-                              merge_params, set_dotted)
+                              merge_params, parse_yaml, set_dotted)
 
 ROTATIONS = ("norot", "xrot", "yrot", "zrot", "3drot", "physrot")
 
@@ -23,7 +22,7 @@ ROTATIONS = ("norot", "xrot", "yrot", "zrot", "3drot", "physrot")
 def get_default_template_params() -> dict:
     """A fresh copy of the default template parameters."""
     text = resources.files("si_recsim").joinpath("default_params/templates_params.yaml").read_text()
-    return yaml.safe_load(text)
+    return parse_yaml(text)
 
 
 def build_template_params(params: dict | str | Path | None = None, **overrides) -> dict:
