@@ -96,10 +96,10 @@ class SpikeInjector:
         factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
         if factors is None:
             return waveforms
-        if self.shape_stretch is not None and self.modulation.burst_amplitudes[unit] is not None:
+        if self.shape_stretch and self.modulation.burst_amplitudes[unit] is not None:
             mean_factors = factors.mean(axis=1)
             stretched = np.flatnonzero(mean_factors < 1.0)
-            if stretched.size and self.shape_stretch > 0:
+            if stretched.size:
                 waveforms[stretched] = self._stretcher(unit).stretch(steps[stretched], jitters[stretched],
                                                                      mean_factors[stretched])
         waveforms *= factors[:, :, None]

@@ -158,10 +158,9 @@ class GroundTruthModel:
         first, last = start_frame // self.block_size, (end_frame - 1) // self.block_size
         pieces = []
         for block in range(first, last + 1):
-            block_start = block * self.block_size
-            low, high = max(start_frame - block_start, 0), min(end_frame - block_start, self.block_length(block))
-            whole = low == 0 and high == self.block_length(block)
-            pieces.append(self.compute_block(block, keep=not whole)[low:high])
+            block_start, length = block * self.block_size, self.block_length(block)
+            low, high = max(start_frame - block_start, 0), min(end_frame - block_start, length)
+            pieces.append(self.compute_block(block, keep=(low, high) != (0, length))[low:high])
         if len(pieces) > 1:
             return np.concatenate(pieces)
         return pieces[0] if pieces[0].flags.writeable else pieces[0].copy()
@@ -304,7 +303,8 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     jitter_rng = _stage_rng(params, "convolution", 0)
     templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
 
-    overlapping = overlapping_pairs(library.static().templates[template_ids], templates_section["overlap_threshold"])
+    static = library.static()
+    overlapping = overlapping_pairs(static.templates[template_ids], templates_section["overlap_threshold"])
     if recordings_section["sync_rate"] and len(overlapping):
         trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
                                float(recordings_section["sync_jitt"]) / 1000.0,
@@ -344,7 +344,6 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
     dtype = np.dtype(recordings_section["dtype"])
     gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
 
-    static = library.static()
     units = UnitTable(
         template_ids=template_ids,
         cell_types=trains.types,

@@ -111,7 +111,7 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
         directions = trajectories[:, -1] - trajectories[:, 0]
         directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
         angles = np.degrees(np.arccos(np.clip(directions @ drift_direction, -1.0, 1.0)))
-    static_templates = library.static().templates if drifting else library.templates
+    static_templates = library.static().templates
     target_pairs = section["n_overlap_pairs"]
     threshold = section["overlap_threshold"]
 
