@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.atomic import atomic_savez
 from si_recsim.cells.models import CellModel
 
 SPIKE_THRESHOLD_MV = -30.0
@@ -94,9 +95,7 @@ class SpikeCurrents:
     stimulus_nA: float
 
     def save(self, path: Path) -> None:
-        temporary = path.with_name(path.name + ".tmp.npz")
-        np.savez(temporary, **{key: np.asarray(value) for key, value in asdict(self).items()})
-        os.replace(temporary, path)
+        atomic_savez(path, {key: np.asarray(value) for key, value in asdict(self).items()})
 
     @classmethod
     def load(cls, path: Path) -> SpikeCurrents:

@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 from probeinterface import Probe
 
-from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.atomic import atomic_h5
 from si_recsim.generators.library import TemplateLibrary
 
 FORMAT_VERSION = 1

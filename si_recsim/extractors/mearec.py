@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.atomic import atomic_h5
 from si_recsim.generators.library import TemplateLibrary
 from si_recsim.template_params import get_default_template_params
 from si_recsim.probes import (mearec_electrodes_info, mearec_to_si_positions, probe_from_mearec_electrodes,

@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 
-from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.atomic import atomic_h5
 from si_recsim.extractors.mearec import write_h5_tree, read_h5_tree, si_to_mearec_rotations
 from si_recsim.probes import mearec_electrodes_info, mearec_to_si_positions, probe_from_mearec_electrodes, \
     si_to_mearec_positions, wired_copy

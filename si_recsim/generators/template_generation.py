@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from si_recsim.atomic import atomic_savez
 from si_recsim.generators.extracellular import PlacementSettings, generate_cell_templates
 from si_recsim.generators.library import TemplateLibrary
 from si_recsim.probes import get_probe
@@ -137,13 +138,6 @@ def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> di
     return result
 
 
-def _store(part: Path, result: dict) -> None:
-    """Write one task's result atomically (a crash never leaves a partial part)."""
-    temporary = part.with_name(part.name + ".tmp.npz")
-    np.savez(temporary, **result)
-    temporary.replace(part)
-
-
 def generate_templates(params: dict | str | Path | None = None, models=None, probe=None,
                        output: str | Path | None = None, n_jobs: int = 1, cache_folder: str | Path | None = None,
                        progress_bar: bool = True, mpi: bool = False, **overrides) -> TemplateLibrary | None:
@@ -236,7 +230,7 @@ def _run_tasks(models, probe, params, cache_folder, parts_folder, n_jobs, progre
                 for position, future in futures.items():
                     results[position] = future.result()
                     if parts[position] is not None:
-                        _store(parts[position], results[position])
+                        atomic_savez(parts[position], results[position])
                     bar.update()
         else:
             for index in needed[rank::size]:
@@ -247,7 +241,7 @@ def _run_tasks(models, probe, params, cache_folder, parts_folder, n_jobs, progre
                 index, task, n = tasks[position]
                 results[position] = _run_task(models[index], probe, params, cache_folder, task, n)
                 if parts[position] is not None:
-                    _store(parts[position], results[position])
+                    atomic_savez(parts[position], results[position])
                 bar.update()
     if communicator is not None:
         gathered = communicator.gather(results, root=0)

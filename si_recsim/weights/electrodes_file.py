@@ -25,7 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.atomic import atomic_h5
 from si_recsim.weights.coefficients import batch_coefficients
 from si_recsim.weights.electrodes import Electrode, validate_electrodes
 from si_recsim.weights.geometry import as_source, source_batches

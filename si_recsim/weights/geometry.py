@@ -26,7 +26,7 @@ from typing import Protocol
 import h5py
 import numpy as np
 
-from si_recsim.extractors.atomic import atomic_h5
+from si_recsim.atomic import atomic_h5
 
 NEURITE_TYPES = ("soma", "axon", "dend", "apic", "ais", "node", "myelin")
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 
 @contextmanager
@@ -21,6 +22,18 @@ def atomic_h5(file_path: str | Path):
     try:
         with h5py.File(temporary, "w") as file:
             yield file
+        os.replace(temporary, file_path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def atomic_savez(file_path: str | Path, arrays: dict) -> None:
+    """``numpy.savez`` of ``arrays`` under a temporary name, renamed to ``file_path`` (``.npz``) on success."""
+    file_path = Path(file_path)
+    temporary = file_path.with_name(file_path.name + ".tmp.npz")
+    try:
+        np.savez(temporary, **arrays)
         os.replace(temporary, file_path)
     finally:
         if temporary.exists():
