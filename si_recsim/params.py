@@ -119,14 +119,25 @@ def build_params(params: dict | str | Path | None = None, **overrides: Any) -> d
     params : dict
         The complete, validated parameter tree with every seed made concrete.
     """
-    if isinstance(params, (str, Path)):
-        params = load_params_file(params)
-    merged = merge_params(get_default_recording_params(), params or {})
-    for key, value in overrides.items():
-        set_dotted(merged, key, value)
+    merged = merge_with_defaults(get_default_recording_params(), params, overrides)
     validate_params(merged)
     resolve_seeds(merged)
     return merged
+
+
+def merge_with_defaults(defaults: dict, params: dict | str | Path | None, overrides: dict) -> dict:
+    """``defaults`` updated by a parameter dict or file (partial is fine), then by dotted ``overrides``."""
+    if isinstance(params, (str, Path)):
+        params = load_params_file(params)
+    merged = merge_params(defaults, params or {})
+    for key, value in overrides.items():
+        set_dotted(merged, key, value)
+    return merged
+
+
+def fresh_seed() -> int:
+    """A seed drawn from the operating system's entropy (recorded wherever it is used)."""
+    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
 
 
 def resolve_seeds(params: dict) -> None:
@@ -137,8 +148,7 @@ def resolve_seeds(params: dict) -> None:
     """
     global_seed = params.get("seed")
     if global_seed is None:
-        global_seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-        params["seed"] = global_seed
+        global_seed = params["seed"] = fresh_seed()
     children = np.random.SeedSequence(int(global_seed)).spawn(len(SEED_STAGES))
     for stage, child in zip(SEED_STAGES, children):
         if params["seeds"].get(stage) is None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from si_recsim.params import (ParameterError, check_choice, check_limits, check_number, load_params_file,
-                              merge_params, parse_yaml, set_dotted)
+from si_recsim.params import (ParameterError, check_choice, check_limits, check_number, fresh_seed,
+                              merge_with_defaults, parse_yaml)
 
 ROTATIONS = ("norot", "xrot", "yrot", "zrot", "3drot", "physrot")
 
@@ -39,14 +39,10 @@ def build_template_params(params: dict | str | Path | None = None, **overrides) 
     -------
     params : dict
     """
-    if isinstance(params, (str, Path)):
-        params = load_params_file(params)
-    merged = merge_params(get_default_template_params(), params or {})
-    for key, value in overrides.items():
-        set_dotted(merged, key, value)
+    merged = merge_with_defaults(get_default_template_params(), params, overrides)
     validate_template_params(merged)
     if merged["seed"] is None:
-        merged["seed"] = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+        merged["seed"] = fresh_seed()
     return merged
 
 
