@@ -67,12 +67,7 @@ def _library_spec(template_library):
     if isinstance(template_library, TemplateLibrary):
         return template_library.to_spec()
     if isinstance(template_library, Path) or (isinstance(template_library, str) and template_library != "default"):
-        path = Path(template_library)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"Template library {path} does not exist: pass a MEArec template file (.h5), or 'default'."
-            )
-        return str(path.resolve())
+        return str(Path(template_library).resolve())  # load_template_library says if it is missing
     return template_library
 
 

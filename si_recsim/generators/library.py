@@ -204,7 +204,8 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(
-            f"Template library {path} does not exist: pass a MEArec template file (.h5), or 'default'."
+            f"Template library {path} does not exist: pass an si_recsim library or a MEArec "
+            "template file (.h5), or 'default'."
         )
     if path.suffix.lower() in (".h5", ".hdf5"):
         from si_recsim.extractors.library_file import is_template_library_file, read_template_library
