@@ -36,7 +36,7 @@ def make_recording(path: Path, duration: float) -> None:
 def worker(reader: str, path: str) -> dict:
     start = time.perf_counter()
     if reader == "si_recsim":
-        from si_recsim.extractors import read_mearec_recording as read
+        from si_recsim.io.mearec_recording import read_mearec_recording as read
     else:
         from spikeinterface.extractors import read_mearec as read
     imported = time.perf_counter()

@@ -74,7 +74,7 @@ def worker_si_recsim(overrides: dict, duration: float, n_jobs: int, library: str
     import scipy.signal  # noqa: F401  si_recsim imports it lazily, MEArec on import: both timers exclude imports
 
     import si_recsim
-    from si_recsim.generators.library import make_analytic_library
+    from si_recsim.library.analytic import make_analytic_library
 
     if library == "mearec":
         template_library = si_recsim.load_template_library(str(LIBRARY))

@@ -28,7 +28,7 @@ from fresh_process import WorkerFailed, parse_or_serve, run_worker  # benchmarks
 
 
 def _model_folders(names: list[str]) -> list[Path]:
-    from si_recsim.cells import mearec_model_folders
+    from si_recsim.biophysics.nmc_models import mearec_model_folders
 
     folders = {folder.name: folder for folder in mearec_model_folders()}
     missing = [name for name in names if name not in folders]
@@ -62,8 +62,9 @@ def worker_mearec(names: list[str], n: int, drifting: bool, workdir: str, stage:
 
 
 def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> dict:
-    from si_recsim.cells import IntracellularSettings, nmc_cell_models, simulate_spikes
-    from si_recsim.generators.template_generation import generate_templates
+    from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
+    from si_recsim.biophysics.nmc_models import nmc_cell_models
+    from si_recsim.biophysics.template_generation import generate_templates
 
     cache = Path(workdir) / "cache"
     start = time.perf_counter()

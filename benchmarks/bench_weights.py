@@ -27,7 +27,7 @@ REFERENCE_PAIRS_PER_SECOND = 300_000 * 384 / 24.0  # BlueRecording 0.7.0, measur
 
 
 def synthetic_cells(n_segments: int, seed: int = 0):
-    from si_recsim.weights import CellSegments
+    from si_recsim.physics.segments import CellSegments
 
     rng = np.random.default_rng(seed)
     cells = []
@@ -72,9 +72,9 @@ def main() -> None:
     parser.add_argument("--electrodes", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
-    from si_recsim.weights.coefficients import batch_coefficients
-    from si_recsim.weights.electrodes import Electrode
-    from si_recsim.weights.electrodes_file import CELLS_PER_BATCH
+    from si_recsim.sonata.coefficients import batch_coefficients
+    from si_recsim.sonata.electrodes import Electrode
+    from si_recsim.sonata.electrodes_file import CELLS_PER_BATCH
 
     cells = synthetic_cells(arguments.segments)
     electrodes = [Electrode(f"e{i}", (0.0, 0.0, 10.0 * i - 1920), "LineSource") for i in range(arguments.electrodes)]

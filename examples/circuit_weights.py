@@ -17,10 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from si_recsim.circuits import CircuitCells  # noqa: E402
 from si_recsim.probes import get_probe  # noqa: E402
-from si_recsim.weights import (electrodes_from_probe, read_electrodes_file, read_geometry,  # noqa: E402
-                               write_electrodes_file, write_geometry)
+from si_recsim.sonata.circuits.circuit_cells import CircuitCells
+from si_recsim.sonata.electrodes import electrodes_from_probe
+from si_recsim.sonata.electrodes_file import write_electrodes_file
+from si_recsim.sonata.electrodes_file_reader import read_electrodes_file
+from si_recsim.sonata.geometry_file import read_geometry, write_geometry
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "neurodamus_tests" / "v5_sonata"
 

@@ -1,18 +1,16 @@
 """si_recsim: ground-truth extracellular recordings as native SpikeInterface objects."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-from si_recsim.generators import (GroundTruthRecording, GroundTruthSorting, TemplateLibrary, generate_ground_truth,
-                                  load_ground_truth, load_template_library, save_ground_truth)
-from si_recsim.params import ParameterError, build_params, get_default_recording_params
+from si_recsim.library.loading import load_template_library
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import build_params, get_default_recording_params
 from si_recsim.probes import available_probe_names, get_probe
-
-try:
-    __version__ = version("si_recsim")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+from si_recsim.recording.extractors import GroundTruthRecording, GroundTruthSorting
+from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
+from si_recsim.version import __version__
 
 __all__ = [
+    "__version__",
     "GroundTruthRecording",
     "GroundTruthSorting",
     "ParameterError",

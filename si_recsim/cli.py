@@ -25,7 +25,7 @@ def _new_output(arguments: argparse.Namespace) -> Path:
 
 
 def _gen_recordings(arguments: argparse.Namespace) -> int:
-    from si_recsim.generators.ground_truth import generate_ground_truth, save_ground_truth
+    from si_recsim.recording.ground_truth import generate_ground_truth, save_ground_truth
 
     output = _new_output(arguments)
     overrides = dict(arguments.set or [])
@@ -45,7 +45,7 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
 
 
 def _gen_templates(arguments: argparse.Namespace) -> int:
-    from si_recsim.generators.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_templates
 
     output = _new_output(arguments)
     overrides = dict(arguments.set or [])
@@ -60,7 +60,7 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
     if library is None:  # an MPI rank other than 0: rank 0 writes and reports
         return 0
     if arguments.format == "mearec":
-        from si_recsim.extractors import write_mearec_templates
+        from si_recsim.library.mearec_templates import write_mearec_templates
 
         write_mearec_templates(library, output)
     counts = {name: details["n_templates"] for name, details in library.info["models"].items()}
@@ -75,7 +75,7 @@ def _plot_templates(arguments: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from si_recsim.generators.library import load_template_library
+    from si_recsim.library.loading import load_template_library
     from si_recsim.plotting import plot_drift_trajectory, plot_library
 
     library = load_template_library(arguments.library)
@@ -89,7 +89,7 @@ def _plot_templates(arguments: argparse.Namespace) -> int:
 
 
 def _convert(arguments: argparse.Namespace) -> int:
-    from si_recsim.extractors.convert import convert
+    from si_recsim.io.convert import convert
 
     target = convert(arguments.source, arguments.target, arguments.to, overwrite=arguments.overwrite,
                      progress_bar=not arguments.no_progress, spikes=arguments.spikes,
@@ -101,7 +101,7 @@ def _convert(arguments: argparse.Namespace) -> int:
 
 def _cell_sources(arguments: argparse.Namespace) -> dict:
     """Population → cell source from a geometry file (.h5) or a SONATA circuit / simulation config (.json)."""
-    from si_recsim.weights import geometry_file_populations
+    from si_recsim.sonata.geometry_file import geometry_file_populations
 
     source = Path(arguments.source)
     if source.suffix.lower() != ".json":
@@ -111,7 +111,8 @@ def _cell_sources(arguments: argparse.Namespace) -> dict:
             raise ValueError(f"{', '.join(circuit_only)} apply to a SONATA config (.json), not to the geometry "
                              f"file {source}.")
         return geometry_file_populations(source)
-    from si_recsim.circuits import RuleDiscretisation, circuit_populations
+    from si_recsim.sonata.circuits.circuit_cells import circuit_populations
+    from si_recsim.sonata.circuits.discretisation import RuleDiscretisation
 
     rule = RuleDiscretisation(segment_length=arguments.segment_length, soma_segments=arguments.soma_segments,
                               stub_segments=arguments.stub_segments, myelin_segments=arguments.myelin_segments)
@@ -137,7 +138,7 @@ def _rows_written(file_path: Path, populations: dict) -> dict:
 
 
 def _write_positions(arguments: argparse.Namespace) -> int:
-    from si_recsim.weights import write_geometry
+    from si_recsim.sonata.geometry_file import write_geometry
 
     output = _new_output(arguments)
     populations = _cell_sources(arguments)
@@ -148,7 +149,8 @@ def _write_positions(arguments: argparse.Namespace) -> int:
 
 
 def _write_weights(arguments: argparse.Namespace) -> int:
-    from si_recsim.weights import read_electrodes, write_electrodes_file
+    from si_recsim.sonata.electrodes import read_electrodes
+    from si_recsim.sonata.electrodes_file import write_electrodes_file
 
     output = _new_output(arguments)
     electrodes = read_electrodes(arguments.electrodes)
@@ -165,7 +167,7 @@ def _write_weights(arguments: argparse.Namespace) -> int:
     if arguments.mpi:
         from mpi4py import MPI
 
-        from si_recsim.weights.mpi_writing import mpi_write_mode
+        from si_recsim.sonata.mpi_writing import mpi_write_mode
 
         how = f" by {MPI.COMM_WORLD.Get_size()} MPI rank(s), {mpi_write_mode()}"
     print(f"{len(electrodes)} electrodes x {rows} compartments ({arguments.units}) written to {output}{how}")
@@ -173,7 +175,7 @@ def _write_weights(arguments: argparse.Namespace) -> int:
 
 
 def _compare_weights(arguments: argparse.Namespace) -> int:
-    from si_recsim.weights import compare_electrodes_files
+    from si_recsim.sonata.electrodes_file_reader import compare_electrodes_files
 
     problems = compare_electrodes_files(arguments.first, arguments.second, rtol=arguments.rtol, atol=arguments.atol)
     for problem in problems:
@@ -269,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     circuit = argparse.ArgumentParser(add_help=False)
     circuit.add_argument("source", help="SONATA circuit or simulation config (.json), or a segment geometry file "
-                         "(.h5, from write-positions or si_recsim.weights.write_geometry)")
+                         "(.h5, from write-positions or si_recsim.sonata.write_geometry)")
     group = circuit.add_argument_group("SONATA circuit options")
     group.add_argument("--population", nargs="+", help="biophysical populations (default: all)")
     group.add_argument("--node-set", help="node set (default: the simulation config's, else all nodes)")
@@ -332,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``si-recsim``; returns the exit status."""
-    from si_recsim.generators.selection import SelectionError
-    from si_recsim.params import ParameterError
+    from si_recsim.params.common import ParameterError
+    from si_recsim.recording.selection import SelectionError
 
     arguments = build_parser().parse_args(argv)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from si_recsim.generators.library import TemplateLibrary
+from si_recsim.library.template_library import TemplateLibrary
 
 _CATEGORY_COLORS = {"E": "tab:red", "I": "tab:blue", "U": "tab:gray"}
 
@@ -48,7 +48,7 @@ def plot_library(library: TemplateLibrary, template_indices=None, excitatory=("P
     """
     from probeinterface.plotting import plot_probe
 
-    from si_recsim.generators.selection import cell_category
+    from si_recsim.recording.selection import cell_category
 
     ax = _axes(ax)
     static = library.static()

@@ -10,10 +10,13 @@ pytest.importorskip("LFPy")
 pytest.importorskip("libsonata")
 pytest.importorskip("morphio")
 
-from si_recsim.cells import IntracellularSettings, builtin_cell_model, simulate_spikes  # noqa: E402
-from si_recsim.circuits import CircuitCells  # noqa: E402
-from si_recsim.generators.extracellular import eap_from_currents, place_segments  # noqa: E402
-from si_recsim.weights import Electrode, read_electrodes_file, write_electrodes_file  # noqa: E402
+from si_recsim.biophysics.cell_models import builtin_cell_model
+from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
+from si_recsim.biophysics.placement import eap_from_currents, place_segments
+from si_recsim.sonata.circuits.circuit_cells import CircuitCells
+from si_recsim.sonata.electrodes import Electrode
+from si_recsim.sonata.electrodes_file import write_electrodes_file
+from si_recsim.sonata.electrodes_file_reader import read_electrodes_file
 
 SWC_TYPES = {"axon": 2, "dend": 3, "apic": 4}
 POSITION = np.array([120.0, -40.0, 65.0])

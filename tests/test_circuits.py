@@ -7,11 +7,15 @@ import h5py
 import numpy as np
 import pytest
 
-from si_recsim.circuits import (CircuitCells, ReportDiscretisation, RuleDiscretisation, circuit_populations,
-                                load_morphology, section_boundaries)
-from si_recsim.circuits.axon_replacement import replaced_axon_path, stub_boundaries
-from si_recsim.circuits.morphology import NeuronMorphology
-from si_recsim.weights import Electrode, read_electrodes_file, read_geometry, write_electrodes_file
+from si_recsim.sonata.circuits.axon_replacement import replaced_axon_path, stub_boundaries
+from si_recsim.sonata.circuits.cell_segments import section_boundaries
+from si_recsim.sonata.circuits.circuit_cells import CircuitCells, circuit_populations
+from si_recsim.sonata.circuits.discretisation import ReportDiscretisation, RuleDiscretisation
+from si_recsim.sonata.circuits.morphology import NeuronMorphology, load_morphology
+from si_recsim.sonata.electrodes import Electrode
+from si_recsim.sonata.electrodes_file import write_electrodes_file
+from si_recsim.sonata.electrodes_file_reader import read_electrodes_file
+from si_recsim.sonata.geometry_file import read_geometry
 
 libsonata = pytest.importorskip("libsonata")
 pytest.importorskip("morphio")
@@ -115,8 +119,8 @@ def test_without_axon_replacement_the_reconstructed_axon_is_kept(v5_sonata):
 
 
 def test_layouts_that_do_not_fit_the_morphology_are_refused(v5_sonata):
-    from si_recsim.circuits.discretisation import Layout
-    from si_recsim.circuits.segments import cell_segments
+    from si_recsim.sonata.circuits.cell_segments import cell_segments
+    from si_recsim.sonata.circuits.discretisation import Layout
 
     morphology = load_morphology(v5_sonata / "sub_mini5" / "morphologies" / f"{_morphology_name(v5_sonata, 0)}.asc")
     with pytest.raises(ValueError, match="no-replace-axons"):  # an original axon section under axon replacement

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from si_recsim import ParameterError, generate_ground_truth
-from si_recsim.generators.drift import ground_truth_motion
+from si_recsim.recording.drift import ground_truth_motion
 
 pytest.importorskip("LFPy")
 
 
 @pytest.fixture(scope="module")
 def drifting_library(tmp_path_factory):
-    from si_recsim.generators.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_templates
 
     folder = tmp_path_factory.mktemp("drifting")
     path = folder / "drifting.h5"
@@ -23,7 +23,7 @@ def drifting_library(tmp_path_factory):
 
 
 def test_drifting_templates_follow_their_trajectories(drifting_library):
-    from si_recsim.generators import load_template_library
+    from si_recsim.library.loading import load_template_library
 
     library = load_template_library(drifting_library)
     assert library.templates.shape == (30, 21, 224, 32) and library.locations.shape == (30, 21, 3)
@@ -116,7 +116,7 @@ def test_drifting_needs_a_drifting_library():
 
 
 def test_external_drift_signal_and_ground_truth_positions(drifting_library):
-    from si_recsim.generators import ground_truth_positions
+    from si_recsim.recording.drift import ground_truth_positions
 
     times = np.linspace(0, 20, 21)
     signal = np.where(times < 10, 0.0, 12.0)  # one 12 um step up at 10 s
@@ -136,7 +136,7 @@ def test_external_drift_signal_and_ground_truth_positions(drifting_library):
 
 def test_drifting_recording_in_mearec_format(drifting_library, tmp_path):
     mr = pytest.importorskip("MEArec")
-    from si_recsim.extractors import read_mearec_drift, read_mearec_recording, write_mearec_recording
+    from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording, write_mearec_recording
 
     recording, sorting = _drifting(drifting_library, **{"spiketrains.duration": 3})
     path = write_mearec_recording(recording, sorting, tmp_path / "drift.h5", progress_bar=False)

@@ -17,6 +17,7 @@ def test_quickstart_example_runs(tmp_path):
 def test_sorter_benchmark_finds_the_large_units(tmp_path):
     """spykingcircus2 through SpikeInterface's SorterStudy on the lazy ground truth (no save first)."""
     import importlib.util
+
     import numpy as np
 
     for module in ("numba", "hdbscan", "pandas"):

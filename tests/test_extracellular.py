@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 from conftest import make_ball_and_sticks
 
-from si_recsim.generators.extracellular import (PlacementSettings, contact_points, eap_from_currents,
-                                                generate_cell_templates, place_segments, random_angles,
-                                                recentre, rotation_matrix)
+from si_recsim.biophysics.placement import (
+    PlacementSettings,
+    contact_points,
+    eap_from_currents,
+    generate_cell_templates,
+    place_segments,
+    random_angles,
+    recentre,
+    rotation_matrix,
+)
 from si_recsim.physics import line_source_matrix
 from si_recsim.probes import get_probe
 

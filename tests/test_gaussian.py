@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from si_recsim.generators.gaussian import CHUNK, fill_standard_normal
+from si_recsim.recording.gaussian import CHUNK, fill_standard_normal
 
 
 def _draw(shape, seed=0):

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-
 from conftest import make_ball_and_sticks
-from si_recsim.cells import CellModel, IntracellularSettings, simulate_spikes
+
+from si_recsim.biophysics.cell_models import CellModel
+from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
 
 pytest.importorskip("LFPy")
 
@@ -44,9 +45,9 @@ def test_impossible_spike_window_fails_with_the_tried_currents(tmp_path):
 
 
 def test_builtin_models_calibrate_and_have_distinct_spike_widths(tmp_path):
-    from si_recsim.cells import builtin_cell_models
-    from si_recsim.generators.selection import cell_category
+    from si_recsim.biophysics.cell_models import builtin_cell_models
     from si_recsim.physics import segment_matrix
+    from si_recsim.recording.selection import cell_category
 
     widths, categories = {}, {}
     for model in builtin_cell_models():

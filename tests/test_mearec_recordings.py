@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from si_recsim import generate_ground_truth
-from si_recsim.extractors.mearec_recording import read_mearec_drift, read_mearec_recording, write_mearec_recording
+from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording, write_mearec_recording
 
 mr = pytest.importorskip("MEArec")
 se = pytest.importorskip("spikeinterface.extractors")
@@ -115,7 +115,9 @@ def test_convert_between_mearec_and_spikeinterface_folders(mearec_file, tmp_path
 
 
 def test_convert_template_libraries(mearec_library_path, tmp_path):
-    from si_recsim.extractors import convert, read_mearec_templates, read_template_library
+    from si_recsim.io import convert
+    from si_recsim.library.library_file import read_template_library
+    from si_recsim.library.mearec_templates import read_mearec_templates
 
     ours = convert(mearec_library_path, tmp_path / "ours.h5", "library")
     library = read_template_library(ours)
@@ -127,7 +129,7 @@ def test_convert_template_libraries(mearec_library_path, tmp_path):
 
 
 def test_neo_spiketrains_both_ways():
-    from si_recsim.extractors import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
+    from si_recsim.io.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
 
     recording, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 2})
     trains = sorting_to_neo_spiketrains(sorting)
@@ -142,7 +144,8 @@ def test_neo_spiketrains_both_ways():
 
 
 def test_templates_of_a_recording_file_as_spikeinterface_templates(mearec_file, mearec_library_path, tmp_path):
-    from si_recsim.extractors import read_mearec_recording_templates, read_mearec_templates
+    from si_recsim.io.mearec_recording import read_mearec_recording_templates
+    from si_recsim.library.mearec_templates import read_mearec_templates
 
     templates = read_mearec_recording_templates(mearec_file)
     library = read_mearec_templates(mearec_library_path)

@@ -3,10 +3,15 @@
 import numpy as np
 import pytest
 
-from si_recsim.extractors import read_mearec_templates, write_mearec_templates
-from si_recsim.extractors.mearec import mearec_to_si_rotations, si_to_mearec_rotations
-from si_recsim.generators import load_template_library, make_analytic_library
-from si_recsim.generators.extracellular import rotation_matrix
+from si_recsim.biophysics.placement import rotation_matrix
+from si_recsim.library.analytic import make_analytic_library
+from si_recsim.library.loading import load_template_library
+from si_recsim.library.mearec_templates import (
+    mearec_to_si_rotations,
+    read_mearec_templates,
+    si_to_mearec_rotations,
+    write_mearec_templates,
+)
 from si_recsim.probes import si_to_mearec_matrix, si_to_mearec_positions
 
 

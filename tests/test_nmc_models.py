@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from si_recsim.cells import mearec_model_folders, nmc_cell_models
-from si_recsim.generators.template_generation import generate_templates
+from si_recsim.biophysics.nmc_models import mearec_model_folders, nmc_cell_models
+from si_recsim.biophysics.template_generation import generate_templates
 
 pytest.importorskip("LFPy")
 

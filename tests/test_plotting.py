@@ -17,7 +17,7 @@ def test_library_figure_from_the_cli(tmp_path):
 
 
 def test_library_plot_draws_somata_and_waveforms():
-    from si_recsim.generators import load_template_library
+    from si_recsim.library.loading import load_template_library
     from si_recsim.plotting import plot_library
 
     library = load_template_library("default")
@@ -29,8 +29,8 @@ def test_library_plot_draws_somata_and_waveforms():
 
 
 def test_drift_plot_refuses_static_libraries_and_draws_drifting_ones(tmp_path):
-    from si_recsim.generators import load_template_library
-    from si_recsim.generators.library import TemplateLibrary
+    from si_recsim.library.loading import load_template_library
+    from si_recsim.library.template_library import TemplateLibrary
     from si_recsim.plotting import plot_drift_trajectory
 
     static = load_template_library("default")

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from si_recsim.probes import (available_probe_names, get_probe, is_planar_mea, mearec_to_si_positions,
-                              neuropixels_part_numbers, si_to_mearec_positions)
+from si_recsim.probes import (
+    available_probe_names,
+    get_probe,
+    is_planar_mea,
+    mearec_to_si_positions,
+    neuropixels_part_numbers,
+    si_to_mearec_positions,
+)
 
 
 @pytest.mark.parametrize("name", available_probe_names())

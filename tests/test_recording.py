@@ -7,8 +7,8 @@ import scipy.signal
 from spikeinterface.core import load
 
 from si_recsim import generate_ground_truth
-from si_recsim.generators.filtering import butterworth
-from si_recsim.generators.modulation import bursting_amplitudes
+from si_recsim.recording.filtering import butterworth
+from si_recsim.recording.modulation import bursting_amplitudes
 
 SHORT = {"spiketrains.duration": 4}
 
@@ -217,7 +217,7 @@ def test_bursting_amplitude_law():
 def test_shape_modulation_widens_bursting_spikes():
     from scipy.interpolate import CubicSpline
 
-    from si_recsim.generators.template_processing import TemplateStretcher, stretch_positions
+    from si_recsim.recording.template_processing import TemplateStretcher, stretch_positions
 
     recording, _ = generate_ground_truth(seed=3, **SHORT)
     copies = recording.model.injector.templates[0]
@@ -307,8 +307,8 @@ def test_run_sorter_accepts_the_lazy_recording_without_saving(tmp_path):
 
 
 def test_distance_correlation_is_a_valid_covariance_on_dense_grids():
-    from si_recsim.generators.noise import distance_correlation_factor
     from si_recsim.probes import contact_positions_3d, get_probe
+    from si_recsim.recording.noise import distance_correlation_factor
 
     # MEArec's 0.5 * half_distance / d kernel is not positive definite on this 15 um grid
     locations = contact_positions_3d(get_probe("SqMEA-10-15"))

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from si_recsim import generate_ground_truth, get_probe
-from si_recsim.extractors import read_mearec_templates
-from si_recsim.generators import SelectionError, TemplateLibrary, make_analytic_library
-from si_recsim.generators.selection import cell_category
+from si_recsim.library.analytic import make_analytic_library
+from si_recsim.library.mearec_templates import read_mearec_templates
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.recording.selection import SelectionError, cell_category
 
 EXCITATORY, INHIBITORY = ["PC", "SS", "SP"], ["AC", "BP", "BC", "BTC", "ChC", "DBC", "MC", "NGC"]
 
@@ -114,7 +115,7 @@ def test_non_default_analytic_library_rebuilds_on_its_own_probe():
 
 
 def test_vectorised_overlap_pairs_match_the_pairwise_rule():
-    from si_recsim.generators.selection import overlapping, overlapping_pairs
+    from si_recsim.recording.selection import overlapping, overlapping_pairs
 
     library = make_analytic_library(n_near=40, n_far=0)
     templates = library.templates[:40]
@@ -124,7 +125,7 @@ def test_vectorised_overlap_pairs_match_the_pairwise_rule():
 
 
 def test_default_library_is_the_packaged_biophysical_one():
-    from si_recsim.generators import load_template_library
+    from si_recsim.library.loading import load_template_library
 
     library = load_template_library("default")
     assert library.to_spec() == "default"

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from spikeinterface.core import load
 
-from si_recsim.extractors import (read_compartment_report, read_sonata_lfp_report, read_sonata_spikes)
-from si_recsim.weights import CellSegments, Electrode, write_electrodes_file
+from si_recsim.io.sonata_reports import read_compartment_report, read_sonata_lfp_report, read_sonata_spikes
+from si_recsim.physics.segments import CellSegments
+from si_recsim.sonata.electrodes import Electrode
+from si_recsim.sonata.electrodes_file import write_electrodes_file
 
 pytest.importorskip("libsonata")
 

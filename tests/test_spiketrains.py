@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from si_recsim.generators.spiketrains import add_synchrony, generate_spike_trains, spike_trains_from_times
-from si_recsim.params import build_params
+from si_recsim.params.recordings import build_params
+from si_recsim.recording.spiketrains import add_synchrony, generate_spike_trains, spike_trains_from_times
 
 
 def _section(**values):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from si_recsim import ParameterError, generate_ground_truth
-from si_recsim.extractors.library_file import read_template_library
-from si_recsim.generators import template_generation
-from si_recsim.generators.template_generation import generate_templates, physrot_constrained
+from si_recsim.biophysics import template_generation
+from si_recsim.biophysics.template_generation import generate_templates, physrot_constrained
+from si_recsim.library.library_file import read_template_library
 
 pytest.importorskip("LFPy")
 FAST = dict(n=3, ncontacts=2, seed=4, progress_bar=False)

@@ -7,10 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
-from si_recsim.weights import (CellSegments, ElectrodeError, compare_electrodes_files, electrodes_from_probe,
-                               read_electrodes, read_electrodes_file, read_geometry, write_electrodes_file,
-                               write_geometry)
-from si_recsim.weights.electrodes import Electrode
+from si_recsim.physics.segments import CellSegments
+from si_recsim.sonata.electrodes import Electrode, ElectrodeError, electrodes_from_probe, read_electrodes
+from si_recsim.sonata.electrodes_file import write_electrodes_file
+from si_recsim.sonata.electrodes_file_reader import compare_electrodes_files, read_electrodes_file
+from si_recsim.sonata.geometry_file import read_geometry, write_geometry
 
 # BlueRecording 0.7.0's own output for this example (reference notes, 2b), V/nA
 GOLDEN = np.array([

@@ -1,0 +1,39 @@
+"""Readers and writers between simulation files and SpikeInterface objects: MEArec recordings, neo
+spike trains, neurodamus (SONATA) reports and spike files, and conversions between formats."""
+
+from si_recsim.io.convert import convert
+from si_recsim.io.mearec_recording import (
+                                           MEArecFileRecording,
+                                           MEArecFileSorting,
+                                           read_mearec_drift,
+                                           read_mearec_recording,
+                                           read_mearec_recording_templates,
+                                           write_mearec_recording,
+)
+from si_recsim.io.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
+from si_recsim.io.sonata_reports import (
+                                           CompartmentReport,
+                                           SonataLfpReportRecording,
+                                           SonataSpikesSorting,
+                                           read_compartment_report,
+                                           read_sonata_lfp_report,
+                                           read_sonata_spikes,
+)
+
+__all__ = [
+    "CompartmentReport",
+    "MEArecFileRecording",
+    "MEArecFileSorting",
+    "SonataLfpReportRecording",
+    "SonataSpikesSorting",
+    "convert",
+    "read_compartment_report",
+    "read_mearec_drift",
+    "read_mearec_recording",
+    "read_mearec_recording_templates",
+    "read_sonata_lfp_report",
+    "read_sonata_spikes",
+    "sorting_from_neo_spiketrains",
+    "sorting_to_neo_spiketrains",
+    "write_mearec_recording",
+]

@@ -1,0 +1,112 @@
+"""Conversions between MEArec files, SpikeInterface ground-truth folders, template libraries and
+neurodamus LFP reports (with their spike file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+
+RECORDING_FORMATS = ("mearec", "binary", "zarr")
+LIBRARY_FORMATS = ("library", "mearec-templates")
+
+
+def input_kind(path: str | Path) -> str:
+    """``"ground-truth"`` (a folder from save_ground_truth), ``"mearec-recording"``, ``"library"``
+    (si_recsim or MEArec template file), ``"sonata-lfp-report"`` (a neurodamus LFP report)."""
+    path = Path(path)
+    if path.is_dir():
+        if any((path / name).exists() for name in ("recording", "recording.zarr")):
+            return "ground-truth"
+        raise ValueError(f"{path} is not a ground-truth folder (recording/ and sorting/ from si-recsim).")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist.")
+    try:
+        with h5py.File(path, "r") as file:
+            if "recordings" in file and "spiketrains" in file:
+                return "mearec-recording"
+            if "templates" in file:
+                return "library"
+            if "report" in file:
+                return "sonata-lfp-report"
+    except OSError:
+        pass
+    raise ValueError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
+                     "ground-truth folder.")
+
+
+def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = False, progress_bar: bool = True,
+            spikes: str | Path | None = None, electrodes_file: str | Path | None = None,
+            weights_units: str = "V/nA", population: str | None = None) -> Path:
+    """Convert ``source`` into ``target`` in format ``to``.
+
+    Parameters
+    ----------
+    source : str | Path
+        A MEArec recording file, a ground-truth folder (``save_ground_truth``), a template library
+        (si_recsim's or MEArec's), or a neurodamus LFP report (to "binary" or "zarr", with ``spikes``).
+    target : str | Path
+    to : "mearec" | "binary" | "zarr" | "library" | "mearec-templates"
+        Recordings become MEArec files or SpikeInterface ground-truth folders; libraries become
+        si_recsim or MEArec template files.
+    overwrite : bool, default: False
+    progress_bar : bool, default: True
+    spikes : str | Path | None
+        LFP reports: the simulation's SONATA spike file, which becomes the ground-truth sorting
+        (at the report's sampling rate).
+    electrodes_file, weights_units, population
+        LFP reports: see :class:`~si_recsim.io.sonata_reports.SonataLfpReportRecording`.
+
+    Returns
+    -------
+    target : Path
+    """
+    target = Path(target)
+    if to not in RECORDING_FORMATS + LIBRARY_FORMATS:
+        raise ValueError(f"--to must be one of {list(RECORDING_FORMATS + LIBRARY_FORMATS)}, got {to!r}.")
+    kind = input_kind(source)
+    if (kind == "library") != (to in LIBRARY_FORMATS):
+        allowed = LIBRARY_FORMATS if kind == "library" else RECORDING_FORMATS
+        raise ValueError(f"{source} is a {kind}: convert it to one of {list(allowed)}.")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} exists: choose another target or pass overwrite=True (--overwrite).")
+    if kind == "library":
+        from si_recsim.library.library_file import write_template_library
+        from si_recsim.library.loading import load_template_library
+        from si_recsim.library.mearec_templates import write_mearec_templates
+
+        library = load_template_library(source)
+        return write_template_library(library, target) if to == "library" else write_mearec_templates(library, target)
+    if kind == "sonata-lfp-report":
+        recording, sorting = _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population)
+    elif kind == "ground-truth":
+        from si_recsim.recording.ground_truth import load_ground_truth
+
+        recording, sorting = load_ground_truth(source)
+    else:
+        from si_recsim.io.mearec_recording import read_mearec_recording
+
+        recording, sorting = read_mearec_recording(source)
+    if to == "mearec":
+        from si_recsim.io.mearec_recording import write_mearec_recording
+
+        return write_mearec_recording(recording, sorting, target, progress_bar=progress_bar)
+    from si_recsim.recording.ground_truth import save_ground_truth
+
+    return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar)
+
+
+def _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population):
+    from si_recsim.io.sonata_reports import SonataLfpReportRecording, SonataSpikesSorting
+
+    if to == "mearec":
+        raise ValueError(f"{source} is an LFP report: convert it to 'binary' or 'zarr'.")
+    if spikes is None:
+        raise ValueError(f"Converting the LFP report {source} needs the simulation's spike file for the sorting "
+                         "(spikes=..., --spikes out.h5).")
+    recording = SonataLfpReportRecording(source, population=population, electrodes_file=electrodes_file,
+                                         weights_units=weights_units)
+    t_start = float(recording.get_times()[0])
+    sorting = SonataSpikesSorting(spikes, population=population, sampling_frequency=recording.sampling_frequency,
+                                  t_start=t_start, t_stop=t_start + recording.get_num_samples() / recording.sampling_frequency)
+    return recording, sorting

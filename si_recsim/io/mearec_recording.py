@@ -1,0 +1,358 @@
+"""MEArec recording files (``gen_recordings`` output) in and out, with h5py alone.
+
+Reading is lazy: traces are sliced from the file per request, so a recording of any length opens at
+once. Positions are converted to si_recsim's frame (see :mod:`si_recsim.probes`). Files from MEArec
+< 1.5 (channel-major traces) are refused with a clear error.
+
+Writing streams the traces chunk by chunk (memory flat in duration, SpikeInterface's chunking and
+progress bar), to a temporary file that is renamed at the end. The file holds what
+``spikeinterface.extractors.read_mearec``, ``MEArec.load_recordings`` and MEArec's tools read:
+traces with ``gain_to_uV``, ``channel_positions``, spike trains with their annotations, the
+``info`` tree (parameters, seeds, probe) and, for si_recsim's ground truth, the templates and
+their locations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
+
+from si_recsim.atomic import atomic_h5
+from si_recsim.library.mearec_templates import read_h5_tree, si_to_mearec_rotations, write_h5_tree
+from si_recsim.probes import (
+    mearec_electrodes_info,
+    mearec_to_si_positions,
+    probe_from_mearec_electrodes,
+    si_to_mearec_positions,
+    wired_copy,
+)
+
+#: MEArec's layout version that si_recsim writes and reads (time-major traces since 1.5)
+MEAREC_FORMAT_VERSION = "1.11.0"
+MINIMUM_VERSION = (1, 5, 0)
+
+
+def _version_tuple(text: str) -> tuple:
+    return tuple(int(part) for part in str(text).split(".")[:3] if part.isdigit())
+
+
+def _open_checked(file_path: Path) -> h5py.File:
+    file = h5py.File(file_path, "r")
+    version = file.attrs.get("mearec_version", "1.4.0")
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    missing = [key for key in ("recordings", "channel_positions", "info/recordings", "info/electrodes")
+               if key not in file]
+    if missing:
+        file.close()
+        raise ValueError(f"{file_path} is not a MEArec recording file: missing {missing}.")
+    if _version_tuple(version) < MINIMUM_VERSION:
+        file.close()
+        raise ValueError(f"{file_path} was written by MEArec {version}; files older than 1.5 store traces "
+                         "channel-major and are not supported: convert it with MEArec >= 1.5 (load and save it).")
+    return file
+
+
+class MEArecFileRecording(BaseRecording):
+    """A MEArec recording file as a lazy SpikeInterface recording (h5py only).
+
+    Parameters
+    ----------
+    file_path : str | Path
+
+    Notes
+    -----
+    Annotations: ``mearec_info`` (the file's ``info`` tree: parameters, seeds, probe description)
+    and ``is_filtered``. Channel ids are ``"0"``..``"n-1"`` in the file's channel order.
+    """
+
+    def __init__(self, file_path: str | Path):
+        file_path = Path(file_path).resolve()
+        with _open_checked(file_path) as file:
+            info = read_h5_tree(file["info"])
+            fs = float(info["recordings"]["fs"])
+            n_samples, n_channels = file["recordings"].shape
+            dtype = file["recordings"].dtype
+            gain = float(file["recordings"].attrs.get("gain_to_uV", 1.0))
+            positions = file["channel_positions"][()]
+        BaseRecording.__init__(self, fs, np.arange(n_channels).astype(str), dtype)
+        # the file's own contact positions, with the contact shape of its probe description
+        probe = probe_from_mearec_electrodes({**info["electrodes"], "pos": positions.tolist()})
+        self.set_probe(wired_copy(probe))
+        self.set_channel_gains(gain)
+        self.set_channel_offsets(0.0)
+        self.annotate(is_filtered=bool(info["recordings"].get("filter", True)), mearec_info=info)
+        self.add_recording_segment(_MEArecSegment(file_path, fs, n_samples, n_channels))
+        self._kwargs = dict(file_path=str(file_path))
+
+
+class _MEArecSegment(BaseRecordingSegment):
+    def __init__(self, file_path: Path, fs: float, n_samples: int, n_channels: int):
+        BaseRecordingSegment.__init__(self, sampling_frequency=fs)
+        self.file_path = file_path
+        self.n_samples = n_samples
+        self.num_channels = n_channels
+        self._file = None
+
+    def get_num_samples(self) -> int:
+        return self.n_samples
+
+    def get_traces(self, start_frame, end_frame, channel_indices):
+        if self._file is None:  # opened on first read, in whichever process reads
+            self._file = h5py.File(self.file_path, "r")
+        traces = self._file["recordings"][start_frame:end_frame]
+        return traces if channel_indices is None else traces[:, channel_indices]
+
+
+class MEArecFileSorting(BaseSorting):
+    """The ground-truth spike trains of a MEArec recording file, with MEArec's annotations as
+    properties: ``cell_type``, ``cell_model`` (``mtype``), ``firing_rate`` (``fr``), ``bursting``,
+    ``snr``, and, when the file has them, ``gt_unit_locations`` (µm, si_recsim's frame; the middle
+    step of drifting templates), ``template_id``, ``main_channel_id`` and ``voltage_peaks``.
+
+    Parameters
+    ----------
+    file_path : str | Path
+    """
+
+    def __init__(self, file_path: str | Path):
+        file_path = Path(file_path).resolve()
+        with _open_checked(file_path) as file:
+            info = read_h5_tree(file["info"])
+            fs = float(info["recordings"]["fs"])
+            t_start = float(info.get("spiketrains", {}).get("t_start") or 0.0)
+            units = sorted(file["spiketrains"], key=int) if "spiketrains" in file else []
+            frames, annotations = [], []
+            for unit in units:
+                times = file[f"spiketrains/{unit}/times"][()]
+                frames.append(np.floor((times - t_start) * fs).astype(np.int64))
+                annotations.append(read_h5_tree(file[f"spiketrains/{unit}/annotations"]))
+            extras = {key: file[key][()] for key in ("template_locations", "template_ids", "voltage_peaks")
+                      if key in file}
+        unit_ids = np.arange(len(units)).astype(str)
+        BaseSorting.__init__(self, fs, unit_ids)
+        self.add_sorting_segment(_MEArecSortingSegment(dict(zip(unit_ids, frames))))
+        self._set_properties(annotations, extras, str(info["electrodes"].get("plane", "yz")))
+        self._kwargs = dict(file_path=str(file_path))
+
+    def _set_properties(self, annotations: list, extras: dict, plane: str) -> None:
+        if not annotations:
+            return
+        for key, name in (("cell_type", "cell_type"), ("mtype", "cell_model"), ("fr", "firing_rate"),
+                          ("bursting", "bursting"), ("snr", "snr")):
+            values = [annotation.get(key) for annotation in annotations]
+            if all(value is not None for value in values):
+                self.set_property(name, np.asarray(values))
+        if "template_locations" in extras:
+            locations = mearec_to_si_positions(extras["template_locations"], plane)
+            if locations.ndim == 3:  # drifting: the middle of each trajectory
+                locations = locations[:, locations.shape[1] // 2]
+            self.set_property("gt_unit_locations", locations)
+        if "template_ids" in extras:
+            self.set_property("template_id", extras["template_ids"])
+        if "voltage_peaks" in extras:
+            peaks = extras["voltage_peaks"]
+            self.set_property("voltage_peaks", peaks)
+            self.set_property("main_channel_id", np.argmax(peaks, axis=1).astype(str))
+
+
+class _MEArecSortingSegment(BaseSortingSegment):
+    def __init__(self, frames: dict):
+        BaseSortingSegment.__init__(self)
+        self.frames = frames
+
+    def get_unit_spike_train(self, unit_id, start_frame, end_frame):
+        frames = self.frames[unit_id]
+        low = 0 if start_frame is None else np.searchsorted(frames, start_frame)
+        high = frames.size if end_frame is None else np.searchsorted(frames, end_frame)
+        return frames[low:high]
+
+
+def read_mearec_recording(file_path: str | Path) -> tuple[MEArecFileRecording, MEArecFileSorting]:
+    """A MEArec recording file as (recording, ground-truth sorting), with h5py alone."""
+    return MEArecFileRecording(file_path), MEArecFileSorting(file_path)
+
+
+def read_mearec_recording_templates(file_path: str | Path):
+    """The units' templates stored in a MEArec recording (``original_templates``) as SpikeInterface
+    ``Templates`` with the probe (the middle drift step for drifting recordings).
+
+    The template sampling rate follows from their length and ``info/templates/cut_out``.
+    """
+    from spikeinterface.core import Templates
+
+    file_path = Path(file_path)
+    recording = MEArecFileRecording(file_path)
+    with _open_checked(file_path) as file:
+        if "original_templates" not in file:
+            raise ValueError(f"{file_path} stores no templates (original_templates).")
+        templates = file["original_templates"][()]
+        cut_out = read_h5_tree(file["info/templates"]).get("cut_out") or [2.0, 5.0]
+    if templates.ndim == 4:
+        templates = templates[:, templates.shape[1] // 2]
+    templates = np.swapaxes(templates, 1, 2)  # (units, samples, channels)
+    sampling_frequency = templates.shape[1] / ((cut_out[0] + cut_out[1]) / 1000.0)
+    return Templates(templates_array=templates, sampling_frequency=sampling_frequency,
+                     nbefore=int(round(cut_out[0] * sampling_frequency / 1000.0)), probe=recording.get_probe(),
+                     is_in_uV=True)
+
+
+def read_mearec_drift(file_path: str | Path) -> list[dict]:
+    """The drift signals of a drifting MEArec recording (``drift_list``), empty when it does not drift."""
+    with _open_checked(Path(file_path)) as file:
+        if "drift_list" not in file:
+            return []
+        return [read_h5_tree(file[f"drift_list/{index}"]) for index in sorted(file["drift_list"], key=int)]
+
+
+# ------------------------------------------------------------------------------------------------
+# writing
+# ------------------------------------------------------------------------------------------------
+
+
+def _annotations(sorting, unit_index: int) -> dict:
+    properties = {key: sorting.get_property(key) for key in sorting.get_property_keys()}
+
+    def value(key, default=None):
+        return properties[key][unit_index] if key in properties else default
+
+    annotations = dict(cell_type=str(value("cell_type", "U")), mtype=str(value("cell_model", "unknown")),
+                       fr=float(value("firing_rate", np.nan)), bursting=bool(value("bursting", False)))
+    if "gt_unit_locations" in properties:
+        annotations["soma_position"] = si_to_mearec_positions(properties["gt_unit_locations"][unit_index])
+    return annotations
+
+
+def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_duration: float = 1.0,
+                           progress_bar: bool = True) -> Path:
+    """Write a recording and its ground-truth sorting as a MEArec recording file.
+
+    Parameters
+    ----------
+    recording : BaseRecording
+        Any single-segment SpikeInterface recording with a 2-D probe (si_recsim's ground truth
+        also gets its parameters, seeds and templates written).
+    sorting : BaseSorting
+        Its ground truth (properties become MEArec's spike-train annotations).
+    file_path : str | Path
+    chunk_duration : float, default: 1.0
+        Seconds of traces per write.
+    progress_bar : bool, default: True
+
+    Returns
+    -------
+    file_path : Path
+    """
+    from tqdm.auto import tqdm
+
+    if recording.get_num_segments() != 1:
+        raise ValueError("MEArec files hold one segment: select one with recording.select_segments([i]).")
+    file_path = Path(file_path)
+    fs = recording.sampling_frequency
+    n_samples, n_channels = recording.get_num_samples(), recording.get_num_channels()
+    probe = recording.get_probe()
+    electrodes = mearec_electrodes_info(probe)
+    info = _info_tree(recording, sorting, electrodes)
+    with atomic_h5(file_path) as file:
+        file.attrs["mearec_version"] = MEAREC_FORMAT_VERSION
+        file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
+        from si_recsim.version import __version__
+
+        file.attrs["si_recsim_version"] = __version__
+        traces = file.create_dataset("recordings", shape=(n_samples, n_channels), dtype=recording.get_dtype())
+        gains = recording.get_channel_gains() if recording.has_scaleable_traces() else np.ones(n_channels)
+        traces.attrs["gain_to_uV"] = float(np.asarray(gains).ravel()[0])
+        step = max(1, int(chunk_duration * fs))
+        for start in tqdm(range(0, n_samples, step), desc="write MEArec", disable=not progress_bar):
+            traces[start: start + step] = recording.get_traces(start_frame=start, end_frame=min(start + step,
+                                                                                                n_samples))
+        file.create_dataset("channel_positions",
+                            data=si_to_mearec_positions(_contact_positions(probe), electrodes["plane"]))
+        t_start = float(info["spiketrains"].get("t_start", 0.0))
+        for unit_index, unit_id in enumerate(sorting.unit_ids):
+            group = file.create_group(f"spiketrains/{unit_index}")
+            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_index, unit_id, fs, t_start))
+            group.create_dataset("t_stop", data=t_start + n_samples / fs)
+            write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
+        _write_templates(file, recording, electrodes["plane"])
+        _write_drift(file, recording)
+        write_h5_tree(file.create_group("info"), info)
+    return file_path
+
+
+def spike_times_for_readers(sorting, unit_index: int, unit_id, fs: float, t_start: float) -> np.ndarray:
+    """Spike times in s that readers turn back into the same frames with floor(t * fs).
+
+    si_recsim's ground truth has the continuous times its frames came from; for other sortings the
+    time is a thousandth of a sample after the frame, so rounding cannot move it to the previous one.
+    """
+    model = getattr(sorting, "model", None)
+    if model is not None:
+        return np.asarray(model.spike_times[unit_index], dtype=float)
+    return (sorting.get_unit_spike_train(unit_id) + 1e-3) / fs + t_start
+
+
+def _contact_positions(probe) -> np.ndarray:
+    positions = np.asarray(probe.contact_positions, dtype=float)
+    return np.column_stack([positions, np.zeros(len(positions))]) if positions.shape[1] == 2 else positions
+
+
+def _info_tree(recording, sorting, electrodes: dict) -> dict:
+    from si_recsim.params.recordings import get_default_recording_params
+
+    model = getattr(recording, "model", None)
+    params = model.params if model is not None else get_default_recording_params()
+    fs = recording.sampling_frequency
+    recordings = {**params["recordings"], "fs": fs, "duration": recording.get_num_samples() / fs,
+                  "dtype": np.dtype(recording.get_dtype()).name, "n_neurons": sorting.get_num_units()}
+    spiketrains = {key: value for key, value in params["spiketrains"].items() if value is not None}
+    templates = {key: value for key, value in params["templates"].items() if value is not None}
+    if model is not None:  # MEArec keeps the library's window, which tells readers where the trough is
+        library = model.library
+        templates["cut_out"] = [library.nbefore / library.sampling_frequency * 1000.0,
+                                (library.templates.shape[-2] - library.nbefore) / library.sampling_frequency * 1000.0]
+    return dict(recordings=recordings, spiketrains=spiketrains, templates=templates,
+                cell_types=params["cell_types"],
+                seeds={key: value for key, value in params["seeds"].items() if value is not None},
+                electrodes=electrodes)
+
+
+def _write_drift(file: h5py.File, recording) -> None:
+    """si_recsim's drift as MEArec's ``drift_list``: one signal, sampled at its own times."""
+    model = getattr(recording, "model", None)
+    drift = None if model is None else model.drift
+    if drift is None:
+        return
+    middle = drift.n_steps // 2
+    lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
+    step_um = float(lengths.min()) / (drift.n_steps - 1)
+    spacing = np.diff(drift.times)
+    write_h5_tree(file.create_group("drift_list/0"), dict(
+        drift_vector_um=drift.signal_um.astype(np.float32),
+        drift_vector_idxs=(np.rint(drift.signal_um / step_um)).astype(np.int16),
+        drift_fs=float(1.0 / np.median(spacing)) if len(spacing) else 1.0,
+        drift_times=drift.times,
+        drift_factors=drift.factors,
+        drift_steps=int(drift.n_steps),
+        middle_step=int(middle)))
+
+
+def _write_templates(file: h5py.File, recording, plane: str) -> None:
+    """si_recsim's ground truth: the selected library templates, their locations, ids and peaks."""
+    model = getattr(recording, "model", None)
+    if model is None:
+        return
+    library, ids = model.library, model.units.template_ids
+    templates = library.templates[ids]
+    file.create_dataset("original_templates", data=np.swapaxes(templates, -1, -2).astype(np.float32))
+    file.create_dataset("template_locations", data=si_to_mearec_positions(library.locations[ids], plane))
+    if library.rotations is not None:
+        file.create_dataset("template_rotations", data=si_to_mearec_rotations(library.rotations[ids], plane))
+    file.create_dataset("template_celltypes", data=library.cell_types[ids].astype(object),
+                        dtype=h5py.string_dtype())
+    file.create_dataset("template_ids", data=np.asarray(ids, dtype=np.int64))
+    static = templates if templates.ndim == 3 else templates[:, templates.shape[1] // 2]
+    troughs = np.argmin(static.min(axis=2), axis=1)
+    file.create_dataset("voltage_peaks", data=-static[np.arange(len(ids)), troughs].astype(float))

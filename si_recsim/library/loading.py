@@ -1,0 +1,58 @@
+"""One entry point from a library description (a name, a file, arrays) to a :class:`TemplateLibrary`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from probeinterface import Probe
+
+from si_recsim.library.analytic import make_analytic_library
+from si_recsim.library.default import DEFAULT_LIBRARY, default_library_path
+from si_recsim.library.library_file import is_template_library_file, read_template_library
+from si_recsim.library.mearec_templates import read_mearec_templates
+from si_recsim.library.template_library import TemplateLibrary
+
+
+def load_template_library(spec: str | Path | dict | TemplateLibrary) -> TemplateLibrary:
+    """Rebuild a library from its spec.
+
+    Parameters
+    ----------
+    spec : str | Path | dict | TemplateLibrary
+        ``"default"`` for the embedded default library (built-in cell models on Neuronexus-32);
+        ``{"analytic": {...}}`` for an analytic library with the arguments of
+        :func:`make_analytic_library`; a path to an si_recsim
+        library or a MEArec template file (``.h5``); a dictionary of arrays as made by
+        :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
+
+    Returns
+    -------
+    library : TemplateLibrary
+    """
+    if isinstance(spec, TemplateLibrary):
+        return spec
+    if isinstance(spec, dict) and "analytic" in spec:
+        return make_analytic_library(**spec["analytic"])
+    if isinstance(spec, dict):
+        return TemplateLibrary(
+            templates=np.asarray(spec["templates"], dtype=np.float32), locations=spec["locations"],
+            cell_types=spec["cell_types"], sampling_frequency=spec["sampling_frequency"], nbefore=spec["nbefore"],
+            probe=Probe.from_dict(spec["probe"]),
+            rotations=None if spec.get("rotations") is None else np.asarray(spec["rotations"]),
+            source=spec.get("source", ""),
+        )
+    if str(spec) == DEFAULT_LIBRARY:
+        library = read_template_library(default_library_path())
+        library.spec = DEFAULT_LIBRARY
+        return library
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Template library {path} does not exist: pass an si_recsim library or a MEArec "
+            "template file (.h5), or 'default'."
+        )
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        return read_template_library(path) if is_template_library_file(path) else read_mearec_templates(path)
+    raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use an si_recsim library or a "
+                     "MEArec template file (.h5).")

@@ -1,0 +1,147 @@
+"""MEArec files read with h5py alone (no MEArec installation needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from si_recsim.atomic import atomic_h5
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.templates import get_default_template_params
+from si_recsim.probes import (
+    mearec_electrodes_info,
+    mearec_to_si_positions,
+    probe_from_mearec_electrodes,
+    si_to_mearec_matrix,
+    si_to_mearec_positions,
+)
+
+
+def _decode(value):
+    """A value of MEArec's dict-to-HDF5 encoding back to Python (``"null"`` → None)."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SO":
+            return [item.decode() if isinstance(item, bytes) else item for item in value.tolist()]
+        return value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value == "null":
+        return None
+    return value
+
+
+def read_h5_tree(group: h5py.Group) -> dict:
+    """A group of MEArec's parameter tree as nested dictionaries."""
+    tree = {}
+    for key, item in group.items():
+        tree[key] = read_h5_tree(item) if isinstance(item, h5py.Group) else _decode(item[()])
+    return tree
+
+
+def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
+    """Read a MEArec template library file (``gen_templates`` output) into a :class:`TemplateLibrary`.
+
+    Templates are transposed to (n_templates, [n_drift_steps,] n_samples, n_channels), positions and rotations
+    converted to si_recsim's frame (see :mod:`si_recsim.probes`); the probe is rebuilt from
+    ``info/electrodes``.
+
+    Parameters
+    ----------
+    file_path : str | Path
+        A MEArec templates ``.h5`` file.
+
+    Returns
+    -------
+    library : TemplateLibrary
+    """
+    file_path = Path(file_path)
+    with h5py.File(file_path, "r") as file:
+        missing = [key for key in ("templates", "locations", "celltypes", "info/params", "info/electrodes")
+                   if key not in file]
+        if missing:
+            raise ValueError(f"{file_path} is not a MEArec template file: missing {missing}.")
+        raw = file["templates"][()]
+        templates = np.swapaxes(raw, -1, -2)  # (..., n_channels, n_samples) -> (..., n_samples, n_channels)
+        params = read_h5_tree(file["info/params"])
+        electrodes = read_h5_tree(file["info/electrodes"])
+        plane = str(electrodes.get("plane", "yz"))
+        locations = mearec_to_si_positions(file["locations"][()], plane)
+        rotations = mearec_to_si_rotations(file["rotations"][()], plane) if "rotations" in file else None
+        cell_types = [_decode(name) for name in file["celltypes"][()]]
+    dt_ms = float(params["dt"])
+    nbefore = int(round(float(params["cut_out"][0]) / dt_ms))
+    return TemplateLibrary(
+        templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=1000.0 / dt_ms,
+        nbefore=nbefore, probe=probe_from_mearec_electrodes(electrodes), rotations=rotations,
+        source=f"MEArec template file {file_path.name}", spec=str(file_path.resolve()),
+        info=dict(params=params, electrodes=electrodes),
+    )
+
+
+def mearec_to_si_rotations(angles: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """MEArec rotations (Euler angles about fixed x, y, z in MEArec's frame) to si_recsim's.
+
+    A morphology point ``n`` lands at ``R_m n`` in MEArec's frame and at ``P^T R_m n`` in ours
+    (``P`` from :func:`si_recsim.probes.si_to_mearec_matrix`), so ``R_ours = P^T R_m``.
+    """
+    permutation = si_to_mearec_matrix(plane)
+    matrices = Rotation.from_euler("xyz", np.asarray(angles, dtype=float)).as_matrix()
+    return Rotation.from_matrix(permutation.T @ matrices).as_euler("xyz")
+
+
+def si_to_mearec_rotations(angles: np.ndarray, plane: str = "yz") -> np.ndarray:
+    """The inverse of :func:`mearec_to_si_rotations`: ``R_m = P R_ours``."""
+    permutation = si_to_mearec_matrix(plane)
+    matrices = Rotation.from_euler("xyz", np.asarray(angles, dtype=float)).as_matrix()
+    return Rotation.from_matrix(permutation @ matrices).as_euler("xyz")
+
+
+def write_h5_tree(group: h5py.Group, tree: dict) -> None:
+    """MEArec's dict-to-HDF5 encoding: groups for dicts, "null" for None, byte strings for string lists."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            write_h5_tree(group.create_group(key), value)
+        elif value is None:
+            group.create_dataset(key, data="null", dtype=h5py.string_dtype())
+        elif isinstance(value, str):
+            group.create_dataset(key, data=value, dtype=h5py.string_dtype())
+        elif isinstance(value, (list, tuple)) and len(value) == 0:
+            group.create_dataset(key, data="[]", dtype=h5py.string_dtype())
+        elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            group.create_dataset(key, data=np.array(value, dtype="S"))
+        else:
+            group.create_dataset(key, data=np.asarray(value))
+
+
+def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> Path:
+    """Write ``library`` as a MEArec template file (``MEArec.load_templates`` opens it).
+
+    Positions and rotations are converted to MEArec's frame, templates transposed to
+    (n_templates, n_channels, n_samples); ``info/params`` carries the generation parameters with
+    ``dt``, ``cut_out`` and ``probe`` set from the library (keys it lacks take the defaults of
+    :func:`si_recsim.params.templates.get_default_template_params`, MEArec's own); the file is
+    written to a temporary name and renamed.
+    """
+    file_path = Path(file_path)
+    electrodes = mearec_electrodes_info(library.probe)
+    plane = electrodes["plane"]
+    dt = 1000.0 / library.sampling_frequency
+    params = get_default_template_params()  # every key MEArec's readers look up
+    params.update({key: value for key, value in library.info.get("params", {}).items() if not isinstance(value, dict)})
+    params.update(dt=dt, cut_out=[library.nbefore * dt, (library.templates.shape[1] - library.nbefore) * dt],
+                  probe=electrodes["electrode_name"])
+    rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
+    with atomic_h5(file_path) as file:
+        file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
+        file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
+        file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
+        file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
+        file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
+        write_h5_tree(file.create_group("info/params"), params)
+        write_h5_tree(file.create_group("info/electrodes"), electrodes)
+    return file_path

@@ -1,0 +1,155 @@
+"""The main job: a ground-truth recording and sorting from a parameter tree, and their folders."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.recordings import build_params
+from si_recsim.recording.engine import get_model
+from si_recsim.recording.extractors import GroundTruthRecording, GroundTruthSorting
+
+RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
+ZARR_SUFFIX = ".zarr"
+
+
+def generate_ground_truth(params: dict | str | Path | None = None, template_library="default",
+                          spike_times: list | None = None, unit_types: list | None = None,
+                          seed: int | None = None, **overrides) -> tuple[GroundTruthRecording, GroundTruthSorting]:
+    """Build a lazy ground-truth recording and its sorting.
+
+    Parameters
+    ----------
+    params : dict | str | Path | None, default: None
+        Parameters in MEArec's ``recordings_params.yaml`` layout (dict or YAML file); missing keys
+        take the defaults of :func:`si_recsim.get_default_recording_params`.
+    template_library : str | Path | TemplateLibrary, default: "default"
+        ``"default"`` (analytic, Neuronexus-32), a MEArec template file, or a library object.
+    spike_times : list of array-like | None, default: None
+        User spike trains in seconds (one per unit) instead of drawn ones.
+    unit_types : list of str | None, default: None
+        ``"E"``/``"I"`` per user spike train.
+    seed : int | None, default: None
+        Global seed from which every unset stage seed derives; all seeds used are stored in
+        ``recording.model.params["seeds"]``.
+    **overrides
+        Dotted parameter keys, e.g. ``**{"spiketrains.duration": 60}``.
+
+    Returns
+    -------
+    recording : GroundTruthRecording
+        Lazy SpikeInterface recording with probe and gains.
+    sorting : GroundTruthSorting
+        Ground-truth spike trains with unit properties (``gt_unit_locations``, ``main_channel_id``,
+        ``cell_type``, ...).
+    """
+    if seed is not None:
+        overrides["seed"] = seed
+    full_params = build_params(params, **overrides)
+    library_spec = _library_spec(template_library)
+    if spike_times is not None:
+        spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
+        unit_types = None if unit_types is None else [str(value) for value in unit_types]
+    if isinstance(template_library, TemplateLibrary):
+        # build once from the object in hand; the extractors below find the model in the cache
+        get_model(full_params, library_spec, spike_times, unit_types, library=template_library)
+    recording = GroundTruthRecording(full_params, library_spec, spike_times, unit_types)
+    sorting = GroundTruthSorting(full_params, library_spec, spike_times, unit_types)
+    return recording, sorting
+
+
+def _library_spec(template_library):
+    if isinstance(template_library, TemplateLibrary):
+        return template_library.to_spec()
+    if isinstance(template_library, Path) or (isinstance(template_library, str) and template_library != "default"):
+        return str(Path(template_library).resolve())  # load_template_library says if it is missing
+    return template_library
+
+
+def save_ground_truth(recording, sorting, folder: str | Path, format: str = "binary", overwrite: bool = False,
+                      **job_kwargs):
+    """Write traces, ground-truth sorting (with all properties) and parameters to one folder.
+
+    The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
+    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml``
+    (the complete parameters with the seeds used).
+    Everything is written to a temporary sibling folder that is renamed at the end, so an
+    interrupted run never leaves a half-written folder.
+
+    Parameters
+    ----------
+    recording, sorting
+        Output of :func:`generate_ground_truth`.
+    folder : str | Path
+    format : "binary" | "zarr", default: "binary"
+    overwrite : bool, default: False
+    **job_kwargs
+        SpikeInterface job arguments (``n_jobs``, ``chunk_duration``, ``progress_bar``, ...).
+        Without a chunking argument, chunks are whole blocks of the recording's grid, about
+        ``recordings.chunk_duration`` seconds long.
+
+    Returns
+    -------
+    folder : Path
+    """
+    if format not in ("binary", "zarr"):
+        raise ValueError(f"format must be 'binary' or 'zarr', got {format!r}.")
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} exists: choose another folder or pass overwrite=True.")
+    params = recording.model.params if hasattr(recording, "model") else None
+    chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
+    if params is not None and not chunking & set(job_kwargs):
+        job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        suffix = ZARR_SUFFIX if format == "zarr" else ""
+        recording.save(format=format, folder=temporary / f"{RECORDING_FOLDER}{suffix}", **job_kwargs)
+        sorting_format = "zarr" if format == "zarr" else "numpy_folder"
+        sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
+        if params is not None:
+            (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+        if folder.exists():
+            shutil.rmtree(folder)
+        temporary.rename(folder)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return folder
+
+
+def aligned_chunk_size(recording, chunk_duration: float) -> int:
+    """A whole number of the recording's blocks close to ``chunk_duration`` seconds.
+
+    Chunks that straddle blocks make parallel workers compute the shared blocks twice.
+    """
+    block_size = recording.model.block_size
+    n_blocks = max(1, int(round(float(chunk_duration or 0) * recording.sampling_frequency / block_size)))
+    return n_blocks * block_size
+
+
+def load_ground_truth(folder: str | Path):
+    """Reload a folder written by :func:`save_ground_truth`.
+
+    Returns
+    -------
+    recording : BaseRecording
+    sorting : BaseSorting
+        With every ground-truth property.
+    """
+    from spikeinterface.core import load
+
+    folder = Path(folder)
+    paths = []
+    for name in (RECORDING_FOLDER, SORTING_FOLDER):
+        found = [folder / f"{name}{suffix}" for suffix in ("", ZARR_SUFFIX) if (folder / f"{name}{suffix}").exists()]
+        if not found:
+            raise FileNotFoundError(f"{folder} is not a ground-truth folder: {name}/ is missing.")
+        paths.append(found[0])
+    return load(paths[0]), load(paths[1])

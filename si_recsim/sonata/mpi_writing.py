@@ -1,0 +1,122 @@
+"""Electrodes files written by several MPI ranks (mpi4py), identical to a single-process file.
+
+Every round, each rank loads and computes one batch of cells (batches are dealt in node order).
+Then either
+
+* **MPI-IO** (h5py built against parallel HDF5, ``h5py.get_config().mpi``): the ranks share the row
+  counts of the round, grow the datasets together and each writes its own rows into the temporary
+  file; the per-electrode groups (variable-length strings, which parallel HDF5 cannot write) are
+  added by rank 0 alone afterwards; or
+* **gather** (the plain h5py wheel): rank 0 gathers the blocks and writes them.
+
+Rank 0 renames the temporary file when every rank has finished. An error on any rank aborts the
+whole MPI job (``MPI_Abort``) after printing it, instead of leaving the other ranks waiting in a
+collective call; the output path is then never written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+
+from si_recsim.sonata.electrodes_file_layout import create_population, write_blocks, write_electrode_groups, write_offsets
+
+
+def mpi_write_mode() -> str:
+    """``"MPI-IO"`` when h5py is built on parallel HDF5, else ``"gathered to rank 0"``."""
+    return "MPI-IO" if h5py.get_config().mpi else "gathered to rank 0"
+
+
+def write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
+                   progress_bar) -> Path | None:
+    """Write with every rank of ``communicator``; rank 0 returns the path, the others None."""
+    with _abort_on_error(communicator):
+        if mpi_write_mode() == "MPI-IO":
+            return _write_with_mpi_io(communicator, sources, batches, task, Path(file_path), with_neurite_types,
+                                      electrodes, progress_bar)
+        return _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
+                               progress_bar)
+
+
+@contextmanager
+def _abort_on_error(communicator):
+    try:
+        yield
+    except Exception:
+        print(f"rank {communicator.Get_rank()}: writing the electrodes file failed:", file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        communicator.Abort(1)
+        raise
+
+
+def _rounds(communicator, population_batches: list, task):
+    """This rank's block (or None) for each round of ``size`` batches."""
+    rank, size = communicator.Get_rank(), communicator.Get_size()
+    for first in range(0, len(population_batches), size):
+        mine = first + rank
+        with _abort_on_error(communicator):  # before any collective call (closing the file) could wait for it
+            block = task(population_batches[mine]) if mine < len(population_batches) else None
+        yield block
+
+
+def _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar):
+    rank = communicator.Get_rank()
+
+    def blocks(population_batches):
+        for block in _rounds(communicator, population_batches, task):
+            gathered = communicator.gather(block, root=0)
+            if rank == 0:
+                yield from (item for item in gathered if item is not None)
+
+    if rank != 0:  # load, compute and send; rank 0 writes
+        for population_batches in batches.values():
+            for _ in blocks(population_batches):
+                pass
+        communicator.Barrier()
+        return None
+    path = write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
+    communicator.Barrier()
+    return path
+
+
+def _write_with_mpi_io(communicator, sources, batches, task, file_path: Path, with_neurite_types, electrodes,
+                       progress_bar):
+    from tqdm.auto import tqdm
+
+    rank = communicator.Get_rank()
+    temporary = file_path.with_name(f".{file_path.name}.tmp")
+    if rank == 0:
+        file_path.parent.mkdir(parents=True, exist_ok=True)
+    communicator.Barrier()
+    with h5py.File(temporary, "w", driver="mpio", comm=communicator) as file:
+        for population, source in sources.items():
+            factors, types = create_population(file, population, source.node_ids, len(electrodes),
+                                               with_neurite_types)
+            counts = []
+            rounds = _rounds(communicator, batches[population], task)
+            for block in tqdm(rounds, total=-(-len(batches[population]) // communicator.Get_size()),
+                              desc=f"weights {population}", disable=not (progress_bar and rank == 0)):
+                shared = communicator.allgather(None if block is None else block.counts)
+                rows = [0 if part is None else int(part.sum()) for part in shared]
+                low = len(factors) + sum(rows[:rank])
+                factors.resize(len(factors) + sum(rows), axis=0)  # collective
+                if types is not None:
+                    types.resize(len(types) + sum(rows), axis=0)
+                if block is not None and rows[rank]:
+                    factors[low: low + rows[rank]] = block.factors
+                    if types is not None:
+                        types[low: low + rows[rank]] = block.neurite_types
+                counts.extend(part for part in shared if part is not None)
+            write_offsets(file, population, source.node_ids, counts)
+    if rank == 0:  # the file is closed by every rank here
+        with h5py.File(temporary, "a") as file:
+            write_electrode_groups(file, electrodes, list(sources))
+        os.replace(temporary, file_path)
+    communicator.Barrier()
+    return file_path if rank == 0 else None
