@@ -55,7 +55,8 @@ def _compute_all(recording, n_jobs: int) -> None:
     from spikeinterface.core.job_tools import TimeSeriesChunkExecutor
 
     # si_recsim: chunks of whole blocks (~1 s), as save_ground_truth does; peers: 1 s chunks
-    chunking = dict(chunk_size=recording.model.block_size) if hasattr(recording, "model") else dict(chunk_duration="1s")
+    blocks = hasattr(recording, "get_block_size")
+    chunking = dict(chunk_size=recording.get_block_size()) if blocks else dict(chunk_duration="1s")
     executor = TimeSeriesChunkExecutor(recording, _read_chunk, _init_chunk, (recording,), n_jobs=n_jobs,
                                        **chunking, progress_bar=False, pool_engine="thread",
                                        max_threads_per_worker=None)

@@ -64,7 +64,7 @@ def worker_mearec(names: list[str], n: int, drifting: bool, workdir: str, stage:
 def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> dict:
     from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
     from si_recsim.biophysics.nmc_models import nmc_cell_models
-    from si_recsim.biophysics.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_template_library
 
     cache = Path(workdir) / "cache"
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> 
         simulate_spikes(model, IntracellularSettings(), cache)
     intracellular = time.perf_counter() - start
     start = time.perf_counter()
-    library = generate_templates(models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,
+    library = generate_template_library(models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,
                                  cache_folder=cache, progress_bar=False)
     extracellular = time.perf_counter() - start
     return dict(intracellular_s=intracellular, extracellular_s=extracellular, n_templates=library.num_templates)

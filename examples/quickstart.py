@@ -27,7 +27,7 @@ def main(output: Path) -> None:
     print(recording)
     print(sorting)
     print("cell types:", sorting.get_property("cell_type"))
-    print("seeds used:", recording.model.params["seeds"])
+    print("seeds used:", recording.get_annotation("si_recsim_params")["seeds"])
 
     # 2. look: SpikeInterface's own widgets on the ground truth
     analyzer = si.create_sorting_analyzer(sorting, recording, format="memory", sparse=True)

@@ -1,26 +1,44 @@
-"""si_recsim: ground-truth extracellular recordings as native SpikeInterface objects."""
+"""si_recsim: ground-truth extracellular recordings as native SpikeInterface objects.
 
+The flat API: ground truth (:func:`generate_ground_truth`, :func:`save_ground_truth`,
+:func:`load_ground_truth`, the :class:`SimulatedRecording` and :class:`SimulatedSorting`
+extractors), template libraries (:func:`generate_template_library` from cell models,
+:func:`load_template_library`, :class:`TemplateLibrary`), parameters and probes. Subpackages hold
+the rest (``si_recsim.io``, ``si_recsim.sonata``, ...). Importing si_recsim loads none of NEURON,
+LFPy, libsonata, MorphIO, mpi4py or matplotlib.
+"""
+
+from si_recsim.biophysics.template_generation import generate_template_library
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import build_params, get_default_recording_params
+from si_recsim.params.templates import build_template_params, get_default_template_params
 from si_recsim.probes import available_probe_names, get_probe
-from si_recsim.recording.extractors import GroundTruthRecording, GroundTruthSorting
+from si_recsim.recording.drift import ground_truth_motion, ground_truth_positions
+from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting, simulated_recording, simulated_sorting
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
 from si_recsim.version import __version__
 
 __all__ = [
     "__version__",
-    "GroundTruthRecording",
-    "GroundTruthSorting",
     "ParameterError",
+    "SimulatedRecording",
+    "SimulatedSorting",
     "TemplateLibrary",
     "available_probe_names",
     "build_params",
+    "build_template_params",
     "generate_ground_truth",
+    "generate_template_library",
     "get_default_recording_params",
+    "get_default_template_params",
     "get_probe",
+    "ground_truth_motion",
+    "ground_truth_positions",
     "load_ground_truth",
     "load_template_library",
     "save_ground_truth",
+    "simulated_recording",
+    "simulated_sorting",
 ]

@@ -33,10 +33,10 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
         overrides["spiketrains.duration"] = arguments.duration
     recording, sorting = generate_ground_truth(arguments.params, template_library=arguments.templates,
                                                seed=arguments.seed, **overrides)
-    model = recording.model
     print(f"{sorting.get_num_units()} units, {recording.get_num_channels()} channels, "
           f"{recording.get_total_duration():g} s at {recording.sampling_frequency:g} Hz; "
-          f"templates: {model.library.source}; seeds: {model.params['seeds']}")
+          f"templates: {recording.get_annotation('template_library_source')}; "
+          f"seeds: {recording.get_annotation('si_recsim_params')['seeds']}")
     job_kwargs = dict(n_jobs=arguments.n_jobs, progress_bar=not arguments.no_progress)
     save_ground_truth(recording, sorting, output, format=arguments.format, overwrite=arguments.overwrite,
                       **job_kwargs)
@@ -45,7 +45,7 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
 
 
 def _gen_templates(arguments: argparse.Namespace) -> int:
-    from si_recsim.biophysics.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_template_library
 
     output = _new_output(arguments)
     overrides = dict(arguments.set or [])
@@ -54,7 +54,7 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
             overrides[key] = getattr(arguments, key)
     if arguments.cell_models is not None:
         overrides["cell_models"] = arguments.cell_models.split(",")
-    library = generate_templates(arguments.params, output=output if arguments.format == "si_recsim" else None,
+    library = generate_template_library(arguments.params, output=output if arguments.format == "si_recsim" else None,
                                  n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
                                  progress_bar=not arguments.no_progress, mpi=arguments.mpi, **overrides)
     if library is None:  # an MPI rank other than 0: rank 0 writes and reports

@@ -13,11 +13,11 @@ pytest.importorskip("LFPy")
 
 @pytest.fixture(scope="module")
 def drifting_library(tmp_path_factory):
-    from si_recsim.biophysics.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_template_library
 
     folder = tmp_path_factory.mktemp("drifting")
     path = folder / "drifting.h5"
-    generate_templates(n=10, seed=0, drifting=True, ncontacts=1, drift_steps=21, output=path,
+    generate_template_library(n=10, seed=0, drifting=True, ncontacts=1, drift_steps=21, output=path,
                        cache_folder=folder / "cache", progress_bar=False)
     return path
 
@@ -44,9 +44,13 @@ def _drifting(library, **overrides):
     return generate_ground_truth(template_library=library, seed=3, **{**base, **overrides})
 
 
+def _spike_times(sorting):
+    return [sorting.get_unit_spike_train(unit_id, return_times=True) for unit_id in sorting.unit_ids]
+
+
 def test_slow_drift_is_a_triangle_starting_at_the_middle(drifting_library):
     recording, sorting = _drifting(drifting_library)
-    drift = recording.model.drift
+    drift = recording.get_drift_model()
     assert list(sorting.get_property("drifting")) == [True] * 4
     amplitude = 2 * np.abs(drift.signal_um).max()
     period = 2 * amplitude / (120 / 60)
@@ -56,36 +60,36 @@ def test_slow_drift_is_a_triangle_starting_at_the_middle(drifting_library):
     speed = np.abs(np.diff(drift.signal_um)) / np.diff(drift.times)
     assert np.median(speed) == pytest.approx(2.0, rel=0.02)  # 120 um/min
     # every spike uses the step of the signal at its own time
-    model = recording.model
-    for unit, times in enumerate(model.spike_times):
-        expected = model.drift.unit_positions(times)[unit]
-        used = model.drift.trajectories[unit, model.injector.drift_indices[unit]]
+    injector = recording._engine.injector
+    for unit, times in enumerate(_spike_times(sorting)):
+        expected = drift.unit_positions(times)[unit]
+        used = drift.trajectories[unit, injector.drift_indices[unit]]
         assert np.array_equal(expected, used)
 
 
 def test_drift_waits_for_t_start_and_never_wraps(drifting_library):
-    recording, _ = _drifting(drifting_library, **{"recordings.t_start_drift": 8.0,
-                                                  "recordings.slow_drift_amplitude": 1e6})
-    model = recording.model
-    middle = model.drift.n_steps // 2
-    for unit, times in enumerate(model.spike_times):
-        steps = model.injector.drift_indices[unit]
+    recording, sorting = _drifting(drifting_library, **{"recordings.t_start_drift": 8.0,
+                                                        "recordings.slow_drift_amplitude": 1e6})
+    drift = recording.get_drift_model()
+    middle = drift.n_steps // 2
+    for unit, times in enumerate(_spike_times(sorting)):
+        steps = recording._engine.injector.drift_indices[unit]
         assert np.all(steps[times < 8.0] == middle)
-        assert steps.min() >= 0 and steps.max() <= model.drift.n_steps - 1
+        assert steps.min() >= 0 and steps.max() <= drift.n_steps - 1
         assert np.any(steps[times > 9.0] != middle)
 
 
 def test_non_rigid_and_partial_drift(drifting_library):
     recording, _ = _drifting(drifting_library, **{"recordings.drift_mode_probe": "non-rigid",
                                                   "recordings.non_rigid_linear_min_factor": 0.25})
-    factors = recording.model.drift.factors
+    factors = recording.get_drift_model().factors
     assert factors.min() == pytest.approx(0.25) and factors.max() == pytest.approx(1.0)
     recording, sorting = _drifting(drifting_library, **{"recordings.n_drifting": 2,
                                                         "recordings.drift_mode_speed": "slow+fast"})
     assert sorting.get_property("drifting").sum() == 2
     still = np.flatnonzero(~sorting.get_property("drifting"))
     for unit in still:
-        assert np.all(recording.model.injector.drift_indices[unit] == recording.model.drift.n_steps // 2)
+        assert np.all(recording._engine.injector.drift_indices[unit] == recording.get_drift_model().n_steps // 2)
 
 
 def test_drifting_traces_match_an_independent_sum(drifting_library):
@@ -105,7 +109,7 @@ def test_ground_truth_motion(drifting_library):
     motion = ground_truth_motion(recording)
     assert motion.direction == "y"
     displacement = motion.displacement[0]
-    assert displacement.shape[0] == len(recording.model.drift.times)
+    assert displacement.shape[0] == len(recording.get_drift_model().times)
     assert np.abs(displacement).max() > 10
     assert np.allclose(displacement[0], 0)
 
@@ -124,10 +128,10 @@ def test_external_drift_signal_and_ground_truth_positions(drifting_library):
                                                         "recordings.external_drift_um": signal.tolist()})
     sample_times, positions = ground_truth_positions(recording, np.array([5.0, 15.0]))
     shift = positions[:, 1] - positions[:, 0]
-    lengths = np.linalg.norm(recording.model.drift.trajectories[:, -1] - recording.model.drift.trajectories[:, 0],
+    lengths = np.linalg.norm(recording.get_drift_model().trajectories[:, -1] - recording.get_drift_model().trajectories[:, 0],
                              axis=1)
     # every unit moved 12 um along its trajectory (to the nearest step)
-    steps = lengths / (recording.model.drift.n_steps - 1)
+    steps = lengths / (recording.get_drift_model().n_steps - 1)
     assert np.all(np.abs(np.linalg.norm(shift, axis=1) - 12.0) <= steps / 2 + 1e-9)
     static, _ = generate_ground_truth(seed=0, **{"spiketrains.duration": 1})
     _, still = ground_truth_positions(static, np.array([0.1, 0.9]))
@@ -142,10 +146,10 @@ def test_drifting_recording_in_mearec_format(drifting_library, tmp_path):
     path = write_mearec_recording(recording, sorting, tmp_path / "drift.h5", progress_bar=False)
     drift = read_mearec_drift(path)
     assert len(drift) == 1
-    assert np.allclose(drift[0]["drift_vector_um"], recording.model.drift.signal_um, atol=1e-4)
-    assert np.allclose(drift[0]["drift_factors"], recording.model.drift.factors)
+    assert np.allclose(drift[0]["drift_vector_um"], recording.get_drift_model().signal_um, atol=1e-4)
+    assert np.allclose(drift[0]["drift_factors"], recording.get_drift_model().factors)
     recgen = mr.load_recordings(str(path), return_h5_objects=False)
     assert len(recgen.drift_list) == 1
-    assert np.allclose(recgen.drift_list[0]["drift_vector_um"], recording.model.drift.signal_um, atol=1e-4)
+    assert np.allclose(recgen.drift_list[0]["drift_vector_um"], recording.get_drift_model().signal_um, atol=1e-4)
     _, back = read_mearec_recording(path)
     assert np.allclose(back.get_property("gt_unit_locations"), sorting.get_property("gt_unit_locations"))

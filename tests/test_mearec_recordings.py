@@ -55,7 +55,7 @@ def test_our_ground_truth_written_as_mearec_opens_in_spikeinterface_and_mearec(t
     assert recgen.recordings.shape == (3 * 32000, 32)
     assert [st.annotations["cell_type"] for st in recgen.spiketrains] == list(sorting.get_property("cell_type"))
     assert np.allclose(recgen.channel_positions[:, 1:], recording.get_channel_locations())
-    assert recgen.info["seeds"]["noise"] == recording.model.params["seeds"]["noise"]
+    assert recgen.info["seeds"]["noise"] == recording.get_annotation("si_recsim_params")["seeds"]["noise"]
     # and back: every ground-truth property we wrote is read again
     back_recording, back_sorting = read_mearec_recording(path)
     assert np.array_equal(back_recording.get_traces(end_frame=1000), recording.get_traces(end_frame=1000))
@@ -158,6 +158,6 @@ def test_templates_of_a_recording_file_as_spikeinterface_templates(mearec_file, 
     recording, sorting = generate_ground_truth(seed=3, **{"spiketrains.duration": 1})
     ours = read_mearec_recording_templates(write_mearec_recording(recording, sorting, tmp_path / "o.h5",
                                                                   progress_bar=False))
-    assert np.allclose(ours.templates_array, recording.model.library.templates[sorting.get_property("template_id")],
+    assert np.allclose(ours.templates_array, recording.get_template_library().templates[sorting.get_property("template_id")],
                        atol=1e-3)
-    assert ours.nbefore == recording.model.library.nbefore
+    assert ours.nbefore == recording.get_template_library().nbefore

@@ -47,7 +47,7 @@ def test_samples_do_not_depend_on_chunking(overrides):
 
 def test_returned_traces_are_the_callers_own():
     recording, _ = generate_ground_truth(seed=11, **SHORT)
-    block = recording.model.block_size
+    block = recording.get_block_size()
     reference = _traces(recording, 0, 3 * block).copy()
     windows = [(0, block), (block // 3, block // 2), (block // 2, 2 * block + 5), (block, 2 * block)]
     for start, end in windows * 2:  # the second round reads blocks cached by the first
@@ -96,7 +96,7 @@ def test_ground_truth_properties_are_consistent():
     assert locations.shape == (10, 3) and np.all(locations[:, 2] > 0)
     distances = np.linalg.norm(locations[:, None] - locations[None], axis=-1) + np.eye(10) * 1e9
     assert distances.min() >= 25
-    amplitudes = recording.model.library.amplitudes()[sorting.get_property("template_id")]
+    amplitudes = recording.get_template_library().amplitudes()[sorting.get_property("template_id")]
     assert np.all((amplitudes > 50) & (amplitudes < 300))
     assert set(sorting.get_property("main_channel_id")) <= set(recording.channel_ids)
     assert recording.get_annotation("is_filtered") is True
@@ -174,12 +174,11 @@ def test_far_neurons_need_enough_small_templates(mearec_library_path):
 
 def _expected_clean_traces(recording, sorting):
     """Recompute the noise-free, unfiltered traces spike by spike, independently of the engine."""
-    model = recording.model
-    injector = model.injector
+    injector = recording._engine.injector
     expected = np.zeros((recording.get_num_samples(), recording.get_num_channels()))
     n_samples = injector.n_samples
-    for unit, frames in enumerate(model.frames):
-        factors = model.injector.modulation.factors(unit, 0, len(frames))
+    for unit, frames in enumerate(injector.frames):
+        factors = injector.modulation.factors(unit, 0, len(frames))
         channels = injector.channels[unit]
         for spike, frame in enumerate(frames):
             step, jitter = injector.drift_indices[unit][spike], injector.jitter_indices[unit][spike]
@@ -198,7 +197,7 @@ def test_bursting_modulation_stays_aligned_with_spikes():
                     "recordings.noise_level": 0, "recordings.filter": False, "recordings.bursting": True,
                     "recordings.sdrand": 0.0, "recordings.modulation": "template",
                     "recordings.block_duration": 0.25, "templates.min_dist": 0})
-    burst = recording.model.injector.modulation.burst_amplitudes
+    burst = recording._engine.injector.modulation.burst_amplitudes
     assert all(amplitudes is not None and amplitudes.min() < 0.8 for amplitudes in burst)
     expected = _expected_clean_traces(recording, sorting)
     assert np.abs(_traces(recording) - expected).max() < 1e-3
@@ -220,8 +219,8 @@ def test_shape_modulation_widens_bursting_spikes():
     from si_recsim.recording.template_processing import TemplateStretcher, stretch_positions
 
     recording, _ = generate_ground_truth(seed=3, **SHORT)
-    copies = recording.model.injector.templates[0]
-    nbefore = recording.model.injector.nbefore
+    copies = recording._engine.injector.templates[0]
+    nbefore = recording._engine.injector.nbefore
     stretcher = TemplateStretcher(copies, nbefore, 30)
     n_jitters = copies.shape[1]
     jitters = np.array([0, n_jitters - 1, 0])
@@ -248,11 +247,11 @@ def test_shape_modulation_widens_bursting_spikes():
 @pytest.mark.parametrize("mode", ["template", "electrode"])
 def test_modulation_spread_matches_sdrand(mode):
     recording, _ = generate_ground_truth(seed=2, **SHORT, **{"recordings.modulation": mode, "recordings.sdrand": 0.1})
-    model = recording.model
-    modulation = model.injector.modulation
-    per_unit = [modulation.factors(unit, 0, len(frames)) for unit, frames in enumerate(model.frames)]
+    injector = recording._engine.injector
+    modulation = injector.modulation
+    per_unit = [modulation.factors(unit, 0, len(frames)) for unit, frames in enumerate(injector.frames)]
     for unit, unit_factors in enumerate(per_unit):
-        assert unit_factors.shape[1] == (len(model.injector.channels[unit]) if mode == "electrode" else 1)
+        assert unit_factors.shape[1] == (len(injector.channels[unit]) if mode == "electrode" else 1)
     factors = np.concatenate([unit_factors.ravel() for unit_factors in per_unit])
     assert factors.mean() == pytest.approx(1.0, abs=0.01)
     assert factors.std() == pytest.approx(0.1, rel=0.1)
@@ -284,11 +283,11 @@ def test_channel_sparsity_drops_only_tiny_contributions():
     # template modulation: one factor per spike, so both recordings draw the same factors
     common = dict(seed=15, **{"spiketrains.duration": 2, "recordings.noise_level": 0, "recordings.filter": False,
                               "recordings.modulation": "template"})
-    dense, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0})
+    dense, dense_sorting = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0})
     sparse, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0.05})
-    assert all(len(channels) == 32 for channels in dense.model.injector.channels)
-    assert any(len(channels) < 32 for channels in sparse.model.injector.channels)
-    peak = dense.model.units.amplitudes.max()
+    assert all(len(channels) == 32 for channels in dense._engine.injector.channels)
+    assert any(len(channels) < 32 for channels in sparse._engine.injector.channels)
+    peak = dense_sorting.get_property("amplitude_uV").max()
     difference = np.abs(_traces(dense) - _traces(sparse)).max()
     assert 0 < difference <= 0.05 * peak * 1.2 * 3  # at most three overlapping spikes, modulation within 20 %
 

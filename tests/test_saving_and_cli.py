@@ -24,7 +24,7 @@ def test_saved_folder_keeps_traces_probe_and_ground_truth(tmp_path, format):
     for unit in sorting.unit_ids:
         assert np.array_equal(loaded_sorting.get_unit_spike_train(unit), sorting.get_unit_spike_train(unit))
     params = yaml.safe_load((folder / "params.yaml").read_text())
-    assert params["seeds"] == recording.model.params["seeds"]
+    assert params["seeds"] == recording.get_annotation("si_recsim_params")["seeds"]
     assert [path.name for path in tmp_path.iterdir()] == ["gt"]
 
 

@@ -36,7 +36,10 @@ def test_amplitude_window_failure_is_explained():
 def test_overlap_pairs_target_is_met():
     recording, _ = generate_ground_truth(seed=3, **{"spiketrains.duration": 1, "templates.n_overlap_pairs": 2,
                                                     "templates.min_dist": 10})
-    assert len(recording.model.overlapping) == 2
+    from si_recsim.recording.selection import overlapping_pairs
+
+    threshold = recording.get_annotation("si_recsim_params")["templates"]["overlap_threshold"]
+    assert len(overlapping_pairs(recording.get_unit_templates().templates_array, threshold)) == 2
 
 
 def test_position_limits_are_in_mearec_frame():
@@ -102,7 +105,12 @@ def test_recording_from_mearec_library(mearec_library_path):
     models = sorting.get_property("cell_model")
     types = sorting.get_property("cell_type")
     assert all(cell_category(model, EXCITATORY, INHIBITORY) == kind for model, kind in zip(models, types))
-    assert recording._kwargs["template_library"] == str(mearec_library_path.resolve())
+    # the file travels as a path under a *_path key, which SpikeInterface makes relative to a folder
+    path = mearec_library_path.resolve()
+    assert recording.to_dict()["kwargs"]["template_library_path"] == str(path)
+    relative = recording.to_dict(recursive=True, relative_to=path.parent)
+    assert relative["relative_paths"] and relative["kwargs"]["template_library_path"] == path.name
+    assert relative["kwargs"]["sorting"]["kwargs"]["template_library_path"] == path.name
     assert recording.get_traces(start_frame=0, end_frame=1000).shape == (1000, 32)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from si_recsim import ParameterError, generate_ground_truth
 from si_recsim.biophysics import template_generation
-from si_recsim.biophysics.template_generation import generate_templates, physrot_constrained
+from si_recsim.biophysics.template_generation import generate_template_library, physrot_constrained
 from si_recsim.library.library_file import read_template_library
 
 pytest.importorskip("LFPy")
@@ -21,7 +21,7 @@ def cache(tmp_path_factory):
 
 
 def test_library_file_round_trip_and_use_in_recordings(tmp_path, cache):
-    library = generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+    library = generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert not (tmp_path / "lib.h5.parts").exists()
     assert library.templates.shape == (9, 224, 32) and library.sampling_frequency == 32000.0
     assert sorted(set(library.cell_types)) == ["builtin_BC", "builtin_MC", "builtin_PC"]
@@ -41,11 +41,11 @@ def test_library_file_round_trip_and_use_in_recordings(tmp_path, cache):
 
 
 def test_each_model_has_its_own_seeded_stream(cache):
-    everything = generate_templates(cache_folder=cache, **FAST)
-    alone = generate_templates(cache_folder=cache, cell_models=["builtin_MC"], **FAST)
+    everything = generate_template_library(cache_folder=cache, **FAST)
+    alone = generate_template_library(cache_folder=cache, cell_models=["builtin_MC"], **FAST)
     subset = everything.cell_types == "builtin_MC"
     assert np.array_equal(alone.templates, everything.templates[subset])
-    other_seed = generate_templates(cache_folder=cache, **{**FAST, "seed": 5})
+    other_seed = generate_template_library(cache_folder=cache, **{**FAST, "seed": 5})
     assert not np.array_equal(other_seed.templates, everything.templates)
 
 
@@ -61,21 +61,21 @@ def test_interrupted_run_resumes_from_finished_models(tmp_path, cache, monkeypat
 
     monkeypatch.setattr(template_generation, "_run_task", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+        generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert not (tmp_path / "lib.h5").exists()
     assert len(list((tmp_path / "lib.h5.parts").glob("*.npz"))) == 2
     calls.clear()
     monkeypatch.setattr(template_generation, "_run_task", lambda model, *args: (calls.append(model.name),
                                                                                original(model, *args))[1])
-    resumed = generate_templates(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
+    resumed = generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert calls == ["builtin_PC"]
-    assert np.array_equal(resumed.templates, generate_templates(cache_folder=cache, **FAST).templates)
+    assert np.array_equal(resumed.templates, generate_template_library(cache_folder=cache, **FAST).templates)
 
 
 @pytest.mark.slow
 def test_parallel_processes_give_the_same_library(cache):
-    serial = generate_templates(cache_folder=cache, **FAST)
-    parallel = generate_templates(cache_folder=cache, n_jobs=2, **FAST)
+    serial = generate_template_library(cache_folder=cache, **FAST)
+    parallel = generate_template_library(cache_folder=cache, n_jobs=2, **FAST)
     assert np.array_equal(serial.templates, parallel.templates)
     assert np.array_equal(serial.locations, parallel.locations)
 
@@ -84,11 +84,11 @@ def test_physrot_table_and_bad_parameters():
     assert physrot_constrained("builtin_PC") and physrot_constrained("L5_TTPC1_cADpyr232_1")
     assert physrot_constrained("builtin_MC") and not physrot_constrained("builtin_BC")
     with pytest.raises(ParameterError, match="Unknown cell models"):
-        generate_templates(cell_models=["builtin_XX"], **FAST)
+        generate_template_library(cell_models=["builtin_XX"], **FAST)
     with pytest.raises(ParameterError, match="min_drift"):
-        generate_templates(drifting=True, min_drift=500, **FAST)
+        generate_template_library(drifting=True, min_drift=500, **FAST)
     with pytest.raises(ParameterError, match="xlim"):
-        generate_templates(xlim=[-5, 10], **FAST)
+        generate_template_library(xlim=[-5, 10], **FAST)
 
 
 def test_cli_generates_a_library_then_a_recording(tmp_path, cache):
@@ -121,7 +121,7 @@ def test_cli_writes_mearec_format(tmp_path, cache):
 
 
 def test_mpi_ranks_give_the_same_library(tmp_path, run_mpi, cache):
-    serial = generate_templates(cache_folder=cache, **{**FAST, "n": 12})
+    serial = generate_template_library(cache_folder=cache, **{**FAST, "n": 12})
     output = tmp_path / "mpi.h5"
     completed = run_mpi("gen-templates", "--mpi", "-n", "12", "--seed", "4", "--set", "ncontacts=2", "-o", str(output),
                         "--cache-folder", str(cache), "--no-progress")
@@ -137,7 +137,7 @@ def test_3d_probe_library_gives_a_recording(cache):
     probe = get_probe("Neuropixels-24").to_3d(axes="xy")
     probe.rotate(30, axis=[1.0, 0.0, 0.0])
     probe.set_device_channel_indices(np.arange(24))
-    library = generate_templates(probe=probe, cache_folder=cache, **{**FAST, "min_amp": 10})
+    library = generate_template_library(probe=probe, cache_folder=cache, **{**FAST, "min_amp": 10})
     assert library.probe.ndim == 3 and library.num_channels == 24
     recording, sorting = generate_ground_truth(template_library=library, seed=0, **{
         "spiketrains.duration": 1, "spiketrains.n_exc": 1, "spiketrains.n_inh": 1, "templates.min_amp": 10,

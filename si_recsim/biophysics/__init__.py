@@ -5,7 +5,7 @@ simulate, so importing it stays light."""
 from si_recsim.biophysics.cell_models import BUILTIN_MODEL_NAMES, CellModel, builtin_cell_model, builtin_cell_models
 from si_recsim.biophysics.intracellular import IntracellularSettings, SpikeCurrents, simulate_spikes
 from si_recsim.biophysics.nmc_models import mearec_model_folders, nmc_cell_models
-from si_recsim.biophysics.template_generation import generate_templates
+from si_recsim.biophysics.template_generation import generate_template_library
 
 __all__ = [
     "BUILTIN_MODEL_NAMES",
@@ -14,7 +14,7 @@ __all__ = [
     "SpikeCurrents",
     "builtin_cell_model",
     "builtin_cell_models",
-    "generate_templates",
+    "generate_template_library",
     "mearec_model_folders",
     "nmc_cell_models",
     "simulate_spikes",

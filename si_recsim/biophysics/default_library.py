@@ -26,11 +26,11 @@ FAR = dict(probe="Neuronexus-32", n=110, seed=1, xlim=[100, 300], min_amp=0, che
 
 def build_default_library(output: str | Path, cache_folder: str | Path | None = None) -> TemplateLibrary:
     """Generate the default library (near and far templates) and write it to ``output``."""
-    from si_recsim.biophysics.template_generation import generate_templates
+    from si_recsim.biophysics.template_generation import generate_template_library
     from si_recsim.library.library_file import write_template_library
 
-    near = generate_templates(cache_folder=cache_folder, **NEAR)
-    far = generate_templates(cache_folder=cache_folder, **FAR)
+    near = generate_template_library(cache_folder=cache_folder, **NEAR)
+    far = generate_template_library(cache_folder=cache_folder, **FAR)
     library = TemplateLibrary(
         templates=np.concatenate([near.templates, far.templates]),
         locations=np.concatenate([near.locations, far.locations]),

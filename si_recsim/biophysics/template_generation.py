@@ -144,7 +144,7 @@ def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> di
     return result
 
 
-def generate_templates(params: dict | str | Path | None = None, models=None, probe=None,
+def generate_template_library(params: dict | str | Path | None = None, models=None, probe=None,
                        output: str | Path | None = None, n_jobs: int = 1, cache_folder: str | Path | None = None,
                        progress_bar: bool = True, mpi: bool = False, **overrides) -> TemplateLibrary | None:
     """Simulate cell models and compute their templates on a probe.

@@ -29,6 +29,7 @@ from si_recsim.probes import (
     si_to_mearec_positions,
     wired_copy,
 )
+from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording
 
 #: MEArec's layout version that si_recsim writes and reads (time-major traces since 1.5)
 MEAREC_FORMAT_VERSION = "1.11.0"
@@ -273,24 +274,18 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
         t_start = float(info["spiketrains"].get("t_start", 0.0))
         for unit_index, unit_id in enumerate(sorting.unit_ids):
             group = file.create_group(f"spiketrains/{unit_index}")
-            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_index, unit_id, fs, t_start))
+            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_id, fs, t_start))
             group.create_dataset("t_stop", data=t_start + n_samples / fs)
             write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
-        _write_templates(file, recording, electrodes["plane"])
+        _write_templates(file, recording, sorting, electrodes["plane"])
         _write_drift(file, recording)
         write_h5_tree(file.create_group("info"), info)
     return file_path
 
 
-def spike_times_for_readers(sorting, unit_index: int, unit_id, fs: float, t_start: float) -> np.ndarray:
-    """Spike times in s that readers turn back into the same frames with floor(t * fs).
-
-    si_recsim's ground truth has the continuous times its frames came from; for other sortings the
-    time is a thousandth of a sample after the frame, so rounding cannot move it to the previous one.
-    """
-    model = getattr(sorting, "model", None)
-    if model is not None:
-        return np.asarray(model.spike_times[unit_index], dtype=float)
+def spike_times_for_readers(sorting, unit_id, fs: float, t_start: float) -> np.ndarray:
+    """Spike times in s that readers turn back into the same frames with floor(t * fs): a thousandth
+    of a sample after the frame, so rounding cannot move it to the previous one."""
     return (sorting.get_unit_spike_train(unit_id) + 1e-3) / fs + t_start
 
 
@@ -302,15 +297,14 @@ def _contact_positions(probe) -> np.ndarray:
 def _info_tree(recording, sorting, electrodes: dict) -> dict:
     from si_recsim.params.recordings import get_default_recording_params
 
-    model = getattr(recording, "model", None)
-    params = model.params if model is not None else get_default_recording_params()
+    params = recording.get_annotation(PARAMS_ANNOTATION) or get_default_recording_params()
+    library = recording.get_template_library() if isinstance(recording, SimulatedRecording) else None
     fs = recording.sampling_frequency
     recordings = {**params["recordings"], "fs": fs, "duration": recording.get_num_samples() / fs,
                   "dtype": np.dtype(recording.get_dtype()).name, "n_neurons": sorting.get_num_units()}
     spiketrains = {key: value for key, value in params["spiketrains"].items() if value is not None}
     templates = {key: value for key, value in params["templates"].items() if value is not None}
-    if model is not None:  # MEArec keeps the library's window, which tells readers where the trough is
-        library = model.library
+    if library is not None:  # MEArec keeps the library's window, which tells readers where the trough is
         templates["cut_out"] = [library.nbefore / library.sampling_frequency * 1000.0,
                                 (library.templates.shape[-2] - library.nbefore) / library.sampling_frequency * 1000.0]
     return dict(recordings=recordings, spiketrains=spiketrains, templates=templates,
@@ -321,8 +315,7 @@ def _info_tree(recording, sorting, electrodes: dict) -> dict:
 
 def _write_drift(file: h5py.File, recording) -> None:
     """si_recsim's drift as MEArec's ``drift_list``: one signal, sampled at its own times."""
-    model = getattr(recording, "model", None)
-    drift = None if model is None else model.drift
+    drift = recording.get_drift_model() if isinstance(recording, SimulatedRecording) else None
     if drift is None:
         return
     middle = drift.n_steps // 2
@@ -339,12 +332,11 @@ def _write_drift(file: h5py.File, recording) -> None:
         middle_step=int(middle)))
 
 
-def _write_templates(file: h5py.File, recording, plane: str) -> None:
+def _write_templates(file: h5py.File, recording, sorting, plane: str) -> None:
     """si_recsim's ground truth: the selected library templates, their locations, ids and peaks."""
-    model = getattr(recording, "model", None)
-    if model is None:
+    if not isinstance(recording, SimulatedRecording):
         return
-    library, ids = model.library, model.units.template_ids
+    library, ids = recording.get_template_library(), np.asarray(sorting.get_property("template_id"), dtype=int)
     templates = library.templates[ids]
     file.create_dataset("original_templates", data=np.swapaxes(templates, -1, -2).astype(np.float32))
     file.create_dataset("template_locations", data=si_to_mearec_positions(library.locations[ids], plane))

@@ -56,3 +56,17 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
         return read_template_library(path) if is_template_library_file(path) else read_mearec_templates(path)
     raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use an si_recsim library or a "
                      "MEArec template file (.h5).")
+
+
+def library_reference(library: str | Path | dict | TemplateLibrary) -> dict:
+    """How an extractor refers to a library: ``{"template_library": name or arrays, "template_library_path": path}``.
+
+    Files are referenced by absolute path (under a ``*_path`` key, which SpikeInterface can make
+    relative or mount), names and analytic libraries by their description, libraries held only in
+    memory by their arrays.
+    """
+    if isinstance(library, TemplateLibrary):
+        library = library.to_spec()
+    if isinstance(library, dict) or str(library) == DEFAULT_LIBRARY:
+        return dict(template_library=library, template_library_path=None)
+    return dict(template_library=None, template_library_path=str(Path(library).resolve()))

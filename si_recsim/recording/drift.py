@@ -171,7 +171,7 @@ def ground_truth_positions(recording, times: np.ndarray | None = None) -> tuple[
 
     Parameters
     ----------
-    recording : GroundTruthRecording
+    recording : SimulatedRecording
     times : np.ndarray | None, default: None
         Times in s (the recording's time base); None = the drift signal's own sampling.
 
@@ -181,23 +181,24 @@ def ground_truth_positions(recording, times: np.ndarray | None = None) -> tuple[
     positions : np.ndarray
         (n_units, n_times, 3) µm; static units keep their location.
     """
-    model = recording.model
-    if model.drift is None:
-        times = np.asarray([model.t_start] if times is None else times, dtype=float)
-        return times, np.repeat(model.units.locations[:, None, :], len(times), axis=1)
-    times = model.drift.times if times is None else np.asarray(times, dtype=float)
-    return times, model.drift.unit_positions(times)
+    drift = recording.get_drift_model()
+    if drift is None:
+        times = np.asarray([recording.get_time_info()["t_start"] or 0.0] if times is None else times, dtype=float)
+        return times, np.repeat(recording.get_unit_locations()[:, None, :], len(times), axis=1)
+    times = drift.times if times is None else np.asarray(times, dtype=float)
+    return times, drift.unit_positions(times)
 
 
 def ground_truth_motion(recording):
-    """The drift of a :class:`GroundTruthRecording` as a SpikeInterface ``Motion`` (direction y).
+    """The drift of a :class:`~si_recsim.recording.extractors.SimulatedRecording` as a SpikeInterface
+    ``Motion`` (direction y).
 
     One spatial bin per drifting unit, at its middle depth, holding that unit's vertical
     displacement over time (rigid drift: every bin moves alike).
     """
     from spikeinterface.core.motion import Motion
 
-    drift = recording.model.drift
+    drift = recording.get_drift_model()
     if drift is None:
         raise ValueError("This recording does not drift (recordings.drifting is false).")
     moving = np.flatnonzero(drift.factors != 0)

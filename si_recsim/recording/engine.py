@@ -1,7 +1,9 @@
-"""The ground-truth model: everything a recording needs, built once from parameters and a library.
+"""The trace engine: every sample of a ground-truth recording, computed a block at a time.
 
-:func:`build_model` draws spike trains, selects and prepares templates, and sets up modulation,
-noise, filter and output scaling. :meth:`GroundTruthModel.compute_block` then computes one block of
+:func:`build_engine` prepares the units' templates (sparsified, padded, resampled, jittered),
+their per-spike modulation and drift steps, the noise, the filter and the output scaling, from the
+parameters and the units' spike frames (given by the ground-truth sorting, see
+:mod:`si_recsim.recording.units`). :meth:`TraceEngine.compute_block` then computes one block of
 the fixed grid: noise and spikes over the block plus the filter margin on each side, the filter as
 an FFT multiplication by its exact frequency response, and quantisation. Blocks are the only unit
 of computation, so the value of a sample never depends on the window that asked for it.
@@ -9,18 +11,14 @@ of computation, so the value of a sample never depends on the window that asked 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 
-from si_recsim.library.loading import load_template_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
-from si_recsim.recording.drift import build_drift, preferred_direction
+from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.filtering import LinearFilter, butterworth, resonant_peak
 from si_recsim.recording.injection import SpikeInjector
 from si_recsim.recording.modulation import Modulation, bursting_amplitudes
@@ -32,45 +30,24 @@ from si_recsim.recording.noise import (
     distance_correlation_factor,
     make_color_spec,
 )
-from si_recsim.recording.selection import overlapping_pairs, select_templates
-from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
+from si_recsim.recording.spiketrains import generate_spike_trains
 from si_recsim.recording.template_processing import jitter_shifts, jittered_copies, pad_template, resample_template, taper_edges
+from si_recsim.recording.units import num_samples, recording_library, sampling_frequency, stage_rng, unit_drift
 
 _CACHED_BLOCKS = 2
 # channels filtered and written out together: their temporaries stay small and in cache
 _ROWS_PER_GROUP = 8
 
 
-@dataclass
-class UnitTable:
-    """Ground-truth description of the units (one entry per unit)."""
+class TraceEngine:
+    """Computes the samples of one recording (see :func:`build_engine`)."""
 
-    template_ids: np.ndarray
-    cell_types: np.ndarray
-    cell_models: np.ndarray
-    locations: np.ndarray
-    firing_rates: np.ndarray
-    bursting: np.ndarray
-    main_channel_indices: np.ndarray
-    amplitudes: np.ndarray
-    drifting: np.ndarray
-
-
-class GroundTruthModel:
-    """All arrays and components of one ground-truth recording (see :func:`build_model`)."""
-
-    def __init__(self, *, params: dict, library: TemplateLibrary, sampling_frequency: float, num_samples: int,
-                 t_start: float, spike_times: list, units: UnitTable, frames: list, injector: SpikeInjector,
+    def __init__(self, *, num_channels: int, sampling_frequency: float, num_samples: int, injector: SpikeInjector,
                  noise, recording_filter: LinearFilter | None, block_size: int, margin: int, dtype: np.dtype,
-                 gain_to_uV: float, lsb: float | None, overlapping: np.ndarray, drift=None):
-        self.params = params
-        self.library = library
+                 gain_to_uV: float, lsb: float | None, drift: DriftModel | None = None):
+        self.num_channels = num_channels
         self.sampling_frequency = sampling_frequency
         self.num_samples = num_samples
-        self.t_start = t_start
-        self.spike_times = spike_times
-        self.units = units
-        self.frames = frames
         self.injector = injector
         self.noise = noise
         self.recording_filter = recording_filter
@@ -79,7 +56,6 @@ class GroundTruthModel:
         self.dtype = dtype
         self.gain_to_uV = gain_to_uV
         self.lsb = lsb
-        self.overlapping = overlapping
         self.drift = drift
         self.n_fft = block_size + 2 * margin
         self.response = None
@@ -89,19 +65,6 @@ class GroundTruthModel:
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._scratch = threading.local()
-
-    @property
-    def num_channels(self) -> int:
-        return self.library.num_channels
-
-    @property
-    def channel_ids(self) -> np.ndarray:
-        """Channel ids ``"0"``..``"n-1"`` (contact order of the library probe)."""
-        return np.arange(self.num_channels).astype(str)
-
-    @property
-    def num_units(self) -> int:
-        return len(self.frames)
 
     def compute_block(self, block: int, keep: bool = False) -> np.ndarray:
         """Samples of block ``block`` in output units and dtype, all channels.
@@ -177,10 +140,6 @@ class GroundTruthModel:
 # ------------------------------------------------------------------------------------------------
 
 
-def _stage_rng(params: dict, stage: str, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(params["seeds"][stage], spawn_key=keys))
-
-
 def active_channels(template: np.ndarray, threshold: float) -> np.ndarray:
     """Channels where a template (n_samples, n_channels) reaches ``threshold`` times its peak."""
     peaks = np.abs(template).max(axis=0)
@@ -228,113 +187,47 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
     return prepared, channels, nbefore
 
 
-def _cache_key(params: dict, library_spec, spike_times, unit_types) -> str:
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode())
-    if isinstance(library_spec, dict) and "templates" in library_spec:
-        digest.update(np.ascontiguousarray(np.asarray(library_spec["templates"], dtype=np.float32)).tobytes())
-        digest.update(np.asarray(library_spec["locations"], dtype=float).tobytes())
-    else:
-        digest.update(json.dumps(library_spec, sort_keys=True, default=str).encode())
-    if spike_times is not None:
-        for unit_times in spike_times:
-            digest.update(np.asarray(unit_times, dtype=float).tobytes())
-        digest.update(json.dumps(list(unit_types or [])).encode())
-    return digest.hexdigest()
-
-
-_MODEL_CACHE: OrderedDict = OrderedDict()
-_MODEL_CACHE_SIZE = 2
-_MODEL_CACHE_LOCK = threading.Lock()
-
-
-def get_model(params: dict, library_spec, spike_times: list | None = None, unit_types: list | None = None,
-              library: TemplateLibrary | None = None) -> GroundTruthModel:
-    """:func:`build_model`, reusing the model of identical arguments built in this process.
-
-    ``library``, when given, is the already loaded library that ``library_spec`` describes.
-    """
-    key = _cache_key(params, library_spec, spike_times, unit_types)
-    with _MODEL_CACHE_LOCK:
-        if key in _MODEL_CACHE:
-            _MODEL_CACHE.move_to_end(key)
-            return _MODEL_CACHE[key]
-    model = build_model(params, library or load_template_library(library_spec), spike_times, unit_types)
-    with _MODEL_CACHE_LOCK:
-        _MODEL_CACHE[key] = model
-        while len(_MODEL_CACHE) > _MODEL_CACHE_SIZE:
-            _MODEL_CACHE.popitem(last=False)
-    return model
-
-
-def build_model(params: dict, library: TemplateLibrary, spike_times: list | None = None,
-                unit_types: list | None = None) -> GroundTruthModel:
-    """Build the ground-truth model from validated parameters (with concrete seeds).
+def build_engine(params: dict, library: TemplateLibrary, frames: list, template_ids: np.ndarray,
+                 bursting: np.ndarray) -> TraceEngine:
+    """The trace engine of a recording whose units are given (normally by its ground-truth sorting).
 
     Parameters
     ----------
     params : dict
         Output of :func:`si_recsim.params.build_params`.
     library : TemplateLibrary
-    spike_times : list of array-like | None, default: None
-        User spike trains in seconds (replacing the drawn ones), within
-        ``[t_start, t_start + duration)``.
-    unit_types : list of str | None, default: None
-        ``"E"``/``"I"`` per user spike train (default all ``"E"``).
+    frames : list of np.ndarray
+        Sorted spike sample indices per unit, relative to ``spiketrains.t_start``.
+    template_ids : np.ndarray
+        Library index per unit.
+    bursting : np.ndarray
+        Bool per unit.
 
     Returns
     -------
-    model : GroundTruthModel
+    engine : TraceEngine
     """
+    library = recording_library(params, library)
     trains_section, templates_section = params["spiketrains"], params["templates"]
     recordings_section = params["recordings"]
-    fs = float(recordings_section["fs"] or library.sampling_frequency)
+    fs = sampling_frequency(params, library)
     t_start = float(trains_section["t_start"])
-    num_samples = int(round(float(trains_section["duration"]) * fs))
+    times = [t_start + np.asarray(unit_frames, dtype=float) / fs for unit_frames in frames]
 
-    drifting = bool(recordings_section["drifting"])
-    if drifting and library.drift_steps is None:
-        raise ParameterError(
-            "recordings.drifting = true needs a drifting template library: make one with si-recsim gen-templates "
-            "--set drifting=true, or set recordings.drifting to false."
-        )
-    if not drifting:
-        library = library.static()
-
-    if spike_times is not None:
-        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section["duration"]), unit_types)
-    else:
-        trains = generate_spike_trains(trains_section, params["seeds"]["spiketrains"])
-
-    template_ids = _choose_templates(library, trains, params)
-    jitter_rng = _stage_rng(params, "convolution", 0)
-    templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs, jitter_rng)
-
-    static = library.static()
-    overlapping = overlapping_pairs(static.templates[template_ids], templates_section["overlap_threshold"])
-    if recordings_section["sync_rate"] and len(overlapping):
-        trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
-                               float(recordings_section["sync_jitt"]) / 1000.0,
-                               float(trains_section["ref_per"]) / 1000.0, _stage_rng(params, "spiketrains", 1))
-
-    frames = [np.floor((times - t_start) * fs).astype(np.int64) for times in trains.times]
-    frames = [np.clip(unit_frames, 0, num_samples - 1) for unit_frames in frames]
-    selection_rng = _stage_rng(params, "convolution", 1)
+    templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs,
+                                                     stage_rng(params, "convolution", 0))
+    jitter_rng = stage_rng(params, "convolution", 1)
     n_jitters = int(templates_section["n_jitters"])
-    jitter_indices = [selection_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
+    jitter_indices = [jitter_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
-    drift = None
-    if drifting:
-        drift = build_drift(recordings_section, library.locations[template_ids], t_start,
-                            float(trains_section["duration"]), _stage_rng(params, "convolution", 3))
-        drift_indices = [drift.step_indices(unit, times) for unit, times in enumerate(trains.times)]
-    else:
+    drift = unit_drift(params, library, template_ids)
+    if drift is None:
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
-
-    bursting = _bursting_units(trains.num_units, recordings_section, _stage_rng(params, "convolution", 2))
-    burst_amplitudes = _burst_amplitudes(trains, bursting, recordings_section)
+    else:
+        drift_indices = [drift.step_indices(unit, unit_times) for unit, unit_times in enumerate(times)]
     modulation = Modulation(recordings_section["modulation"], recordings_section["sdrand"],
                             params["seeds"]["convolution"], [len(unit_channels) for unit_channels in channels],
-                            burst_amplitudes)
+                            _burst_amplitudes(times, bursting, recordings_section))
     shape_stretch = float(recordings_section["shape_stretch"]) if recordings_section["shape_mod"] else None
     injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
                              shape_stretch)
@@ -349,23 +242,10 @@ def build_model(params: dict, library: TemplateLibrary, spike_times: list | None
 
     dtype = np.dtype(recordings_section["dtype"])
     gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
-
-    units = UnitTable(
-        template_ids=template_ids,
-        cell_types=trains.types,
-        cell_models=library.cell_types[template_ids],
-        locations=static.locations[template_ids],
-        firing_rates=trains.rates,
-        bursting=bursting,
-        main_channel_indices=np.argmin(static.templates[template_ids].min(axis=1), axis=1),
-        amplitudes=library.amplitudes()[template_ids],
-        drifting=np.zeros(len(template_ids), dtype=bool) if drift is None else drift.factors != 0,
-    )
-    return GroundTruthModel(
-        params=params, library=library, sampling_frequency=fs, num_samples=num_samples, t_start=t_start,
-        spike_times=trains.times, units=units, frames=frames, injector=injector, noise=noise,
-        recording_filter=recording_filter, block_size=block_size, margin=margin, dtype=dtype,
-        gain_to_uV=gain_to_uV, lsb=lsb, overlapping=overlapping, drift=drift,
+    return TraceEngine(
+        num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
+        injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,
+        dtype=dtype, gain_to_uV=gain_to_uV, lsb=lsb, drift=drift,
     )
 
 
@@ -377,44 +257,7 @@ def fft_block_size(approximate_size: float, margin: int) -> int:
     return n_fft - 2 * margin
 
 
-def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dict) -> np.ndarray:
-    ids = params["templates"]["template_ids"]
-    if ids is None:
-        section = params["recordings"]
-        direction = preferred_direction(section) if library.drift_steps is not None else None
-        return select_templates(library, trains.types, params["templates"], params["cell_types"],
-                                _stage_rng(params, "templates", 0), direction, float(section["angle_tol"]))
-    ids = np.asarray(ids, dtype=int)
-    if ids.size != trains.num_units:
-        raise ParameterError(
-            f"templates.template_ids lists {ids.size} templates for {trains.num_units} units: give one per unit."
-        )
-    if ids.max() >= library.num_templates:
-        raise ParameterError(
-            f"templates.template_ids contains {ids.max()} but the library has {library.num_templates} templates."
-        )
-    return ids
-
-
-def _bursting_units(n_units: int, section: dict, rng: np.random.Generator) -> np.ndarray:
-    bursting = np.zeros(n_units, dtype=bool)
-    if not section["bursting"]:
-        return bursting
-    if section["bursting_units"] is not None:
-        units = np.asarray(section["bursting_units"], dtype=int)
-        if units.size and units.max() >= n_units:
-            raise ParameterError(f"recordings.bursting_units names unit {units.max()} but there are {n_units} units.")
-        bursting[units] = True
-    elif section["n_bursting"] is not None:
-        if section["n_bursting"] > n_units:
-            raise ParameterError(f"recordings.n_bursting ({section['n_bursting']}) exceeds the {n_units} units.")
-        bursting[rng.choice(n_units, int(section["n_bursting"]), replace=False)] = True
-    else:
-        bursting[:] = True
-    return bursting
-
-
-def _burst_amplitudes(trains: SpikeTrains, bursting: np.ndarray, section: dict) -> list:
+def _burst_amplitudes(times: list, bursting: np.ndarray, section: dict) -> list:
     exp_decay = section["exp_decay"]
     decays = list(exp_decay) if isinstance(exp_decay, (list, tuple)) else [exp_decay] * int(bursting.sum())
     if len(decays) != bursting.sum():
@@ -423,9 +266,9 @@ def _burst_amplitudes(trains: SpikeTrains, bursting: np.ndarray, section: dict) 
             "give one value, or one per bursting unit."
         )
     amplitudes, decay_iter = [], iter(decays)
-    for unit, times in enumerate(trains.times):
+    for unit, unit_times in enumerate(times):
         if bursting[unit]:
-            amplitudes.append(bursting_amplitudes(times * 1000.0, float(next(decay_iter)),
+            amplitudes.append(bursting_amplitudes(unit_times * 1000.0, float(next(decay_iter)),
                                                   int(section["n_burst_spikes"]), float(section["max_burst_duration"])))
         else:
             amplitudes.append(None)
@@ -457,7 +300,7 @@ def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.
                        white: WhiteNoise, trains_section: dict) -> FarNeurons:
     section = params["recordings"]
     n_far = int(section["far_neurons_n"])
-    rng = _stage_rng(params, "noise", 0)
+    rng = stage_rng(params, "noise", 0)
     amplitudes = library.amplitudes()
     candidates = np.setdiff1d(np.flatnonzero(amplitudes < section["far_neurons_max_amp"]), template_ids)
     chosen = []
@@ -476,8 +319,8 @@ def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.
     far_trains = generate_spike_trains({**trains_section, "rates": None, "types": None, "n_exc": n_exc,
                                         "n_inh": n_far - n_exc}, int(rng.integers(2**32)))
     templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params["templates"], fs, rng=None)
-    num_samples = int(round(float(trains_section["duration"]) * fs))
-    frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, num_samples - 1)
+    n_samples = num_samples({"spiketrains": trains_section}, fs)
+    frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, n_samples - 1)
               for times in far_trains.times]
     zeros = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     injector = SpikeInjector(templates, channels, nbefore, frames, zeros, zeros)

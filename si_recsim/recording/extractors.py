@@ -1,84 +1,84 @@
-"""Lazy ground-truth recording and sorting as SpikeInterface extractors.
+"""The lazy ground-truth recording and its sorting as SpikeInterface extractors.
 
-Both objects are rebuilt from their keyword arguments alone (the full parameter tree with its
-concrete seeds, the template library spec and optional user spike trains), so they pickle, dump
-to JSON, go to worker processes, and into ``run_sorter`` without being saved first; the sorting's
-ground-truth properties are recomputed on every reload, so they are never lost.
+The sorting (:class:`SimulatedSorting`) is built from the parameters and the template library
+alone: spike trains, template selection and unit properties, no trace engine. The recording
+(:class:`SimulatedRecording`) takes its sorting, as SpikeInterface's ``InjectTemplatesRecording``
+does, and computes every window on demand from the sorting's spike frames and properties.
+
+Both are rebuilt from their keyword arguments (the parameter tree with concrete seeds, the library
+by name, file path (``template_library_path``) or arrays), so they pickle, go to worker processes
+and into ``run_sorter`` without being saved first; with a library named or given by path they also
+dump to JSON. A library held only in memory travels as arrays (pickle), never as JSON text.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
+from spikeinterface.core.core_tools import define_function_from_class
 
+from si_recsim.library.loading import load_template_library
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import build_params
 from si_recsim.probes import wired_copy
-from si_recsim.recording.engine import GroundTruthModel, get_model
+from si_recsim.recording.drift import DriftModel
+from si_recsim.recording.engine import TraceEngine, build_engine
+from si_recsim.recording.units import build_units, recording_library, sampling_frequency
+
+PARAMS_ANNOTATION = "si_recsim_params"
+LIBRARY_ANNOTATION = "template_library_source"
 
 
-class GroundTruthRecording(BaseRecording):
-    """Lazy ground-truth recording: every window is computed on demand from the model.
-
-    Parameters
-    ----------
-    params : dict
-        Complete parameter tree with concrete seeds (:func:`si_recsim.params.build_params`).
-    template_library : str | dict, default: "default"
-        Library spec (see :func:`si_recsim.library.load_template_library`).
-    spike_times : list of list of float | None, default: None
-        User spike trains in seconds.
-    unit_types : list of str | None, default: None
-        ``"E"``/``"I"`` per user spike train.
-    """
-
-    def __init__(self, params: dict, template_library="default", spike_times: list | None = None,
-                 unit_types: list | None = None):
-        model = get_model(params, template_library, spike_times, unit_types)
-        BaseRecording.__init__(self, model.sampling_frequency, model.channel_ids, model.dtype)
-        self.set_probe(wired_copy(model.library.probe))
-        self.set_channel_gains(model.gain_to_uV)
-        self.set_channel_offsets(0.0)
-        self.annotate(is_filtered=bool(params["recordings"]["filter"]))
-        segment = GroundTruthRecordingSegment(model)
-        self.add_recording_segment(segment)
-        self.model = model
-        self._kwargs = dict(params=params, template_library=template_library, spike_times=spike_times,
-                            unit_types=unit_types)
+def _library_from_kwargs(template_library, template_library_path) -> TemplateLibrary:
+    if (template_library is None) == (template_library_path is None):
+        raise ValueError("Give exactly one of template_library (a name, or arrays) and template_library_path.")
+    return load_template_library(template_library_path if template_library_path is not None else template_library)
 
 
-class GroundTruthRecordingSegment(BaseRecordingSegment):
-    def __init__(self, model: GroundTruthModel):
-        BaseRecordingSegment.__init__(self, sampling_frequency=model.sampling_frequency, t_start=model.t_start)
-        self.model = model
-        self.num_channels = model.num_channels
-
-    def get_num_samples(self) -> int:
-        return self.model.num_samples
-
-    def get_traces(self, start_frame, end_frame, channel_indices):
-        traces = self.model.get_traces(int(start_frame), int(end_frame))
-        return traces if channel_indices is None else traces[:, channel_indices]
+def _arrays_only(template_library) -> bool:
+    """A library passed as arrays: pickles, but would be megabytes of JSON text."""
+    return isinstance(template_library, dict) and "templates" in template_library
 
 
-class GroundTruthSorting(BaseSorting):
-    """Ground-truth spike trains of a :class:`GroundTruthRecording` with unit properties.
+class SimulatedSorting(BaseSorting):
+    """Ground-truth spike trains of a simulated recording, with unit properties.
 
     Properties: ``gt_unit_locations`` (n_units, 3) µm (the middle of the trajectory for drifting
     units), ``main_channel_id``, ``cell_type`` (``"E"``/``"I"``), ``cell_model``, ``template_id``
     (library index), ``firing_rate`` (target, Hz), ``bursting``, ``drifting``, ``amplitude_uV``
-    (absolute negative peak of the library template).
+    (absolute negative peak of the library template). Annotations: ``si_recsim_params`` (the
+    complete parameters with the seeds used) and ``template_library_source``.
 
-    Parameters are those of :class:`GroundTruthRecording`.
+    Parameters
+    ----------
+    params : dict | None, default: None
+        Parameters in MEArec's ``recordings_params.yaml`` layout; missing keys take the defaults and
+        null seeds are drawn (see :func:`si_recsim.params.build_params`).
+    template_library : str | dict | None, default: "default"
+        ``"default"``, ``{"analytic": {...}}`` or a library's arrays
+        (:meth:`si_recsim.library.TemplateLibrary.to_spec`); None with ``template_library_path``.
+    template_library_path : str | None, default: None
+        An si_recsim library file or a MEArec template file.
+    spike_times : list of list of float | None, default: None
+        User spike trains in seconds (one per unit) instead of drawn ones.
+    unit_types : list of str | None, default: None
+        ``"E"``/``"I"`` per user spike train.
     """
 
-    def __init__(self, params: dict, template_library="default", spike_times: list | None = None,
-                 unit_types: list | None = None):
-        model = get_model(params, template_library, spike_times, unit_types)
-        unit_ids = np.arange(model.num_units).astype(str)
-        BaseSorting.__init__(self, model.sampling_frequency, unit_ids)
-        self.add_sorting_segment(GroundTruthSortingSegment(model.frames, unit_ids, model.t_start))
-        units = model.units
+    def __init__(self, params: dict | None = None, template_library="default", template_library_path: str | None = None,
+                 spike_times: list | None = None, unit_types: list | None = None):
+        params = build_params(params)
+        library = _library_from_kwargs(template_library, template_library_path)
+        units = build_units(params, library, spike_times, unit_types)
+        fs = sampling_frequency(params, library)
+        unit_ids = np.arange(len(units.frames)).astype(str)
+        BaseSorting.__init__(self, fs, unit_ids)
+        self.add_sorting_segment(SimulatedSortingSegment(units.frames, unit_ids,
+                                                         float(params["spiketrains"]["t_start"])))
+        channel_ids = np.arange(library.num_channels).astype(str)
         self.set_property("gt_unit_locations", units.locations)
-        self.set_property("main_channel_id", model.channel_ids[units.main_channel_indices])
+        self.set_property("main_channel_id", channel_ids[units.main_channel_indices])
         self.set_property("cell_type", units.cell_types)
         self.set_property("cell_model", units.cell_models)
         self.set_property("template_id", units.template_ids)
@@ -86,12 +86,17 @@ class GroundTruthSorting(BaseSorting):
         self.set_property("bursting", units.bursting)
         self.set_property("drifting", units.drifting)
         self.set_property("amplitude_uV", units.amplitudes)
-        self.model = model
-        self._kwargs = dict(params=params, template_library=template_library, spike_times=spike_times,
+        self.annotate(**{PARAMS_ANNOTATION: params, LIBRARY_ANNOTATION: library.source})
+        self.name = "si_recsim ground-truth sorting"
+        self.extra_requirements.append("si_recsim")
+        if _arrays_only(template_library):
+            self._serializability["json"] = False
+        self._kwargs = dict(params=params, template_library=template_library,
+                            template_library_path=template_library_path, spike_times=spike_times,
                             unit_types=unit_types)
 
 
-class GroundTruthSortingSegment(BaseSortingSegment):
+class SimulatedSortingSegment(BaseSortingSegment):
     def __init__(self, frames: list, unit_ids: np.ndarray, t_start: float):
         BaseSortingSegment.__init__(self, t_start=t_start)
         self.frames = dict(zip(unit_ids, frames))
@@ -101,3 +106,96 @@ class GroundTruthSortingSegment(BaseSortingSegment):
         low = 0 if start_frame is None else np.searchsorted(frames, start_frame)
         high = frames.size if end_frame is None else np.searchsorted(frames, end_frame)
         return frames[low:high]
+
+
+class SimulatedRecording(BaseRecording):
+    """Lazy ground-truth recording of a sorting's units: every window is computed on demand.
+
+    The units are those of ``sorting`` (its spike frames and its ``template_id`` and ``bursting``
+    properties); templates, modulation, drift, noise and filter come from ``params`` and the library.
+    Annotations: ``si_recsim_params``, ``template_library_source``, ``is_filtered``.
+
+    Parameters
+    ----------
+    sorting : SimulatedSorting
+        The ground truth (or any one-segment sorting at the recording's rate with those properties).
+    params : dict | None, default: None
+        As for :class:`SimulatedSorting`; None takes the sorting's ``si_recsim_params``.
+    template_library, template_library_path
+        As for :class:`SimulatedSorting` (the same library as the sorting's).
+    """
+
+    def __init__(self, sorting: BaseSorting, params: dict | None = None, template_library="default",
+                 template_library_path: str | None = None):
+        params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
+        library = _library_from_kwargs(template_library, template_library_path)
+        template_ids = np.asarray(sorting.get_property("template_id"), dtype=int)
+        if template_ids.size and template_ids.max() >= library.num_templates:
+            raise ParameterError(f"The sorting uses template {template_ids.max()} but the library has "
+                                 f"{library.num_templates}: give the library the sorting was made with.")
+        fs = sampling_frequency(params, library)
+        if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
+            raise ValueError(f"The sorting must have one segment at the recording's {fs} Hz.")
+        frames = [np.asarray(sorting.get_unit_spike_train(unit_id), dtype=np.int64) for unit_id in sorting.unit_ids]
+        bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
+        engine = build_engine(params, library, frames, template_ids, bursting)
+        BaseRecording.__init__(self, fs, np.arange(library.num_channels).astype(str), engine.dtype)
+        self.set_probe(wired_copy(library.probe))
+        self.set_channel_gains(engine.gain_to_uV)
+        self.set_channel_offsets(0.0)
+        self.annotate(is_filtered=bool(params["recordings"]["filter"]),
+                      **{PARAMS_ANNOTATION: params, LIBRARY_ANNOTATION: library.source})
+        self.add_recording_segment(SimulatedRecordingSegment(engine, float(params["spiketrains"]["t_start"])))
+        self._engine = engine
+        self._library = recording_library(params, library)
+        self._template_ids = template_ids
+        self._unit_ids = sorting.unit_ids
+        self.name = "si_recsim ground-truth recording"
+        self.extra_requirements.append("si_recsim")
+        if _arrays_only(template_library):
+            self._serializability["json"] = False
+        self._kwargs = dict(sorting=sorting, params=params, template_library=template_library,
+                            template_library_path=template_library_path)
+
+    def get_template_library(self) -> TemplateLibrary:
+        """The library the units' templates come from (drifting only for drifting recordings)."""
+        return self._library
+
+    def get_unit_templates(self):
+        """The units' library templates as SpikeInterface ``Templates`` (dense, µV, at the library's
+        sampling rate, the middle drift step of drifting units), unit ids of the sorting."""
+        from spikeinterface.core import Templates
+
+        library = self._library.static()
+        return Templates(templates_array=library.templates[self._template_ids],
+                         sampling_frequency=library.sampling_frequency, nbefore=library.nbefore,
+                         probe=library.probe, unit_ids=self._unit_ids, channel_ids=self.channel_ids, is_in_uV=True)
+
+    def get_unit_locations(self) -> np.ndarray:
+        """(n_units, 3) soma positions in µm (the middle of the trajectory of drifting units)."""
+        return self._library.static().locations[self._template_ids]
+
+    def get_drift_model(self) -> DriftModel | None:
+        """The drift that moves the units (None when ``recordings.drifting`` is false)."""
+        return self._engine.drift
+
+    def get_block_size(self) -> int:
+        """Samples per block of the fixed grid on which noise and filtering are computed."""
+        return self._engine.block_size
+
+
+class SimulatedRecordingSegment(BaseRecordingSegment):
+    def __init__(self, engine: TraceEngine, t_start: float):
+        BaseRecordingSegment.__init__(self, sampling_frequency=engine.sampling_frequency, t_start=t_start)
+        self.engine = engine
+
+    def get_num_samples(self) -> int:
+        return self.engine.num_samples
+
+    def get_traces(self, start_frame, end_frame, channel_indices):
+        traces = self.engine.get_traces(int(start_frame), int(end_frame))
+        return traces if channel_indices is None else traces[:, channel_indices]
+
+
+simulated_sorting = define_function_from_class(SimulatedSorting, "simulated_sorting")
+simulated_recording = define_function_from_class(SimulatedRecording, "simulated_recording")

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.library.loading import library_reference
 from si_recsim.params.recordings import build_params
-from si_recsim.recording.engine import get_model
-from si_recsim.recording.extractors import GroundTruthRecording, GroundTruthSorting
+from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
 ZARR_SUFFIX = ".zarr"
@@ -20,7 +19,7 @@ ZARR_SUFFIX = ".zarr"
 
 def generate_ground_truth(params: dict | str | Path | None = None, template_library="default",
                           spike_times: list | None = None, unit_types: list | None = None,
-                          seed: int | None = None, **overrides) -> tuple[GroundTruthRecording, GroundTruthSorting]:
+                          seed: int | None = None, **overrides) -> tuple[SimulatedRecording, SimulatedSorting]:
     """Build a lazy ground-truth recording and its sorting.
 
     Parameters
@@ -29,46 +28,36 @@ def generate_ground_truth(params: dict | str | Path | None = None, template_libr
         Parameters in MEArec's ``recordings_params.yaml`` layout (dict or YAML file); missing keys
         take the defaults of :func:`si_recsim.get_default_recording_params`.
     template_library : str | Path | TemplateLibrary, default: "default"
-        ``"default"`` (analytic, Neuronexus-32), a MEArec template file, or a library object.
+        ``"default"`` (the embedded library), an si_recsim library or MEArec template file, or a
+        library object.
     spike_times : list of array-like | None, default: None
         User spike trains in seconds (one per unit) instead of drawn ones.
     unit_types : list of str | None, default: None
         ``"E"``/``"I"`` per user spike train.
     seed : int | None, default: None
-        Global seed from which every unset stage seed derives; all seeds used are stored in
-        ``recording.model.params["seeds"]``.
+        Global seed from which every unset stage seed derives; all seeds used are stored in the
+        ``si_recsim_params`` annotation of the recording and the sorting.
     **overrides
         Dotted parameter keys, e.g. ``**{"spiketrains.duration": 60}``.
 
     Returns
     -------
-    recording : GroundTruthRecording
+    recording : SimulatedRecording
         Lazy SpikeInterface recording with probe and gains.
-    sorting : GroundTruthSorting
+    sorting : SimulatedSorting
         Ground-truth spike trains with unit properties (``gt_unit_locations``, ``main_channel_id``,
         ``cell_type``, ...).
     """
     if seed is not None:
         overrides["seed"] = seed
     full_params = build_params(params, **overrides)
-    library_spec = _library_spec(template_library)
+    library = library_reference(template_library)
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
         unit_types = None if unit_types is None else [str(value) for value in unit_types]
-    if isinstance(template_library, TemplateLibrary):
-        # build once from the object in hand; the extractors below find the model in the cache
-        get_model(full_params, library_spec, spike_times, unit_types, library=template_library)
-    recording = GroundTruthRecording(full_params, library_spec, spike_times, unit_types)
-    sorting = GroundTruthSorting(full_params, library_spec, spike_times, unit_types)
+    sorting = SimulatedSorting(full_params, spike_times=spike_times, unit_types=unit_types, **library)
+    recording = SimulatedRecording(sorting, full_params, **library)
     return recording, sorting
-
-
-def _library_spec(template_library):
-    if isinstance(template_library, TemplateLibrary):
-        return template_library.to_spec()
-    if isinstance(template_library, Path) or (isinstance(template_library, str) and template_library != "default"):
-        return str(Path(template_library).resolve())  # load_template_library says if it is missing
-    return template_library
 
 
 def save_ground_truth(recording, sorting, folder: str | Path, format: str = "binary", overwrite: bool = False,
@@ -102,9 +91,9 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     folder = Path(folder)
     if folder.exists() and not overwrite:
         raise FileExistsError(f"{folder} exists: choose another folder or pass overwrite=True.")
-    params = recording.model.params if hasattr(recording, "model") else None
+    params = recording.get_annotation(PARAMS_ANNOTATION)
     chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
-    if params is not None and not chunking & set(job_kwargs):
+    if isinstance(recording, SimulatedRecording) and not chunking & set(job_kwargs):
         job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -129,7 +118,7 @@ def aligned_chunk_size(recording, chunk_duration: float) -> int:
 
     Chunks that straddle blocks make parallel workers compute the shared blocks twice.
     """
-    block_size = recording.model.block_size
+    block_size = recording.get_block_size()
     n_blocks = max(1, int(round(float(chunk_duration or 0) * recording.sampling_frequency / block_size)))
     return n_blocks * block_size
 

@@ -1,0 +1,180 @@
+"""The ground-truth units of a recording: spike trains, the templates they carry, and their properties.
+
+:func:`build_units` is everything a ground-truth *sorting* needs, and no more: it draws (or takes)
+the spike trains, selects one library template per unit, adds synchrony between spatially
+overlapping units, chooses bursting and drifting units, and derives the per-unit properties. It
+never builds the trace engine. The recording rebuilds its engine from the sorting's spike frames
+and properties (:mod:`si_recsim.recording.engine`), so the two agree by construction.
+
+Every random draw comes from a stage seed of ``params["seeds"]`` and a fixed spawn key
+(:func:`stage_rng`), so the same parameters give the same units in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.common import ParameterError
+from si_recsim.recording.drift import DriftModel, build_drift, preferred_direction
+from si_recsim.recording.selection import overlapping_pairs, select_templates
+from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
+
+
+def stage_rng(params: dict, stage: str, *keys: int) -> np.random.Generator:
+    """Generator of one stage (``params["seeds"][stage]``) and spawn key ``keys``."""
+    return np.random.default_rng(np.random.SeedSequence(params["seeds"][stage], spawn_key=keys))
+
+
+def recording_library(params: dict, library: TemplateLibrary) -> TemplateLibrary:
+    """The library as the recording uses it: drifting only when ``recordings.drifting`` asks for it."""
+    if params["recordings"]["drifting"]:
+        if library.drift_steps is None:
+            raise ParameterError(
+                "recordings.drifting = true needs a drifting template library: make one with si-recsim gen-templates "
+                "--set drifting=true, or set recordings.drifting to false."
+            )
+        return library
+    return library.static()
+
+
+def num_samples(params: dict, sampling_frequency: float) -> int:
+    """Samples of the recording: ``spiketrains.duration`` s at ``sampling_frequency`` Hz."""
+    return int(round(float(params["spiketrains"]["duration"]) * sampling_frequency))
+
+
+def sampling_frequency(params: dict, library: TemplateLibrary) -> float:
+    """``recordings.fs``, or the library's rate when it is null (Hz)."""
+    return float(params["recordings"]["fs"] or library.sampling_frequency)
+
+
+@dataclass
+class GroundTruthUnits:
+    """Units of a ground-truth recording (one entry per unit).
+
+    Attributes
+    ----------
+    frames : list of np.ndarray
+        Sorted spike sample indices per unit (int64), relative to ``t_start``.
+    template_ids, cell_types, cell_models, locations, firing_rates, bursting, main_channel_indices,
+    amplitudes, drifting : np.ndarray
+        Library index, ``"E"``/``"I"``, cell model name, (n_units, 3) µm (middle of the trajectory
+        for drifting units), target rate Hz, bool, channel index of the largest trough, absolute
+        negative peak µV of the library template, bool.
+    overlapping : np.ndarray
+        (n_pairs, 2) unit indices whose templates overlap spatially.
+    """
+
+    frames: list
+    template_ids: np.ndarray
+    cell_types: np.ndarray
+    cell_models: np.ndarray
+    locations: np.ndarray
+    firing_rates: np.ndarray
+    bursting: np.ndarray
+    main_channel_indices: np.ndarray
+    amplitudes: np.ndarray
+    drifting: np.ndarray
+    overlapping: np.ndarray
+
+
+def build_units(params: dict, library: TemplateLibrary, spike_times: list | None = None,
+                unit_types: list | None = None) -> GroundTruthUnits:
+    """The units of a recording from validated parameters (with concrete seeds) and a library.
+
+    Parameters
+    ----------
+    params : dict
+        Output of :func:`si_recsim.params.build_params`.
+    library : TemplateLibrary
+    spike_times : list of array-like | None, default: None
+        User spike trains in seconds (replacing the drawn ones), within
+        ``[t_start, t_start + duration)``.
+    unit_types : list of str | None, default: None
+        ``"E"``/``"I"`` per user spike train (default all ``"E"``).
+
+    Returns
+    -------
+    units : GroundTruthUnits
+    """
+    library = recording_library(params, library)
+    trains_section, templates_section = params["spiketrains"], params["templates"]
+    recordings_section = params["recordings"]
+    fs = sampling_frequency(params, library)
+    t_start = float(trains_section["t_start"])
+    if spike_times is not None:
+        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section["duration"]), unit_types)
+    else:
+        trains = generate_spike_trains(trains_section, params["seeds"]["spiketrains"])
+
+    template_ids = _choose_templates(library, trains, params)
+    static = library.static()
+    overlapping = overlapping_pairs(static.templates[template_ids], templates_section["overlap_threshold"])
+    if recordings_section["sync_rate"] and len(overlapping):
+        trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
+                               float(recordings_section["sync_jitt"]) / 1000.0,
+                               float(trains_section["ref_per"]) / 1000.0, stage_rng(params, "spiketrains", 1))
+    n_samples = num_samples(params, fs)
+    frames = [np.clip(np.floor((times - t_start) * fs).astype(np.int64), 0, n_samples - 1) for times in trains.times]
+    drift = unit_drift(params, library, template_ids)
+    return GroundTruthUnits(
+        frames=frames,
+        template_ids=template_ids,
+        cell_types=trains.types,
+        cell_models=library.cell_types[template_ids],
+        locations=static.locations[template_ids],
+        firing_rates=trains.rates,
+        bursting=_bursting_units(trains.num_units, recordings_section, stage_rng(params, "convolution", 2)),
+        main_channel_indices=np.argmin(static.templates[template_ids].min(axis=1), axis=1),
+        amplitudes=library.amplitudes()[template_ids],
+        drifting=np.zeros(len(template_ids), dtype=bool) if drift is None else drift.factors != 0,
+        overlapping=overlapping,
+    )
+
+
+def unit_drift(params: dict, library: TemplateLibrary, template_ids: np.ndarray) -> DriftModel | None:
+    """The drift of the units carrying ``template_ids`` (None when ``recordings.drifting`` is false)."""
+    if not params["recordings"]["drifting"]:
+        return None
+    library = recording_library(params, library)
+    return build_drift(params["recordings"], library.locations[template_ids], float(params["spiketrains"]["t_start"]),
+                       float(params["spiketrains"]["duration"]), stage_rng(params, "convolution", 3))
+
+
+def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dict) -> np.ndarray:
+    ids = params["templates"]["template_ids"]
+    if ids is None:
+        section = params["recordings"]
+        direction = preferred_direction(section) if library.drift_steps is not None else None
+        return select_templates(library, trains.types, params["templates"], params["cell_types"],
+                                stage_rng(params, "templates", 0), direction, float(section["angle_tol"]))
+    ids = np.asarray(ids, dtype=int)
+    if ids.size != trains.num_units:
+        raise ParameterError(
+            f"templates.template_ids lists {ids.size} templates for {trains.num_units} units: give one per unit."
+        )
+    if ids.max() >= library.num_templates:
+        raise ParameterError(
+            f"templates.template_ids contains {ids.max()} but the library has {library.num_templates} templates."
+        )
+    return ids
+
+
+def _bursting_units(n_units: int, section: dict, rng: np.random.Generator) -> np.ndarray:
+    bursting = np.zeros(n_units, dtype=bool)
+    if not section["bursting"]:
+        return bursting
+    if section["bursting_units"] is not None:
+        units = np.asarray(section["bursting_units"], dtype=int)
+        if units.size and units.max() >= n_units:
+            raise ParameterError(f"recordings.bursting_units names unit {units.max()} but there are {n_units} units.")
+        bursting[units] = True
+    elif section["n_bursting"] is not None:
+        if section["n_bursting"] > n_units:
+            raise ParameterError(f"recordings.n_bursting ({section['n_bursting']}) exceeds the {n_units} units.")
+        bursting[rng.choice(n_units, int(section["n_bursting"]), replace=False)] = True
+    else:
+        bursting[:] = True
+    return bursting
