@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "si_recsim"
 # a subpackage may import only from itself and from the layers before its own
 LAYERS = [
-    {"version", "atomic", "probes", "params"},
+    {"version", "atomic", "jobs", "probes", "params"},
     {"physics"},
     {"library"},
     {"biophysics", "recording", "sonata"},

@@ -11,11 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import zlib
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from tqdm.auto import tqdm
 
 from si_recsim.atomic import atomic_savez
 from si_recsim.biophysics.placement import PlacementSettings, generate_cell_templates
+from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.templates import build_template_params
@@ -145,8 +143,9 @@ def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> di
 
 
 def generate_template_library(params: dict | str | Path | None = None, models=None, probe=None,
-                       output: str | Path | None = None, n_jobs: int = 1, cache_folder: str | Path | None = None,
-                       progress_bar: bool = True, mpi: bool = False, **overrides) -> TemplateLibrary | None:
+                              output: str | Path | None = None, n_jobs: int | float | None = None,
+                              cache_folder: str | Path | None = None, progress_bar: bool = True, mpi: bool = False,
+                              **overrides) -> TemplateLibrary | None:
     """Simulate cell models and compute their templates on a probe.
 
     Parameters
@@ -164,8 +163,9 @@ def generate_template_library(params: dict | str | Path | None = None, models=No
     output : str | Path | None, default: None
         Library file to write (:func:`si_recsim.library.write_template_library`); its
         ``<output>.parts/`` folder keeps finished tasks so an interrupted run resumes.
-    n_jobs : int, default: 1
-        Processes (-1: all cores) for the cell simulations and the template tasks.
+    n_jobs : int | float | None, default: None
+        Processes for the cell simulations and the template tasks, as in SpikeInterface (-1: every
+        usable core; None: SpikeInterface's global job kwargs).
     cache_folder : str | Path | None, default: None
         Intracellular cache (``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim`` when None); with MPI it
         must be visible to every rank.
@@ -218,14 +218,14 @@ def _run_tasks(models, probe, params, cache_folder, parts_folder, n_jobs, progre
              if parts_folder is not None else [None] * len(tasks))
     todo = [position for position, part in enumerate(parts) if part is None or not part.exists()]
     rank, size = (communicator.Get_rank(), communicator.Get_size()) if communicator is not None else (0, 1)
-    n_jobs = os.cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
+    n_jobs = resolve_n_jobs(n_jobs)
     needed = sorted({tasks[position][0] for position in todo})
     mine = todo[rank::size]
     results: dict[int, dict] = {}
     with tqdm(total=len(needed[rank::size]) + len(mine), desc="gen-templates",
               disable=not progress_bar or rank != 0) as bar:
         if n_jobs > 1 and len(mine) > 1:
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+            with process_pool(n_jobs) as pool:
                 for future in [pool.submit(_simulate, models[index], params, cache_folder)
                                for index in needed[rank::size]]:
                     future.result()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.sonata.coefficients import batch_coefficients
 from si_recsim.sonata.electrodes import Electrode, validate_electrodes
 from si_recsim.sonata.electrodes_file_layout import write_blocks
@@ -34,7 +35,7 @@ def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
 def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_path: str | Path,
                           sigma=DEFAULT_SIGMA, units: str = "V/nA", with_neurite_types: bool = False,
                           array_indices: list[str] | None = None, lead_fields: list | None = None,
-                          progress_bar: bool = False, n_jobs: int = 1, mpi: bool = False,
+                          progress_bar: bool = False, n_jobs: int | float | None = None, mpi: bool = False,
                           cells_per_batch: int = CELLS_PER_BATCH) -> Path | None:
     """Compute coefficients for every compartment and electrode and write the electrodes file.
 
@@ -57,8 +58,9 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
     lead_fields : list of str | Path | None
         Lead-field files, one per Reciprocity / DipoleReciprocity electrode in table order.
     progress_bar : bool, default: False
-    n_jobs : int, default: 1
-        Processes computing batches of cells (-1: all cores).
+    n_jobs : int | float | None, default: None
+        Processes computing batches of cells, as in SpikeInterface (-1: every usable core; None:
+        SpikeInterface's global job kwargs).
     mpi : bool, default: False
         Spread batches over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py, run under ``mpirun``): each
         round, every rank loads and computes one batch; with an MPI-enabled h5py (parallel HDF5) every
@@ -116,18 +118,13 @@ class _Block:
 
 def _local_blocks(task: _BatchTask, n_jobs: int):
     """A function giving the coefficient blocks of a list of batches, in order."""
-    import os
-
-    n_jobs = os.cpu_count() if n_jobs == -1 else max(1, int(n_jobs))
+    n_jobs = resolve_n_jobs(n_jobs)
 
     def blocks(batches):
         if n_jobs == 1 or len(batches) < 2:
             yield from map(task, batches)
             return
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
+        with process_pool(n_jobs) as pool:
             yield from pool.map(task, batches)
 
     return blocks
