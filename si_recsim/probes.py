@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from probeinterface import Probe
+from probeinterface import Probe, generate_multi_columns_probe
 
 # MEAutility-style definitions: contacts per column along the shank, pitch (along, across) in µm,
 # stagger of odd columns along the shank in µm, contact shape and size (radius or half side, µm).
@@ -75,27 +75,27 @@ def available_probe_names() -> list[str]:
     return sorted(_MEA_DEFINITIONS)
 
 
-def _grid_positions(columns: list[int], pitch_along: float, pitch_across: float, stagger: float) -> np.ndarray:
-    """Contact centres (across, along) of a column grid, centred on their mean."""
-    positions = [
-        (column * pitch_across, row * pitch_along + (stagger if column % 2 == 1 else 0.0))
-        for column, n_rows in enumerate(columns)
-        for row in range(n_rows)
-    ]
-    positions = np.asarray(positions, dtype=float)
-    return positions - positions.mean(axis=0)
-
-
-def _make_planar_probe(positions_2d: np.ndarray, shape: str, size: float, name: str, description: str,
-                       wire: bool = False) -> Probe:
-    probe = Probe(ndim=2, si_units="um", model_name=name)
-    if shape == "circle":
-        probe.set_contacts(positions=positions_2d, shapes="circle", shape_params={"radius": float(size)})
-    elif shape == "square":
-        probe.set_contacts(positions=positions_2d, shapes="square", shape_params={"width": 2.0 * float(size)})
-    else:
+def _column_probe(columns: list[int], pitch_along: float, pitch_across: float, stagger: float, shape: str,
+                  size: float) -> Probe:
+    """A column-grid probe from probeinterface's ``generate_multi_columns_probe``, centred on its
+    contacts' mean; odd columns shifted by ``stagger`` along the shank (µm)."""
+    if shape not in ("circle", "square"):
         raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
-    if not wire:
+    shape_params = {"radius": float(size)} if shape == "circle" else {"width": 2.0 * float(size)}
+    probe = generate_multi_columns_probe(
+        num_columns=len(columns), num_contact_per_column=[int(n) for n in columns], xpitch=float(pitch_across),
+        ypitch=float(pitch_along), y_shift_per_column=[stagger if column % 2 else 0.0 for column in range(len(columns))],
+        contact_shapes=shape, contact_shape_params=shape_params)
+    probe.move(-np.asarray(probe.contact_positions).mean(axis=0))
+    return probe
+
+
+def _mearec_annotated(probe: Probe, name: str, description: str, wire: bool = False) -> Probe:
+    """``probe`` named and annotated as MEArec describes it, wired one-to-one (microwires have no shank)."""
+    probe.model_name = name
+    if wire:
+        probe.probe_planar_contour = None
+    elif probe.probe_planar_contour is None:
         probe.create_auto_shape(probe_type="tip")
     probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
     probe.annotate(mearec_name=name, mearec_description=description, mearec_type="wire" if wire else "mea")
@@ -125,9 +125,9 @@ def get_probe(name: str) -> Probe:
     """
     if name in _MEA_DEFINITIONS:
         definition = _MEA_DEFINITIONS[name]
-        positions = _grid_positions(definition["columns"], *definition["pitch"], definition["stagger"])
-        return _make_planar_probe(positions, definition["shape"], definition["size"], name,
-                                  definition["description"], wire=definition.get("wire", False))
+        probe = _column_probe(definition["columns"], *definition["pitch"], definition["stagger"], definition["shape"],
+                              definition["size"])
+        return _mearec_annotated(probe, name, definition["description"], wire=definition.get("wire", False))
     if name in neuropixels_part_numbers():
         from probeinterface.neuropixels_tools import build_neuropixels_probe
 
@@ -158,10 +158,15 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
     description = str(info.get("description", ""))
     shape, size = str(info.get("shape", "circle")), float(info.get("size", 5.0))
     plane = str(info.get("plane", "yz"))
+    wire = str(info.get("type", "mea")) == "wire"
     if info.get("pos") is not None:
         positions = mearec_to_si_positions(np.asarray(info["pos"], dtype=float), plane)
-        return _make_planar_probe(positions[:, :2], shape, size, name, description,
-                                  wire=str(info.get("type", "mea")) == "wire")
+        if shape not in ("circle", "square"):
+            raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
+        probe = Probe(ndim=2, si_units="um")
+        probe.set_contacts(positions=positions[:, :2], shapes=shape,
+                           shape_params={"radius": size} if shape == "circle" else {"width": 2.0 * size})
+        return _mearec_annotated(probe, name, description, wire=wire)
     if name in _MEA_DEFINITIONS:
         probe = get_probe(name)
         return probe
@@ -175,8 +180,8 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
     pitch = np.atleast_1d(np.asarray(info.get("pitch", 1.0), dtype=float))
     pitch_along, pitch_across = (pitch[0], pitch[0]) if pitch.size == 1 else (pitch[0], pitch[1])
     stagger = float(info.get("stagger", 0.0) or 0.0)
-    positions = _grid_positions(columns, pitch_along, pitch_across, stagger)
-    return _make_planar_probe(positions, shape, size, name, description)
+    return _mearec_annotated(_column_probe(columns, pitch_along, pitch_across, stagger, shape, size), name,
+                             description, wire=wire)
 
 
 # MEArec plane → MEArec axes that become si_recsim (x, y, z): the two plane axes, then the normal

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from probeinterface import read_mearec as read_mearec_probe
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 
 from si_recsim.atomic import atomic_h5
@@ -25,7 +26,6 @@ from si_recsim.library.mearec_templates import read_h5_tree, si_to_mearec_rotati
 from si_recsim.probes import (
     mearec_electrodes_info,
     mearec_to_si_positions,
-    probe_from_mearec_electrodes,
     si_to_mearec_positions,
     wired_copy,
 )
@@ -77,10 +77,10 @@ class MEArecFileRecording(BaseRecording):
             n_samples, n_channels = file["recordings"].shape
             dtype = file["recordings"].dtype
             gain = float(file["recordings"].attrs.get("gain_to_uV", 1.0))
-            positions = file["channel_positions"][()]
         BaseRecording.__init__(self, fs, np.arange(n_channels).astype(str), dtype)
-        # the file's own contact positions, with the contact shape of its probe description
-        probe = probe_from_mearec_electrodes({**info["electrodes"], "pos": positions.tolist()})
+        # probeinterface's reader: the file's own contact positions, with its probe's contact shape
+        probe = read_mearec_probe(file_path)
+        probe.annotate(mearec_type=str(info["electrodes"].get("type", "mea")))
         self.set_probe(wired_copy(probe))
         self.set_channel_gains(gain)
         self.set_channel_offsets(0.0)
