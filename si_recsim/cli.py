@@ -196,6 +196,20 @@ def _available_probes(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _default_params(arguments: argparse.Namespace) -> int:
+    from si_recsim.params.recordings import default_recording_params_yaml
+    from si_recsim.params.templates import default_template_params_yaml
+
+    text = default_recording_params_yaml() if arguments.kind == "recordings" else default_template_params_yaml()
+    if arguments.output is None:
+        print(text, end="")
+        return 0
+    output = _new_output(arguments)
+    output.write_text(text)
+    print(f"Default {arguments.kind} parameters written to {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``si-recsim``."""
     parser = argparse.ArgumentParser(prog="si-recsim", description="Ground-truth extracellular recordings for "
@@ -326,6 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--rtol", type=float, default=1e-9)
     compare.add_argument("--atol", type=float, default=0.0)
     compare.set_defaults(handler=_compare_weights)
+
+    defaults = commands.add_parser("default-params", help="print the default parameters as commented YAML",
+                                   description="The default parameters of gen-recordings or gen-templates, each key "
+                                   "with its meaning and unit (MEArec's layout): start a parameter file from them and "
+                                   "keep only what you change.")
+    defaults.add_argument("kind", choices=("recordings", "templates"))
+    defaults.add_argument("-o", "--output", help="write to this file instead of printing")
+    defaults.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    defaults.set_defaults(handler=_default_params)
 
     probes = commands.add_parser("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)

@@ -1,4 +1,6 @@
+import numpy as np
 import pytest
+import yaml
 
 from si_recsim import ParameterError, build_params, get_default_recording_params
 
@@ -28,6 +30,11 @@ def test_unknown_key_names_the_close_match():
         ({"spiketrains.rates": [5, 5]}, "spiketrains.types"),
         ({"spiketrains.ref_per": 200}, "refractory"),
         ({"recordings.drift_mode_speed": "medium"}, "drift_mode_speed"),
+        ({"recordings.noise_level": "loud"}, "recordings.noise_level"),
+        ({"recordings.filter": 1}, "recordings.filter"),
+        ({"spiketrains.n_exc": 2.5}, "spiketrains.n_exc"),
+        ({"templates.xlim": [80, 10]}, "templates.xlim"),
+        ({"recordings.sync_rate": float("nan")}, "recordings.sync_rate"),
     ],
 )
 def test_bad_values_raise_before_work(overrides, message):
@@ -39,20 +46,24 @@ def test_yaml_file_with_partial_sections(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("spiketrains:\n  duration: 3\nrecordings:\n  noise_level: 4\n")
     params = build_params(path)
-    assert params["spiketrains"]["duration"] == 3 and params["recordings"]["noise_level"] == 4
-    assert params["recordings"]["filter"] is True
+    assert params.spiketrains.duration == 3 and params.recordings.noise_level == 4
+    assert params.recordings.filter is True
 
 
 def test_seeds_derive_from_global_seed_and_are_concrete():
     first = build_params(None, seed=3)
     second = build_params(None, seed=3)
-    assert first["seeds"] == second["seeds"]
-    assert all(isinstance(value, int) for value in first["seeds"].values())
-    assert len(set(first["seeds"].values())) == 4
+    assert first.seeds == second.seeds
+    seeds = first.seeds.model_dump()
+    assert all(isinstance(value, int) for value in seeds.values())
+    assert len(set(seeds.values())) == 4
+    # derived with SeedSequence(seed).spawn, one child per stage, as the README says
+    children = np.random.SeedSequence(3).spawn(4)
+    assert seeds["noise"] == int(children[3].generate_state(1, dtype=np.uint32)[0])
     explicit = build_params({"seeds": {"noise": 7}}, seed=3)
-    assert explicit["seeds"]["noise"] == 7 and explicit["seeds"]["spiketrains"] == first["seeds"]["spiketrains"]
+    assert explicit.seeds.noise == 7 and explicit.seeds.spiketrains == first.seeds.spiketrains
     random = build_params(None)
-    assert isinstance(random["seed"], int)
+    assert isinstance(random.seed, int)
 
 
 def test_mearec_default_parameter_file_loads_unchanged():
@@ -68,4 +79,31 @@ def test_mearec_default_parameter_file_loads_unchanged():
         if section == "seeds":
             continue
         for key, value in values.items():
-            assert params[section][key] == value, f"{section}.{key}"
+            assert getattr(getattr(params, section), key) == value, f"{section}.{key}"
+
+
+def test_commented_defaults_load_back_as_the_defaults_and_describe_every_key():
+    from si_recsim.params.recordings import default_recording_params_yaml
+    from si_recsim.params.templates import default_template_params_yaml, get_default_template_params
+
+    text = default_recording_params_yaml()
+    assert yaml.safe_load(text) == get_default_recording_params()
+    assert "noise_level: 10.0  # noise standard deviation in uV before filtering" in text
+    assert yaml.safe_load(default_template_params_yaml()) == get_default_template_params()
+    keys = [line.split(":")[0].strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert all("  # " in line for line in text.splitlines() if line.startswith(" ") and ":" in line), keys
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("spiketrains:\n  duration: 3\n  n_exc: [1, 2\n")
+    with pytest.raises(ParameterError, match=r"broken.yaml, line \d+: YAML syntax error"):
+        build_params(path)
+
+
+def test_typed_values_and_mearec_layout_out():
+    params = build_params({"spiketrains": {"duration": 3}}, **{"recordings.filter_cutoff": 300})
+    assert params.spiketrains.duration == 3.0 and isinstance(params.spiketrains.n_exc, int)
+    dumped = params.model_dump()
+    assert dumped["recordings"]["filter_cutoff"] == 300 and dumped["spiketrains"]["duration"] == 3
+    assert build_params(dumped).model_dump() == dumped  # a dump reloads to itself, seeds included

@@ -62,3 +62,16 @@ def test_cli_lists_probes(capsys):
     assert main(["available-probes"]) == 0
     output = capsys.readouterr().out
     assert "Neuronexus-32" in output and "Neuropixels-384" in output
+
+
+def test_cli_default_params_start_a_parameter_file(tmp_path, capsys):
+    path = tmp_path / "my_params.yaml"
+    assert main(["default-params", "recordings", "-o", str(path)]) == 0
+    text = path.read_text()
+    assert "# noise standard deviation in uV before filtering" in text
+    path.write_text(text.replace("duration: 10.0", "duration: 1.5"))
+    assert main(["gen-recordings", "-p", str(path), "-o", str(tmp_path / "gt"), "--seed", "2", "--no-progress"]) == 0
+    saved = yaml.safe_load((tmp_path / "gt" / "params.yaml").read_text())
+    assert saved["spiketrains"]["duration"] == 1.5 and saved["recordings"]["noise_level"] == 10
+    assert main(["default-params", "templates"]) == 0
+    assert "rot: physrot" in capsys.readouterr().out

@@ -6,7 +6,7 @@ from si_recsim.recording.spiketrains import add_synchrony, generate_spike_trains
 
 
 def _section(**values):
-    return build_params(None, **{f"spiketrains.{key}": value for key, value in values.items()})["spiketrains"]
+    return build_params(None, **{f"spiketrains.{key}": value for key, value in values.items()}).spiketrains
 
 
 def test_rates_types_and_no_refractory_violations():
@@ -16,9 +16,9 @@ def test_rates_types_and_no_refractory_violations():
     for rate, times in zip(trains.rates, trains.times):
         observed = len(times) / 200
         assert abs(observed - rate) < 4 * np.sqrt(rate / 200) + 0.05
-        assert np.all(np.diff(times) >= section["ref_per"] / 1000 - 1e-12)
+        assert np.all(np.diff(times) >= section.ref_per / 1000 - 1e-12)
         assert times.min() >= 0 and times.max() < 200
-    assert np.all(trains.rates >= section["min_rate"])
+    assert np.all(trains.rates >= section.min_rate)
 
 
 def test_gamma_process_is_more_regular_than_poisson():

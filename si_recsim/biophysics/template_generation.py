@@ -23,7 +23,7 @@ from si_recsim.biophysics.placement import PlacementSettings, generate_cell_temp
 from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
-from si_recsim.params.templates import build_template_params
+from si_recsim.params.templates import TemplateParameters, build_template_params
 from si_recsim.probes import get_probe
 
 #: m-type substrings of cell types kept upright by ``physrot`` (MEArec's table)
@@ -37,7 +37,7 @@ def physrot_constrained(name: str) -> bool:
     return any(substring in mtype for substring in PHYSROT_CONSTRAINED)
 
 
-def _resolve_models(params: dict, models, cache_folder) -> list:
+def _resolve_models(params: TemplateParameters, models, cache_folder) -> list:
     """Cell models from the ``cell_models`` parameter (unless given as objects)."""
     from si_recsim.biophysics.cell_models import BUILTIN_MODEL_NAMES, builtin_cell_model, builtin_cell_models
     from si_recsim.biophysics.nmc_models import mearec_model_folders, nmc_cell_models
@@ -45,7 +45,7 @@ def _resolve_models(params: dict, models, cache_folder) -> list:
     if models is not None:
         models = list(models)
     else:
-        entries = params["cell_models"]
+        entries = params.cell_models
         entries = [entries] if isinstance(entries, str) else entries
         unknown = [entry for entry in entries if entry not in ("builtin", "mearec", *BUILTIN_MODEL_NAMES)
                    and not Path(str(entry)).is_dir()]
@@ -75,27 +75,27 @@ def _resolve_models(params: dict, models, cache_folder) -> list:
     return sorted(models, key=lambda model: model.name)
 
 
-def _settings(params: dict):
+def _settings(params: TemplateParameters):
     from si_recsim.biophysics.intracellular import IntracellularSettings
 
-    intracellular = IntracellularSettings(sim_time=float(params["sim_time"]), dt=float(params["dt"]),
-                                          delay=float(params["delay"]), cut_out=tuple(params["cut_out"]),
-                                          target_spikes=tuple(params["target_spikes"]),
-                                          weights=tuple(params["weights"]))
+    intracellular = IntracellularSettings(sim_time=float(params.sim_time), dt=float(params.dt),
+                                          delay=float(params.delay), cut_out=tuple(params.cut_out),
+                                          target_spikes=tuple(params.target_spikes),
+                                          weights=tuple(params.weights))
     placement = PlacementSettings(
-        n=int(params["n"]), xlim=tuple(params["xlim"]), ylim=None if params["ylim"] is None else tuple(params["ylim"]),
-        zlim=None if params["zlim"] is None else tuple(params["zlim"]), overhang=float(params["overhang"]),
-        x_distr=params["x_distr"], beta_distr_params=tuple(params["beta_distr_params"]), rot=params["rot"],
-        min_amp=float(params["min_amp"]), check_eap_shape=bool(params["check_eap_shape"]),
-        ncontacts=int(params["ncontacts"]), sigma=float(params["sigma"]),
-        method_of_images=params["method_of_images"], source_model=params["source_model"],
-        max_iterations=int(params["max_iterations"]),
-        timeout=params["timeout"], drifting=bool(params["drifting"]), drift_steps=int(params["drift_steps"]),
-        min_drift=float(params["min_drift"]), max_drift=float(params["max_drift"]),
+        n=int(params.n), xlim=tuple(params.xlim), ylim=None if params.ylim is None else tuple(params.ylim),
+        zlim=None if params.zlim is None else tuple(params.zlim), overhang=float(params.overhang),
+        x_distr=params.x_distr, beta_distr_params=tuple(params.beta_distr_params), rot=params.rot,
+        min_amp=float(params.min_amp), check_eap_shape=bool(params.check_eap_shape),
+        ncontacts=int(params.ncontacts), sigma=float(params.sigma),
+        method_of_images=params.method_of_images, source_model=params.source_model,
+        max_iterations=int(params.max_iterations),
+        timeout=params.timeout, drifting=bool(params.drifting), drift_steps=int(params.drift_steps),
+        min_drift=float(params.min_drift), max_drift=float(params.max_drift),
         # MEArec's drift limits are (distance, across, along): si_recsim's (z, x, y)
-        drift_limits=(tuple(params["drift_ylim"]), tuple(params["drift_zlim"]), tuple(params["drift_xlim"])),
-        check_for_drift_amp=bool(params["check_for_drift_amp"]),
-        drift_within_bounds=bool(params["drift_within_bounds"]))
+        drift_limits=(tuple(params.drift_ylim), tuple(params.drift_zlim), tuple(params.drift_xlim)),
+        check_for_drift_amp=bool(params.check_for_drift_amp),
+        drift_within_bounds=bool(params.drift_within_bounds))
     return intracellular, placement
 
 
@@ -109,32 +109,32 @@ def task_seed(seed: int, name: str, task: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(name.encode()), task))
 
 
-def _tasks(models, params: dict) -> list[tuple[int, int, int]]:
+def _tasks(models, params: TemplateParameters) -> list[tuple[int, int, int]]:
     """(model index, task index, templates) for every task, in assembly order."""
-    n = int(params["n"])
+    n = int(params.n)
     return [(index, task, min(TEMPLATES_PER_TASK, n - task * TEMPLATES_PER_TASK))
             for index in range(len(models)) for task in range(-(-n // TEMPLATES_PER_TASK))]
 
 
-def _part_path(parts_folder: Path, model, params: dict, probe, task: int) -> Path:
-    payload = json.dumps(dict(params=params, probe=probe.to_dict(array_as_list=True), model=model.name,
+def _part_path(parts_folder: Path, model, params: TemplateParameters, probe, task: int) -> Path:
+    payload = json.dumps(dict(params=params.model_dump(), probe=probe.to_dict(array_as_list=True), model=model.name,
                               fingerprint=model.fingerprint, celsius=model.celsius,
                               target_spikes=model.target_spikes), sort_keys=True, default=str)
     return parts_folder / f"{model.name}-{hashlib.sha1(payload.encode()).hexdigest()[:16]}-{task}.npz"
 
 
-def _simulate(model, params: dict, cache_folder) -> None:
+def _simulate(model, params: TemplateParameters, cache_folder) -> None:
     from si_recsim.biophysics.intracellular import simulate_spikes
 
     simulate_spikes(model, _settings(params)[0], cache_folder)
 
 
-def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> dict:
+def _run_task(model, probe, params: TemplateParameters, cache_folder, task: int, n: int) -> dict:
     from si_recsim.biophysics.intracellular import simulate_spikes
 
     intracellular, placement = _settings(params)
     spikes = simulate_spikes(model, intracellular, cache_folder)  # cached by the simulation phase
-    rng = np.random.default_rng(task_seed(params["seed"], model.name, task))
+    rng = np.random.default_rng(task_seed(params.seed, model.name, task))
     placement = dataclasses.replace(placement, n=n)
     result = generate_cell_templates(spikes, probe, placement, physrot_constrained(model.name), rng)
     result["stimulus_nA"] = spikes.stimulus_nA
@@ -142,7 +142,8 @@ def _run_task(model, probe, params: dict, cache_folder, task: int, n: int) -> di
     return result
 
 
-def generate_template_library(params: dict | str | Path | None = None, models=None, probe=None,
+def generate_template_library(params: dict | TemplateParameters | str | Path | None = None, models=None,
+                              probe=None,
                               output: str | Path | None = None, n_jobs: int | float | None = None,
                               cache_folder: str | Path | None = None, progress_bar: bool = True, mpi: bool = False,
                               **overrides) -> TemplateLibrary | None:
@@ -150,7 +151,7 @@ def generate_template_library(params: dict | str | Path | None = None, models=No
 
     Parameters
     ----------
-    params : dict | str | Path | None, default: None
+    params : dict | TemplateParameters | str | Path | None, default: None
         Template parameters (MEArec's ``templates_params.yaml`` keys; see
         :func:`si_recsim.params.templates.get_default_template_params`).
     models : list of CellModel | None, default: None
@@ -186,12 +187,12 @@ def generate_template_library(params: dict | str | Path | None = None, models=No
         from mpi4py import MPI
 
         communicator = MPI.COMM_WORLD
-        params["seed"] = communicator.bcast(params["seed"], root=0)
+        params.seed = communicator.bcast(params.seed, root=0)
     else:
         communicator = None
     models = _resolve_models(params, models, cache_folder)
     if probe is None or isinstance(probe, str):
-        probe = get_probe(probe or params["probe"])
+        probe = get_probe(probe or params.probe)
     parts_folder = Path(f"{output}.parts") if output is not None else None
     is_root = communicator is None or communicator.Get_rank() == 0
     if parts_folder is not None and is_root:
@@ -274,11 +275,11 @@ def _barrier(communicator) -> None:
         communicator.Barrier()
 
 
-def _assemble(models, results: list[dict], probe, params: dict) -> TemplateLibrary:
+def _assemble(models, results: list[dict], probe, params: TemplateParameters) -> TemplateLibrary:
     empty = [model.name for model, result in zip(models, results) if len(result["templates"]) == 0]
     if len(empty) == len(models):
         raise RuntimeError(
-            f"No template reached min_amp = {params['min_amp']} uV for any cell model: lower min_amp, move cells "
+            f"No template reached min_amp = {params.min_amp} uV for any cell model: lower min_amp, move cells "
             "closer (xlim) or raise max_iterations."
         )
     templates = np.concatenate([result["templates"] for result in results])
@@ -289,9 +290,9 @@ def _assemble(models, results: list[dict], probe, params: dict) -> TemplateLibra
                for model, result in zip(models, results)}
     return TemplateLibrary(
         templates=templates, locations=np.concatenate([result["locations"] for result in results]),
-        cell_types=cell_types, sampling_frequency=1000.0 / float(params["dt"]),
-        nbefore=int(round(params["cut_out"][0] / params["dt"])), probe=probe,
+        cell_types=cell_types, sampling_frequency=1000.0 / float(params.dt),
+        nbefore=int(round(params.cut_out[0] / params.dt)), probe=probe,
         rotations=np.concatenate([result["rotations"] for result in results]),
-        source=f"si_recsim gen-templates ({', '.join(model.name for model in models)}; seed {params['seed']})",
-        info=dict(params=params, models=details, models_without_templates=empty),
+        source=f"si_recsim gen-templates ({', '.join(model.name for model in models)}; seed {params.seed})",
+        info=dict(params=params.model_dump(), models=details, models_without_templates=empty),
     )

@@ -1,24 +1,65 @@
-"""What every parameter tree shares: the error type, YAML parsing, merging with defaults,
-dotted overrides with did-you-mean hints, fresh seeds and value checks."""
+"""What every parameter tree shares: the error type, typed fields, YAML in and out, merging with
+defaults, dotted overrides with did-you-mean hints, validation messages and fresh seeds.
+
+Parameter trees are pydantic models (one source of every default, its unit and its meaning) whose
+key names and nesting are MEArec's, so MEArec's YAML files load unchanged and ``model_dump()``
+writes them back in MEArec's layout.
+"""
 
 from __future__ import annotations
 
-import copy
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 
 class ParameterError(ValueError):
     """A parameter is missing, unknown or out of range."""
 
 
-def parse_yaml(text: str) -> Any:
-    """Parse YAML safely, with libyaml's C parser when PyYAML has it (~10x faster than pure Python)."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+def _plain_number(value: Any) -> Any:
+    """numpy scalars as Python numbers; booleans and strings are not numbers."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a number")
+    return value
+
+
+#: a finite number (booleans and strings refused)
+Number = Annotated[float, BeforeValidator(_plain_number), Field(allow_inf_nan=False)]
+#: a whole number (booleans, strings and fractions refused)
+Integer = Annotated[int, BeforeValidator(_plain_number)]
+#: true or false, nothing else
+Flag = Annotated[bool, Strict()]
+
+
+class ParameterSection(BaseModel):
+    """A section of a parameter tree: unknown keys refused, values checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+
+
+def field(default: Any, description: str, **constraints: Any) -> Any:
+    """A parameter with its default and the one-line description (with its unit) shown in the
+    commented defaults."""
+    return Field(default, description=description, **constraints)
+
+
+def parse_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML safely (libyaml's C parser when PyYAML has it), naming ``source`` and the line on a
+    syntax error."""
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParameterError(f"{where}: YAML syntax error ({problem}); fix the file.") from None
 
 
 def load_params_file(file_path: str | Path) -> dict:
@@ -26,7 +67,7 @@ def load_params_file(file_path: str | Path) -> dict:
     file_path = Path(file_path)
     if not file_path.is_file():
         raise ParameterError(f"Parameter file {file_path} does not exist: pass the path of a YAML file.")
-    loaded = parse_yaml(file_path.read_text())
+    loaded = parse_yaml(file_path.read_text(), str(file_path))
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -34,24 +75,8 @@ def load_params_file(file_path: str | Path) -> dict:
     return loaded
 
 
-def merge_params(base: dict, overrides: dict, path: str = "") -> dict:
-    """Merge ``overrides`` into a copy of ``base``, refusing unknown keys.
-
-    Parameters
-    ----------
-    base : dict
-        Reference tree (normally the defaults): it defines which keys exist.
-    overrides : dict
-        User values; nested dictionaries are merged section by section.
-    path : str, default: ""
-        Dotted prefix used in error messages.
-
-    Returns
-    -------
-    merged : dict
-        A new dictionary.
-    """
-    merged = copy.deepcopy(base)
+def _check_keys(base: dict, overrides: dict, path: str = "") -> None:
+    """Refuse keys of ``overrides`` that ``base`` (the defaults) does not have, with the closest match."""
     for key, value in overrides.items():
         dotted = f"{path}{key}"
         if key not in base:
@@ -61,16 +86,20 @@ def merge_params(base: dict, overrides: dict, path: str = "") -> dict:
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
                 raise ParameterError(f"Parameter '{dotted}' must be a mapping, got {value!r}.")
-            merged[key] = merge_params(base[key], value, path=f"{dotted}.")
-        else:
-            merged[key] = value
+            _check_keys(base[key], value, path=f"{dotted}.")
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merge(base[key], value) if isinstance(base.get(key), dict) else value
     return merged
 
 
-def set_dotted(params: dict, dotted_key: str, value: Any) -> None:
-    """Set ``params["a"]["b"] = value`` from ``"a.b"``, checking that the key exists."""
+def _set_dotted(tree: dict, dotted_key: str, value: Any) -> None:
+    """``tree["a"]["b"] = value`` from ``"a.b"``, checking that the key exists."""
     parts = dotted_key.split(".")
-    node = params
+    node = tree
     for depth, part in enumerate(parts[:-1]):
         if part not in node or not isinstance(node[part], dict):
             raise ParameterError(f"Unknown parameter section '{'.'.join(parts[: depth + 1])}' in '{dotted_key}'.")
@@ -82,14 +111,36 @@ def set_dotted(params: dict, dotted_key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def merge_with_defaults(defaults: dict, params: dict | str | Path | None, overrides: dict) -> dict:
-    """``defaults`` updated by a parameter dict or file (partial is fine), then by dotted ``overrides``."""
-    if isinstance(params, (str, Path)):
+def merged_tree(defaults: BaseModel, params: dict | BaseModel | str | Path | None, overrides: dict) -> dict:
+    """The defaults updated by a parameter dict, model or file (partial is fine), then by dotted
+    ``overrides``; unknown keys are refused with the closest valid one."""
+    tree = defaults.model_dump()
+    if isinstance(params, BaseModel):
+        params = params.model_dump()
+    elif isinstance(params, (str, Path)):
         params = load_params_file(params)
-    merged = merge_params(defaults, params or {})
+    params = params or {}
+    if not isinstance(params, dict):
+        raise ParameterError(f"Parameters must be a mapping, a YAML file or None, got {type(params).__name__}.")
+    _check_keys(tree, params)
+    tree = _merge(tree, params)
     for key, value in overrides.items():
-        set_dotted(merged, key, value)
-    return merged
+        _set_dotted(tree, key, value)
+    return tree
+
+
+def validated(model: type[BaseModel], tree: dict) -> BaseModel:
+    """``model`` built from ``tree``; the first problem as a :class:`ParameterError` naming the key."""
+    try:
+        return model.model_validate(tree)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "value_error" and not key:
+            raise ParameterError(message) from None
+        shown = f", got {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
+        raise ParameterError(f"'{key}': {message[0].lower() + message[1:]}{shown}.") from None
 
 
 def fresh_seed() -> int:
@@ -97,39 +148,21 @@ def fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
 
 
-def check_number(value: Any, key: str, *, minimum: float | None = None, maximum: float | None = None,
-                 strict_minimum: bool = False, integer: bool = False, allow_none: bool = False) -> None:
-    """Raise :class:`ParameterError` unless ``value`` is a finite number within the bounds."""
-    if value is None:
-        if allow_none:
-            return
-        raise ParameterError(f"'{key}' must be a number, got null.")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterError(f"'{key}' must be a number, got {value!r}.")
-    if not np.isfinite(value):
-        raise ParameterError(f"'{key}' must be finite, got {value!r}.")
-    if integer and int(value) != value:
-        raise ParameterError(f"'{key}' must be a whole number, got {value!r}.")
-    if minimum is not None and (value < minimum or (strict_minimum and value == minimum)):
-        relation = ">" if strict_minimum else ">="
-        raise ParameterError(f"'{key}' must be {relation} {minimum}, got {value!r}.")
-    if maximum is not None and value > maximum:
-        raise ParameterError(f"'{key}' must be <= {maximum}, got {value!r}.")
+def commented_yaml(model: BaseModel, header: str) -> str:
+    """``model`` as YAML with each key's description as a comment (what ``default-params`` prints)."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()] + [""]
 
+    def emit(node: BaseModel, indent: str) -> None:
+        for name, info in type(node).model_fields.items():
+            value = getattr(node, name)
+            comment = f"  # {info.description}" if info.description else ""
+            if isinstance(value, BaseModel):
+                lines.extend(["", f"{indent}{name}:{comment}"])
+                emit(value, indent + "  ")
+            else:
+                dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+                dumped = dumped.removesuffix("\n...").removesuffix("...").strip()
+                lines.append(f"{indent}{name}: {dumped}{comment}")
 
-def check_choice(value: Any, key: str, choices: tuple) -> None:
-    """Raise :class:`ParameterError` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ParameterError(f"'{key}' must be one of {list(choices)}, got {value!r}.")
-
-
-def check_limits(value: Any, key: str) -> None:
-    """Raise :class:`ParameterError` unless ``value`` is null or an ordered [min, max] pair."""
-    if value is None:
-        return
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ParameterError(f"'{key}' must be null or [min, max] in um, got {value!r}.")
-    for item in value:
-        check_number(item, key)
-    if value[0] > value[1]:
-        raise ParameterError(f"'{key}' must be [min, max] with min <= max, got {value!r}.")
+    emit(model, "")
+    return "\n".join(lines).rstrip() + "\n"

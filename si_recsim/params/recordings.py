@@ -1,284 +1,333 @@
-"""Recording parameters: defaults, merging, validation and seeds.
+"""Recording parameters: the typed schema (MEArec's ``recordings_params.yaml`` layout), defaults and seeds.
 
-The parameter tree follows MEArec's ``recordings_params.yaml`` (sections ``spiketrains``,
-``cell_types``, ``seeds``, ``templates``, ``recordings``) so that MEArec users can reuse their
-files. Every check runs before any heavy work and raises :class:`ParameterError` with a message
-that names the key, the problem and the fix.
+Sections ``spiketrains``, ``cell_types``, ``seeds``, ``templates`` and ``recordings`` and the top
+level ``seed`` keep MEArec's names, so MEArec users' files load unchanged; fields marked
+"(si_recsim)" are additions. Every check runs before any heavy work and raises
+:class:`~si_recsim.params.common.ParameterError` naming the key, the problem and the fix.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import field_validator, model_validator
 
 from si_recsim.params.common import (
-    ParameterError,
-    check_choice,
-    check_limits,
-    check_number,
+    Flag,
+    Integer,
+    Number,
+    ParameterSection,
+    commented_yaml,
+    field,
     fresh_seed,
-    merge_with_defaults,
-    parse_yaml,
+    merged_tree,
+    validated,
 )
 
 SEED_STAGES = ("spiketrains", "templates", "convolution", "noise")
-SECTIONS = ("spiketrains", "cell_types", "seeds", "templates", "recordings")
+Limits = list[Number] | None
+
+
+def _ordered_limits(value: list | None, unit: str = "um") -> list | None:
+    if value is not None and (len(value) != 2 or value[0] > value[1]):
+        raise ValueError(f"must be null or [min, max] in {unit} with min <= max")
+    return value
+
+
+class SpikeTrainParams(ParameterSection):
+    rates: list[Number] | None = field(None, "explicit firing rate per unit in Hz (overrides n_exc/n_inh); needs `types`")
+    types: list[Literal["E", "I"]] | None = field(None, "'E' or 'I' per unit, used with `rates`")
+    n_exc: Integer = field(7, "number of excitatory units", ge=0)
+    n_inh: Integer = field(3, "number of inhibitory units", ge=0)
+    f_exc: Number = field(5, "mean firing rate of excitatory units in Hz", gt=0)
+    f_inh: Number = field(15, "mean firing rate of inhibitory units in Hz", gt=0)
+    st_exc: Number = field(1, "standard deviation of excitatory rates in Hz", ge=0)
+    st_inh: Number = field(3, "standard deviation of inhibitory rates in Hz", ge=0)
+    min_rate: Number = field(0.5, "rates are clipped up to this value in Hz", gt=0)
+    ref_per: Number = field(2, "refractory period in ms", ge=0)
+    process: Literal["poisson", "gamma"] = field("poisson", "poisson | gamma")
+    gamma_shape: Number = field(2, "shape of the gamma process", gt=0)
+    t_start: Number = field(0, "start time in s")
+    duration: Number = field(10, "duration in s", gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SpikeTrainParams:
+        p = "spiketrains."
+        if self.rates is not None:
+            if not self.rates or min(self.rates) <= 0:
+                raise ValueError(f"'{p}rates' must be a non-empty list of rates above 0 Hz, got {self.rates!r}.")
+            if self.types is None or len(self.types) != len(self.rates):
+                raise ValueError(f"'{p}types' must list 'E' or 'I' for each of the {len(self.rates)} rates; "
+                                 f"got {self.types!r}.")
+            max_rate = max(self.rates)
+        elif self.types is not None:
+            raise ValueError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
+        else:
+            if self.n_exc + self.n_inh == 0:
+                raise ValueError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
+            max_rate = max(self.f_exc + 5 * self.st_exc, self.f_inh + 5 * self.st_inh)
+        if self.ref_per > 0 and max_rate * self.ref_per / 1000.0 >= 0.5:
+            raise ValueError(f"A rate of {max_rate:g} Hz with '{p}ref_per' = {self.ref_per:g} ms leaves no room for "
+                             "random intervals: lower the rates or the refractory period.")
+        return self
+
+
+class CellTypeParams(ParameterSection):
+    excitatory: list[str] = field(["PC", "SS", "SP"], "substrings of cell model names marking excitatory cells")
+    inhibitory: list[str] = field(["AC", "BP", "BC", "BTC", "ChC", "DBC", "MC", "NGC"],
+                                  "substrings of cell model names marking inhibitory cells")
+
+
+class SeedParams(ParameterSection):
+    spiketrains: Integer | None = field(None, "spike trains (null: derived from `seed`)", ge=0)
+    templates: Integer | None = field(None, "template selection (null: derived from `seed`)", ge=0)
+    convolution: Integer | None = field(None, "jitter, modulation, bursting and drift (null: derived from `seed`)",
+                                        ge=0)
+    noise: Integer | None = field(None, "noise (null: derived from `seed`)", ge=0)
+
+
+class TemplateSelectionParams(ParameterSection):
+    template_ids: list[Integer] | None = field(None, "(si_recsim) explicit library indices, bypassing selection")
+    min_dist: Number = field(25, "minimum soma distance between units in um", ge=0)
+    min_amp: Number = field(50, "minimum template amplitude (absolute negative peak) in uV", ge=0)
+    max_amp: Number | None = field(300, "maximum template amplitude in uV", ge=0)
+    n_overlap_pairs: Integer | None = field(None, "exact number of spatially overlapping pairs wanted", ge=0)
+    xlim: Limits = field(None, "soma distance from the probe plane [min, max] in um (MEArec's x; si_recsim z)")
+    ylim: Limits = field(None, "soma position across the probe [min, max] in um (MEArec's y; si_recsim x)")
+    zlim: Limits = field(None, "soma position along the probe [min, max] in um (MEArec's z; si_recsim y)")
+    overlap_threshold: Number = field(0.9, "pair overlap criterion, fraction of the peak amplitude", ge=0, le=1)
+    n_jitters: Integer = field(10, "sub-sample jittered copies per template", ge=1)
+    upsample: Integer = field(8, "upsampling factor used to build the jittered copies", ge=1)
+    pad_len: list[Number] = field([3, 3], "padding before / after each template in ms")
+    smooth_percent: Number = field(0.5, "fraction of the padding tapered with a sigmoid (0 = off)", ge=0, le=1)
+    smooth_strength: Number = field(1, "slope of the tapering sigmoid", gt=0)
+    sparsity_threshold: Number = field(0.001, "(si_recsim) compute each unit on the channels where its template reaches "
+                                              "this fraction of its peak (0 = all)", ge=0, le=1)
+
+    _limits = field_validator("xlim", "ylim", "zlim")(_ordered_limits)
+
+    @field_validator("pad_len")
+    @classmethod
+    def _pad(cls, value: list) -> list:
+        if len(value) != 2 or min(value) < 0:
+            raise ValueError("must be [before, after] in ms, both >= 0")
+        return value
+
+    @field_validator("template_ids")
+    @classmethod
+    def _ids(cls, value: list | None) -> list | None:
+        if value is not None and (not value or min(value) < 0):
+            raise ValueError("must be a non-empty list of library indices >= 0")
+        return value
+
+    @model_validator(mode="after")
+    def _amplitudes(self) -> TemplateSelectionParams:
+        if self.max_amp is not None and self.max_amp <= self.min_amp:
+            raise ValueError(f"'templates.max_amp' ({self.max_amp:g}) must be larger than 'templates.min_amp' "
+                             f"({self.min_amp:g}).")
+        return self
+
+
+class RecordingSectionParams(ParameterSection):
+    fs: Number | None = field(None, "sampling frequency in Hz; null = the template library's", gt=0)
+    dtype: str = field("float32", "output dtype (float or int)")
+    adc_bit_depth: Integer | None = field(None, "int dtypes: ADC bits used to derive the gain", ge=1)
+    lsb: Number | None = field(None, "quantisation step in output units (int dtypes default to 1)", gt=0)
+    gain: Number | None = field(None, "uV per output unit; overrides adc_bit_depth", gt=0)
+    sync_rate: Number | None = field(None, "target fraction of synchronous spikes for spatially overlapping pairs",
+                                     ge=0, le=1)
+    sync_jitt: Number = field(1, "jitter of added synchronous spikes in ms", ge=0)
+    chunk_duration: Number = field(10, "default chunk duration in s when saving with SpikeInterface jobs", ge=0)
+    block_duration: Number = field(1.0, "(si_recsim) approximate length in s of the fixed grid on which noise and "
+                                        "filtering are computed", ge=0.01, le=60)
+    modulation: Literal["none", "template", "electrode"] = field("electrode", "none | template | electrode")
+    sdrand: Number = field(0.05, "standard deviation of the Gaussian amplitude factor", ge=0)
+    bursting: Flag = field(False, "inter-spike-interval dependent amplitude (and shape) modulation")
+    bursting_units: list[Integer] | None = field(None, "explicit list of bursting unit indices")
+    n_bursting: Integer | None = field(None, "number of randomly chosen bursting units (null = all)", ge=0)
+    exp_decay: list[Number] | Number = field(0.2, "exponent of the amplitude decay within a burst (scalar or per "
+                                                  "bursting unit)")
+    n_burst_spikes: Integer = field(10, "maximum consecutive spikes in a burst", ge=1)
+    max_burst_duration: Number = field(100, "maximum burst duration in ms", gt=0)
+    shape_mod: Flag = field(False, "also stretch bursting spikes in time")
+    shape_stretch: Number = field(30, "strength of the stretch", ge=0)
+    noise_level: Number = field(10, "noise standard deviation in uV before filtering", ge=0)
+    noise_mode: Literal["uncorrelated", "distance-correlated", "far-neurons"] = field(
+        "uncorrelated", "uncorrelated | distance-correlated | far-neurons")
+    noise_color: Flag = field(False, "shape the noise spectrum with a resonant peak")
+    noise_half_distance: Number = field(30, "distance in um at which distance-correlated noise has correlation 0.5",
+                                        gt=0)
+    far_neurons_n: Integer = field(300, "number of background units for far-neurons noise", ge=1)
+    far_neurons_max_amp: Number = field(10, "maximum amplitude in uV of background templates", gt=0)
+    far_neurons_noise_floor: Number = field(0.5, "white noise added to the background, fraction of its s.d.", ge=0)
+    far_neurons_exc_inh_ratio: Number = field(0.8, "fraction of excitatory background units", ge=0, le=1)
+    color_peak: Number = field(300, "centre of the noise colour peak in Hz", gt=0)
+    color_q: Number = field(2, "quality factor of the colour peak", gt=0)
+    color_noise_floor: Number = field(1, "white noise added after colouring, fraction of the coloured s.d.", ge=0)
+    filter: Flag = field(True, "Butterworth filter")
+    filter_cutoff: list[Number] | Number = field([300, 6000], "band in Hz; a scalar means high-pass")
+    filter_order: Integer = field(3, "filter order", ge=1, le=10)
+    filter_mode: Literal["filtfilt", "lfilter"] = field("filtfilt", "filtfilt (zero phase) | lfilter (causal)")
+    drifting: Flag = field(False, "use the drift axis of a drifting template library (gen-templates with drifting: "
+                                  "true)")
+    n_drifting: Integer | None = field(None, "number of drifting units (null = all); the others stay at the middle of "
+                                             "their trajectory", ge=0)
+    preferred_dir: list[Number] = field([0, 0, 1], "drift direction in MEArec's frame ([0, 0, 1]: up the probe)")
+    angle_tol: Number = field(15, "degrees allowed between a template's trajectory and preferred_dir", ge=0, le=180)
+    drift_mode_speed: Literal["slow", "fast", "slow+fast"] = field("slow", "slow | fast | slow+fast")
+    drift_mode_probe: Literal["rigid", "non-rigid"] = field("rigid", "rigid | non-rigid")
+    drift_fs: Number = field(100, "Hz, sampling of the drift signal", gt=0)
+    non_rigid_gradient_mode: Literal["linear", "step"] = field("linear", "linear | step")
+    non_rigid_linear_min_factor: Number = field(0.5, "smallest drift factor of the linear gradient", ge=0, le=1)
+    non_rigid_linear_direction: Literal[1, -1] = field(1, "1: the lowest units drift most; -1: the highest")
+    non_rigid_step_depth_boundary: Number | None = field(None, "um along preferred_dir (null: mean unit depth)")
+    non_rigid_step_factors: list[Number] | None = field(None, "[above, below] the boundary (null: [1, 0])")
+    slow_drift_velocity: Number = field(5, "um/min", gt=0)
+    slow_drift_amplitude: Number | None = field(None, "um peak to peak (null: the shortest trajectory)", ge=0)
+    slow_drift_waveform: Literal["triangluar", "triangular", "sine"] = field(
+        "triangluar", "triangluar (MEArec's spelling) | sine")
+    fast_drift_period: Number = field(10, "s between jumps", gt=0)
+    fast_drift_max_jump: Number = field(20, "um", ge=0)
+    fast_drift_min_jump: Number = field(5, "um", ge=0)
+    t_start_drift: Number = field(0, "s after t_start", ge=0)
+    t_end_drift: Number | None = field(None, "s after t_start (null: end of the recording)", ge=0)
+    external_drift_times: list[Number] | None = field(None, "(si_recsim) s, an external drift signal instead of slow / "
+                                                            "fast")
+    external_drift_um: list[Number] | None = field(None, "(si_recsim) um along the drift direction at "
+                                                         "external_drift_times")
+    overlap: Flag = field(False, "MEArec's per-spike overlap labels (not supported)")
+    extract_waveforms: Flag = field(False, "MEArec's waveform extraction (use SpikeInterface's SortingAnalyzer)")
+
+    @field_validator("bursting_units")
+    @classmethod
+    def _units(cls, value: list | None) -> list | None:
+        if value is not None and any(unit < 0 for unit in value):
+            raise ValueError("must be a list of unit indices >= 0")
+        return value
+
+    @field_validator("exp_decay")
+    @classmethod
+    def _decay(cls, value):
+        if min(np.atleast_1d(value), default=0) < 0:
+            raise ValueError("must be >= 0 (one value, or one per bursting unit)")
+        return value
+
+    @field_validator("preferred_dir")
+    @classmethod
+    def _direction(cls, value: list) -> list:
+        if len(value) != 3 or not any(value):
+            raise ValueError("must be a non-zero [x, y, z] vector")
+        return value
+
+    @field_validator("non_rigid_step_factors")
+    @classmethod
+    def _step_factors(cls, value: list | None) -> list | None:
+        if value is not None and len(value) != 2:
+            raise ValueError("must be null or [above, below]")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordingSectionParams:
+        p = "recordings."
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError as error:
+            raise ValueError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
+        if dtype.kind not in "iuf":
+            raise ValueError(f"'{p}dtype' must be a float or integer dtype, got {self.dtype!r}.")
+        if self.adc_bit_depth is not None:
+            if dtype.kind == "f":
+                raise ValueError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
+            lsb = self.lsb or 1
+            if lsb * 2 ** self.adc_bit_depth > 2 ** (8 * dtype.itemsize):
+                raise ValueError(f"'{p}adc_bit_depth' = {self.adc_bit_depth} with lsb {lsb:g} does not fit in "
+                                 f"{dtype.name}: use fewer bits or a wider dtype.")
+        cutoffs = np.atleast_1d(self.filter_cutoff).tolist()
+        if len(cutoffs) not in (1, 2) or min(cutoffs) <= 0:
+            raise ValueError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got "
+                             f"{self.filter_cutoff!r}.")
+        if len(cutoffs) == 2 and cutoffs[0] >= cutoffs[1]:
+            raise ValueError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {self.filter_cutoff!r}.")
+        if self.fast_drift_min_jump > self.fast_drift_max_jump:
+            raise ValueError(f"'{p}fast_drift_min_jump' must not exceed '{p}fast_drift_max_jump'.")
+        times, values = self.external_drift_times, self.external_drift_um
+        if (times is None) != (values is None):
+            raise ValueError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
+        if times is not None and (len(times) < 1 or len(times) != len(values) or np.any(np.diff(times) <= 0)):
+            raise ValueError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")
+        if self.overlap:
+            raise ValueError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
+        if self.extract_waveforms:
+            raise ValueError(f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
+                             "create_sorting_analyzer(...).compute('waveforms') on the generated recording.")
+        return self
+
+
+class RecordingParameters(ParameterSection):
+    """Every parameter of a ground-truth recording (MEArec's ``recordings_params.yaml`` layout)."""
+
+    seed: Integer | None = field(None, "(si_recsim) one seed from which every null stage seed is derived", ge=0)
+    spiketrains: SpikeTrainParams = field(SpikeTrainParams(), "spike trains")
+    cell_types: CellTypeParams = field(CellTypeParams(), "substrings of cell model names marking E / I cells")
+    seeds: SeedParams = field(SeedParams(), "stage seeds; null: derived from `seed` (or drawn); the values used "
+                                            "are saved")
+    templates: TemplateSelectionParams = field(TemplateSelectionParams(), "template selection and preparation")
+    recordings: RecordingSectionParams = field(RecordingSectionParams(), "modulation, noise, filter, drift, output")
+
+    def stage_seed(self, stage: str) -> int:
+        """The concrete seed of a stage (:data:`SEED_STAGES`)."""
+        return getattr(self.seeds, stage)
+
+
+HEADER = """Parameters of si_recsim ground-truth recordings (si-recsim default-params recordings).
+Keys, sections and defaults follow MEArec's recordings_params.yaml, so MEArec parameter files load
+unchanged; keys marked "(si_recsim)" are additions. Start a file from this one and keep only what
+you change: missing keys take these defaults."""
 
 
 def get_default_recording_params() -> dict:
-    """Return a fresh copy of the default recording parameters.
-
-    Returns
-    -------
-    params : dict
-        Nested dictionary with the sections ``spiketrains``, ``cell_types``, ``seeds``,
-        ``templates`` and ``recordings`` and the top-level ``seed``.
-    """
-    text = resources.files("si_recsim").joinpath("default_params/recordings_params.yaml").read_text()
-    return parse_yaml(text)
+    """A fresh copy of the default recording parameters as a dictionary in MEArec's layout."""
+    return RecordingParameters().model_dump()
 
 
-def build_params(params: dict | str | Path | None = None, **overrides: Any) -> dict:
+def default_recording_params_yaml() -> str:
+    """The default recording parameters as commented YAML."""
+    return commented_yaml(RecordingParameters(), HEADER)
+
+
+def build_params(params: dict | RecordingParameters | str | Path | None = None, **overrides: Any) -> RecordingParameters:
     """Merge defaults, a parameter file or dict, and dotted overrides; validate; fix the seeds.
 
     Parameters
     ----------
-    params : dict | str | Path | None, default: None
-        Parameter dictionary or YAML file in MEArec's layout (sections may be partial).
+    params : dict | RecordingParameters | str | Path | None, default: None
+        Parameters or a YAML file in MEArec's layout (sections may be partial).
     **overrides
         Dotted keys, e.g. ``**{"spiketrains.duration": 60}``; ``seed=0`` sets the global seed.
 
     Returns
     -------
-    params : dict
-        The complete, validated parameter tree with every seed made concrete.
+    params : RecordingParameters
+        The complete, validated parameters with every seed made concrete (``model_dump()`` gives
+        the MEArec-layout dictionary).
     """
-    merged = merge_with_defaults(get_default_recording_params(), params, overrides)
-    validate_params(merged)
-    resolve_seeds(merged)
-    return merged
+    parameters = validated(RecordingParameters, merged_tree(RecordingParameters(), params, overrides))
+    return resolve_seeds(parameters)
 
 
-def resolve_seeds(params: dict) -> None:
-    """Make every stage seed concrete (in place).
+def resolve_seeds(params: RecordingParameters) -> RecordingParameters:
+    """Make every stage seed concrete (in place; returned for chaining).
 
     A null stage seed is derived from the global ``seed`` with :class:`numpy.random.SeedSequence`
     (one spawned child per stage), or drawn from the operating system when ``seed`` is null too.
     """
-    global_seed = params.get("seed")
-    if global_seed is None:
-        global_seed = params["seed"] = fresh_seed()
-    children = np.random.SeedSequence(int(global_seed)).spawn(len(SEED_STAGES))
+    if params.seed is None:
+        params.seed = fresh_seed()
+    children = np.random.SeedSequence(int(params.seed)).spawn(len(SEED_STAGES))
     for stage, child in zip(SEED_STAGES, children):
-        if params["seeds"].get(stage) is None:
-            params["seeds"][stage] = int(child.generate_state(1, dtype=np.uint32)[0])
+        if getattr(params.seeds, stage) is None:
+            setattr(params.seeds, stage, int(child.generate_state(1, dtype=np.uint32)[0]))
+    return params
 
-
-# ------------------------------------------------------------------------------------------------
-# validation
-# ------------------------------------------------------------------------------------------------
-
-
-def validate_params(params: dict) -> None:
-    """Check every value of a merged parameter tree; raise :class:`ParameterError` on the first problem."""
-    for section in SECTIONS:
-        if not isinstance(params.get(section), dict):
-            raise ParameterError(f"Section '{section}' is missing or not a mapping.")
-    check_number(params.get("seed"), "seed", minimum=0, integer=True, allow_none=True)
-    for stage in SEED_STAGES:
-        check_number(params["seeds"].get(stage), f"seeds.{stage}", minimum=0, integer=True, allow_none=True)
-    _validate_spiketrains(params["spiketrains"])
-    _validate_cell_types(params["cell_types"])
-    _validate_templates(params["templates"])
-    _validate_recordings(params["recordings"])
-
-
-def _validate_spiketrains(section: dict) -> None:
-    p = "spiketrains."
-    check_number(section["duration"], p + "duration", minimum=0, strict_minimum=True)
-    check_number(section["t_start"], p + "t_start")
-    check_number(section["ref_per"], p + "ref_per", minimum=0)
-    check_number(section["min_rate"], p + "min_rate", minimum=0, strict_minimum=True)
-    check_choice(section["process"], p + "process", ("poisson", "gamma"))
-    check_number(section["gamma_shape"], p + "gamma_shape", minimum=0, strict_minimum=True)
-    rates, types = section.get("rates"), section.get("types")
-    if rates is not None:
-        if not isinstance(rates, (list, tuple, np.ndarray)) or len(rates) == 0:
-            raise ParameterError(f"'{p}rates' must be a non-empty list of rates in Hz, got {rates!r}.")
-        for rate in rates:
-            check_number(rate, p + "rates", minimum=0, strict_minimum=True)
-        if types is None or len(types) != len(rates):
-            raise ParameterError(
-                f"'{p}types' must list 'E' or 'I' for each of the {len(rates)} rates; got {types!r}."
-            )
-        for cell_type in types:
-            check_choice(cell_type, p + "types", ("E", "I"))
-    elif types is not None:
-        raise ParameterError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
-    else:
-        for key in ("n_exc", "n_inh"):
-            check_number(section[key], p + key, minimum=0, integer=True)
-        if section["n_exc"] + section["n_inh"] == 0:
-            raise ParameterError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
-        for key in ("f_exc", "f_inh"):
-            check_number(section[key], p + key, minimum=0, strict_minimum=True)
-        for key in ("st_exc", "st_inh"):
-            check_number(section[key], p + key, minimum=0)
-    max_rate = max(rates) if rates is not None else max(section["f_exc"] + 5 * section["st_exc"],
-                                                          section["f_inh"] + 5 * section["st_inh"])
-    if section["ref_per"] > 0 and max_rate * section["ref_per"] / 1000.0 >= 0.5:
-        raise ParameterError(
-            f"A rate of {max_rate:g} Hz with '{p}ref_per' = {section['ref_per']} ms leaves no room for random "
-            "intervals: lower the rates or the refractory period."
-        )
-
-
-def _validate_cell_types(section: dict) -> None:
-    for key in ("excitatory", "inhibitory"):
-        value = section.get(key)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ParameterError(f"'cell_types.{key}' must be a list of name substrings, got {value!r}.")
-
-
-def _validate_templates(section: dict) -> None:
-    p = "templates."
-    check_number(section["min_dist"], p + "min_dist", minimum=0)
-    check_number(section["min_amp"], p + "min_amp", minimum=0)
-    check_number(section["max_amp"], p + "max_amp", minimum=0, allow_none=True)
-    if section["max_amp"] is not None and section["max_amp"] <= section["min_amp"]:
-        raise ParameterError(
-            f"'{p}max_amp' ({section['max_amp']}) must be larger than '{p}min_amp' ({section['min_amp']})."
-        )
-    check_number(section["n_overlap_pairs"], p + "n_overlap_pairs", minimum=0, integer=True, allow_none=True)
-    for key in ("xlim", "ylim", "zlim"):
-        check_limits(section[key], p + key)
-    check_number(section["overlap_threshold"], p + "overlap_threshold", minimum=0, maximum=1)
-    check_number(section["n_jitters"], p + "n_jitters", minimum=1, integer=True)
-    check_number(section["upsample"], p + "upsample", minimum=1, integer=True)
-    pad = section["pad_len"]
-    if not isinstance(pad, (list, tuple)) or len(pad) != 2:
-        raise ParameterError(f"'{p}pad_len' must be [before, after] in ms, got {pad!r}.")
-    for value in pad:
-        check_number(value, p + "pad_len", minimum=0)
-    check_number(section["smooth_percent"], p + "smooth_percent", minimum=0, maximum=1)
-    check_number(section["smooth_strength"], p + "smooth_strength", minimum=0, strict_minimum=True)
-    check_number(section["sparsity_threshold"], p + "sparsity_threshold", minimum=0, maximum=1)
-    ids = section.get("template_ids")
-    if ids is not None:
-        if not isinstance(ids, (list, tuple, np.ndarray)) or len(ids) == 0:
-            raise ParameterError(f"'{p}template_ids' must be a non-empty list of library indices, got {ids!r}.")
-        for value in ids:
-            check_number(value, p + "template_ids", minimum=0, integer=True)
-
-
-def _validate_recordings(section: dict) -> None:
-    p = "recordings."
-    check_number(section["fs"], p + "fs", minimum=0, strict_minimum=True, allow_none=True)
-    try:
-        dtype = np.dtype(section["dtype"])
-    except TypeError as error:
-        raise ParameterError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
-    if dtype.kind not in "iuf":
-        raise ParameterError(f"'{p}dtype' must be a float or integer dtype, got {section['dtype']!r}.")
-    check_number(section["adc_bit_depth"], p + "adc_bit_depth", minimum=1, integer=True, allow_none=True)
-    check_number(section["lsb"], p + "lsb", minimum=0, strict_minimum=True, allow_none=True)
-    check_number(section["gain"], p + "gain", minimum=0, strict_minimum=True, allow_none=True)
-    if section["adc_bit_depth"] is not None:
-        if dtype.kind == "f":
-            raise ParameterError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
-        lsb = section["lsb"] or 1
-        if lsb * 2 ** section["adc_bit_depth"] > 2 ** (8 * dtype.itemsize):
-            raise ParameterError(
-                f"'{p}adc_bit_depth' = {section['adc_bit_depth']} with lsb {lsb} does not fit in {dtype.name}: "
-                "use fewer bits or a wider dtype."
-            )
-    check_number(section["sync_rate"], p + "sync_rate", minimum=0, maximum=1, allow_none=True)
-    check_number(section["sync_jitt"], p + "sync_jitt", minimum=0)
-    check_number(section["chunk_duration"], p + "chunk_duration", minimum=0)
-    check_number(section["block_duration"], p + "block_duration", minimum=0.01, maximum=60)
-    check_choice(section["modulation"], p + "modulation", ("none", "template", "electrode"))
-    check_number(section["sdrand"], p + "sdrand", minimum=0)
-    check_choice(section["bursting"], p + "bursting", (True, False))
-    check_choice(section["shape_mod"], p + "shape_mod", (True, False))
-    if section["bursting_units"] is not None:
-        units = section["bursting_units"]
-        if not isinstance(units, (list, tuple)):
-            raise ParameterError(f"'{p}bursting_units' must be a list of unit indices, got {units!r}.")
-        for unit in units:
-            check_number(unit, p + "bursting_units", minimum=0, integer=True)
-    check_number(section["n_bursting"], p + "n_bursting", minimum=0, integer=True, allow_none=True)
-    exp_decay = section["exp_decay"]
-    for value in exp_decay if isinstance(exp_decay, (list, tuple)) else [exp_decay]:
-        check_number(value, p + "exp_decay", minimum=0)
-    check_number(section["n_burst_spikes"], p + "n_burst_spikes", minimum=1, integer=True)
-    check_number(section["max_burst_duration"], p + "max_burst_duration", minimum=0, strict_minimum=True)
-    check_number(section["shape_stretch"], p + "shape_stretch", minimum=0)
-    check_number(section["noise_level"], p + "noise_level", minimum=0)
-    check_choice(section["noise_mode"], p + "noise_mode", ("uncorrelated", "distance-correlated", "far-neurons"))
-    check_choice(section["noise_color"], p + "noise_color", (True, False))
-    check_number(section["noise_half_distance"], p + "noise_half_distance", minimum=0, strict_minimum=True)
-    check_number(section["far_neurons_n"], p + "far_neurons_n", minimum=1, integer=True)
-    check_number(section["far_neurons_max_amp"], p + "far_neurons_max_amp", minimum=0, strict_minimum=True)
-    check_number(section["far_neurons_noise_floor"], p + "far_neurons_noise_floor", minimum=0)
-    check_number(section["far_neurons_exc_inh_ratio"], p + "far_neurons_exc_inh_ratio", minimum=0, maximum=1)
-    check_number(section["color_peak"], p + "color_peak", minimum=0, strict_minimum=True)
-    check_number(section["color_q"], p + "color_q", minimum=0, strict_minimum=True)
-    check_number(section["color_noise_floor"], p + "color_noise_floor", minimum=0)
-    check_choice(section["filter"], p + "filter", (True, False))
-    cutoff = section["filter_cutoff"]
-    cutoffs = cutoff if isinstance(cutoff, (list, tuple)) else [cutoff]
-    if len(cutoffs) not in (1, 2):
-        raise ParameterError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got {cutoff!r}.")
-    for value in cutoffs:
-        check_number(value, p + "filter_cutoff", minimum=0, strict_minimum=True)
-    if len(cutoffs) == 2 and cutoffs[0] >= cutoffs[1]:
-        raise ParameterError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {cutoff!r}.")
-    check_number(section["filter_order"], p + "filter_order", minimum=1, maximum=10, integer=True)
-    check_choice(section["filter_mode"], p + "filter_mode", ("filtfilt", "lfilter"))
-    check_choice(section["drifting"], p + "drifting", (True, False))
-    _validate_drift(section, p)
-    if section["overlap"]:
-        raise ParameterError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
-    if section["extract_waveforms"]:
-        raise ParameterError(
-            f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
-            "create_sorting_analyzer(...).compute('waveforms') on the generated recording."
-        )
-
-
-def _validate_drift(section: dict, p: str) -> None:
-    check_number(section["n_drifting"], p + "n_drifting", minimum=0, integer=True, allow_none=True)
-    direction = section["preferred_dir"]
-    if not isinstance(direction, (list, tuple)) or len(direction) != 3 or not any(direction):
-        raise ParameterError(f"'{p}preferred_dir' must be a non-zero [x, y, z] vector, got {direction!r}.")
-    check_number(section["angle_tol"], p + "angle_tol", minimum=0, maximum=180)
-    check_choice(section["drift_mode_speed"], p + "drift_mode_speed", ("slow", "fast", "slow+fast"))
-    check_choice(section["drift_mode_probe"], p + "drift_mode_probe", ("rigid", "non-rigid"))
-    check_number(section["drift_fs"], p + "drift_fs", minimum=0, strict_minimum=True)
-    check_choice(section["non_rigid_gradient_mode"], p + "non_rigid_gradient_mode", ("linear", "step"))
-    check_number(section["non_rigid_linear_min_factor"], p + "non_rigid_linear_min_factor", minimum=0, maximum=1)
-    check_choice(section["non_rigid_linear_direction"], p + "non_rigid_linear_direction", (1, -1))
-    check_number(section["non_rigid_step_depth_boundary"], p + "non_rigid_step_depth_boundary", allow_none=True)
-    factors = section["non_rigid_step_factors"]
-    if factors is not None and (not isinstance(factors, (list, tuple)) or len(factors) != 2):
-        raise ParameterError(f"'{p}non_rigid_step_factors' must be null or [above, below], got {factors!r}.")
-    check_number(section["slow_drift_velocity"], p + "slow_drift_velocity", minimum=0, strict_minimum=True)
-    check_number(section["slow_drift_amplitude"], p + "slow_drift_amplitude", minimum=0, allow_none=True)
-    check_choice(section["slow_drift_waveform"], p + "slow_drift_waveform", ("triangluar", "triangular", "sine"))
-    check_number(section["fast_drift_period"], p + "fast_drift_period", minimum=0, strict_minimum=True)
-    check_number(section["fast_drift_min_jump"], p + "fast_drift_min_jump", minimum=0)
-    check_number(section["fast_drift_max_jump"], p + "fast_drift_max_jump", minimum=0)
-    if section["fast_drift_min_jump"] > section["fast_drift_max_jump"]:
-        raise ParameterError(f"'{p}fast_drift_min_jump' must not exceed '{p}fast_drift_max_jump'.")
-    check_number(section["t_start_drift"], p + "t_start_drift", minimum=0)
-    check_number(section["t_end_drift"], p + "t_end_drift", minimum=0, allow_none=True)
-    times, values = section["external_drift_times"], section["external_drift_um"]
-    if (times is None) != (values is None):
-        raise ParameterError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
-    if times is not None:
-        times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
-        if times.ndim != 1 or times.shape != values.shape or times.size < 1 or np.any(np.diff(times) <= 0):
-            raise ParameterError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import RecordingSectionParams
 from si_recsim.probes import mearec_to_si_positions
 
 
@@ -68,9 +69,9 @@ class DriftModel:
                          for unit in range(len(self.factors))])
 
 
-def preferred_direction(section: dict) -> np.ndarray:
+def preferred_direction(section: RecordingSectionParams) -> np.ndarray:
     """``preferred_dir`` (MEArec's frame) as a unit vector in si_recsim's frame."""
-    direction = mearec_to_si_positions(np.asarray(section["preferred_dir"], dtype=float))
+    direction = mearec_to_si_positions(np.asarray(section.preferred_dir, dtype=float))
     return direction / np.linalg.norm(direction)
 
 
@@ -83,12 +84,12 @@ def _slow_signal(times: np.ndarray, amplitude: float, velocity_um_per_min: float
     return amplitude / 2.0 * np.where(phase < 0.25, -4 * phase, np.where(phase < 0.75, 4 * phase - 2, 4 - 4 * phase))
 
 
-def _fast_signal(times: np.ndarray, section: dict, limit: float, rng: np.random.Generator) -> np.ndarray:
-    period = float(section["fast_drift_period"])
+def _fast_signal(times: np.ndarray, section: RecordingSectionParams, limit: float, rng: np.random.Generator) -> np.ndarray:
+    period = float(section.fast_drift_period)
     jump_times = np.arange(period, times[-1] + period, period)
     level, levels = 0.0, []
     for _ in jump_times:
-        jump = rng.uniform(section["fast_drift_min_jump"], section["fast_drift_max_jump"]) * rng.choice([-1.0, 1.0])
+        jump = rng.uniform(section.fast_drift_min_jump, section.fast_drift_max_jump) * rng.choice([-1.0, 1.0])
         if abs(level + jump) > limit:
             jump = -jump
         level = float(np.clip(level + jump, -limit, limit))
@@ -99,34 +100,34 @@ def _fast_signal(times: np.ndarray, section: dict, limit: float, rng: np.random.
     return signal
 
 
-def unit_factors(section: dict, middle_locations: np.ndarray, drifting: np.ndarray) -> np.ndarray:
+def unit_factors(section: RecordingSectionParams, middle_locations: np.ndarray, drifting: np.ndarray) -> np.ndarray:
     """Per-unit scale of the drift signal (rigid or non-rigid; 0 for units that do not drift)."""
-    if section["drift_mode_probe"] == "rigid":
+    if section.drift_mode_probe == "rigid":
         factors = np.ones(len(middle_locations))
     else:
         depth = middle_locations @ preferred_direction(section)
-        if section["non_rigid_gradient_mode"] == "linear":
+        if section.non_rigid_gradient_mode == "linear":
             span = np.ptp(depth)
             normalised = (depth - depth.min()) / span if span > 0 else np.zeros_like(depth)
-            if section["non_rigid_linear_direction"] == 1:
+            if section.non_rigid_linear_direction == 1:
                 normalised = 1.0 - normalised
-            low = float(section["non_rigid_linear_min_factor"])
+            low = float(section.non_rigid_linear_min_factor)
             factors = low + (1.0 - low) * normalised
         else:
-            boundary = section["non_rigid_step_depth_boundary"]
+            boundary = section.non_rigid_step_depth_boundary
             boundary = float(np.mean(depth)) if boundary is None else float(boundary)
-            above, below = section["non_rigid_step_factors"] or (1.0, 0.0)
+            above, below = section.non_rigid_step_factors or (1.0, 0.0)
             factors = np.where(depth >= boundary, above, below).astype(float)
     return factors * drifting
 
 
-def build_drift(section: dict, trajectories: np.ndarray, t_start: float, duration: float,
+def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_start: float, duration: float,
                 rng: np.random.Generator) -> DriftModel:
     """The drift of a recording from its ``recordings`` parameters.
 
     Parameters
     ----------
-    section : dict
+    section : RecordingSectionParams
         The ``recordings`` parameters.
     trajectories : np.ndarray
         (n_units, n_steps, 3) template positions of the selected units, µm.
@@ -139,26 +140,26 @@ def build_drift(section: dict, trajectories: np.ndarray, t_start: float, duratio
     lengths = np.linalg.norm(trajectories[:, -1] - trajectories[:, 0], axis=1)
     limit = float(lengths.min()) / 2.0
     drifting = np.zeros(n_units)
-    if section["n_drifting"] is None:
+    if section.n_drifting is None:
         drifting[:] = 1.0
     else:
-        if section["n_drifting"] > n_units:
-            raise ParameterError(f"recordings.n_drifting ({section['n_drifting']}) exceeds the {n_units} units.")
-        drifting[rng.choice(n_units, int(section["n_drifting"]), replace=False)] = 1.0
-    if section["external_drift_times"] is not None:
-        times = np.asarray(section["external_drift_times"], dtype=float)
-        signal = np.asarray(section["external_drift_um"], dtype=float)
+        if section.n_drifting > n_units:
+            raise ParameterError(f"recordings.n_drifting ({section.n_drifting}) exceeds the {n_units} units.")
+        drifting[rng.choice(n_units, int(section.n_drifting), replace=False)] = 1.0
+    if section.external_drift_times is not None:
+        times = np.asarray(section.external_drift_times, dtype=float)
+        signal = np.asarray(section.external_drift_um, dtype=float)
     else:
-        times = t_start + np.arange(0.0, duration + 1.0 / section["drift_fs"], 1.0 / section["drift_fs"])
-        start = t_start + float(section["t_start_drift"])
-        end = t_start + (duration if section["t_end_drift"] is None else float(section["t_end_drift"]))
+        times = t_start + np.arange(0.0, duration + 1.0 / section.drift_fs, 1.0 / section.drift_fs)
+        start = t_start + float(section.t_start_drift)
+        end = t_start + (duration if section.t_end_drift is None else float(section.t_end_drift))
         local = np.clip(times, start, end) - start
         signal = np.zeros_like(times)
-        if "slow" in section["drift_mode_speed"]:
-            amplitude = min(float(section["slow_drift_amplitude"] or 2 * limit), 2 * limit)
-            signal += _slow_signal(local, amplitude, float(section["slow_drift_velocity"]),
-                                   "sine" if section["slow_drift_waveform"] == "sine" else "triangle")
-        if "fast" in section["drift_mode_speed"]:
+        if "slow" in section.drift_mode_speed:
+            amplitude = min(float(section.slow_drift_amplitude or 2 * limit), 2 * limit)
+            signal += _slow_signal(local, amplitude, float(section.slow_drift_velocity),
+                                   "sine" if section.slow_drift_waveform == "sine" else "triangle")
+        if "fast" in section.drift_mode_speed:
             signal += _fast_signal(local, section, limit, rng)
         signal = np.clip(signal, -limit, limit)
     middle = trajectories[:, trajectories.shape[1] // 2]

@@ -18,6 +18,7 @@ import numpy as np
 
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams, SpikeTrainParams, TemplateSelectionParams
 from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.filtering import LinearFilter, butterworth, resonant_peak
 from si_recsim.recording.injection import SpikeInjector
@@ -146,7 +147,7 @@ def active_channels(template: np.ndarray, threshold: float) -> np.ndarray:
     return np.flatnonzero(peaks >= threshold * peaks.max())
 
 
-def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, section: dict, fs: float,
+def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, section: TemplateSelectionParams, fs: float,
                       rng: np.random.Generator | None) -> tuple[list, list, int]:
     """Restrict to active channels, then pad, resample, jitter (when ``rng`` is given) and taper.
 
@@ -163,14 +164,14 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
         Sample of the spike time in the prepared templates.
     """
     fs_library = library.sampling_frequency
-    pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section["pad_len"])
-    n_taper = int(section["smooth_percent"] * pad_before * fs / fs_library) // 2 * 2
+    pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section.pad_len)
+    n_taper = int(section.smooth_percent * pad_before * fs / fs_library) // 2 * 2
     prepared, channels = [], []
     for template_id in template_ids:
         steps = library.templates[template_id]
         steps = steps[None] if steps.ndim == 2 else steps
-        unit_channels = active_channels(np.abs(steps).max(axis=0), float(section["sparsity_threshold"]))
-        shifts = jitter_shifts(int(section["n_jitters"]), int(section["upsample"]), rng) if rng is not None else None
+        unit_channels = active_channels(np.abs(steps).max(axis=0), float(section.sparsity_threshold))
+        shifts = jitter_shifts(int(section.n_jitters), int(section.upsample), rng) if rng is not None else None
         unit = []
         for step in steps:
             padded = pad_template(step[:, unit_channels].astype(float), pad_before, pad_after)
@@ -178,8 +179,8 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
             if shifts is None:
                 copies = resampled[None]
             else:
-                copies = taper_edges(jittered_copies(resampled, shifts, int(section["upsample"])), n_taper,
-                                     float(section["smooth_strength"]))
+                copies = taper_edges(jittered_copies(resampled, shifts, int(section.upsample)), n_taper,
+                                     float(section.smooth_strength))
             unit.append(copies.transpose(0, 2, 1))
         prepared.append(np.ascontiguousarray(np.stack(unit), dtype=np.float32))
         channels.append(unit_channels)
@@ -187,7 +188,7 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
     return prepared, channels, nbefore
 
 
-def build_engine(params: dict, library: TemplateLibrary, frames: list, template_ids: np.ndarray,
+def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: list, template_ids: np.ndarray,
                  bursting: np.ndarray) -> TraceEngine:
     """The trace engine of a recording whose units are given (normally by its ground-truth sorting).
 
@@ -208,16 +209,16 @@ def build_engine(params: dict, library: TemplateLibrary, frames: list, template_
     engine : TraceEngine
     """
     library = recording_library(params, library)
-    trains_section, templates_section = params["spiketrains"], params["templates"]
-    recordings_section = params["recordings"]
+    trains_section, templates_section = params.spiketrains, params.templates
+    recordings_section = params.recordings
     fs = sampling_frequency(params, library)
-    t_start = float(trains_section["t_start"])
+    t_start = float(trains_section.t_start)
     times = [t_start + np.asarray(unit_frames, dtype=float) / fs for unit_frames in frames]
 
     templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs,
                                                      stage_rng(params, "convolution", 0))
     jitter_rng = stage_rng(params, "convolution", 1)
-    n_jitters = int(templates_section["n_jitters"])
+    n_jitters = int(templates_section.n_jitters)
     jitter_indices = [jitter_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
     drift = unit_drift(params, library, template_ids)
@@ -225,22 +226,22 @@ def build_engine(params: dict, library: TemplateLibrary, frames: list, template_
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     else:
         drift_indices = [drift.step_indices(unit, unit_times) for unit, unit_times in enumerate(times)]
-    modulation = Modulation(recordings_section["modulation"], recordings_section["sdrand"],
-                            params["seeds"]["convolution"], [len(unit_channels) for unit_channels in channels],
+    modulation = Modulation(recordings_section.modulation, recordings_section.sdrand,
+                            params.seeds.convolution, [len(unit_channels) for unit_channels in channels],
                             _burst_amplitudes(times, bursting, recordings_section))
-    shape_stretch = float(recordings_section["shape_stretch"]) if recordings_section["shape_mod"] else None
+    shape_stretch = float(recordings_section.shape_stretch) if recordings_section.shape_mod else None
     injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
                              shape_stretch)
 
     recording_filter = None
-    if recordings_section["filter"]:
-        recording_filter = butterworth(recordings_section["filter_cutoff"], int(recordings_section["filter_order"]),
-                                       fs, recordings_section["filter_mode"])
+    if recordings_section.filter:
+        recording_filter = butterworth(recordings_section.filter_cutoff, int(recordings_section.filter_order),
+                                       fs, recordings_section.filter_mode)
     margin = recording_filter.margin() if recording_filter is not None else 0
-    block_size = fft_block_size(float(recordings_section["block_duration"]) * fs, margin)
+    block_size = fft_block_size(float(recordings_section.block_duration) * fs, margin)
     noise = _build_noise(params, library, template_ids, fs, block_size, margin, trains_section)
 
-    dtype = np.dtype(recordings_section["dtype"])
+    dtype = np.dtype(recordings_section.dtype)
     gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
     return TraceEngine(
         num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
@@ -257,8 +258,8 @@ def fft_block_size(approximate_size: float, margin: int) -> int:
     return n_fft - 2 * margin
 
 
-def _burst_amplitudes(times: list, bursting: np.ndarray, section: dict) -> list:
-    exp_decay = section["exp_decay"]
+def _burst_amplitudes(times: list, bursting: np.ndarray, section: RecordingSectionParams) -> list:
+    exp_decay = section.exp_decay
     decays = list(exp_decay) if isinstance(exp_decay, (list, tuple)) else [exp_decay] * int(bursting.sum())
     if len(decays) != bursting.sum():
         raise ParameterError(
@@ -269,40 +270,40 @@ def _burst_amplitudes(times: list, bursting: np.ndarray, section: dict) -> list:
     for unit, unit_times in enumerate(times):
         if bursting[unit]:
             amplitudes.append(bursting_amplitudes(unit_times * 1000.0, float(next(decay_iter)),
-                                                  int(section["n_burst_spikes"]), float(section["max_burst_duration"])))
+                                                  int(section.n_burst_spikes), float(section.max_burst_duration)))
         else:
             amplitudes.append(None)
     return amplitudes
 
 
-def _build_noise(params: dict, library: TemplateLibrary, template_ids: np.ndarray, fs: float, block_size: int,
-                 margin: int, trains_section: dict):
-    section = params["recordings"]
-    level = float(section["noise_level"])
-    mode = section["noise_mode"]
+def _build_noise(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float, block_size: int,
+                 margin: int, trains_section: SpikeTrainParams):
+    section = params.recordings
+    level = float(section.noise_level)
+    mode = section.noise_mode
     color = None
-    if section["noise_color"] and mode != "far-neurons":
-        color = make_color_spec(resonant_peak(float(section["color_peak"]), float(section["color_q"]), fs), level,
-                                float(section["color_noise_floor"]))
+    if section.noise_color and mode != "far-neurons":
+        color = make_color_spec(resonant_peak(float(section.color_peak), float(section.color_q), fs), level,
+                                float(section.color_noise_floor))
     white_margin = margin + (color.margin if color is not None else 0)
-    white = WhiteNoise(params["seeds"]["noise"], library.num_channels, block_size, white_margin)
+    white = WhiteNoise(params.seeds.noise, library.num_channels, block_size, white_margin)
     if mode == "far-neurons":
         return _build_far_neurons(params, library, template_ids, fs, white, trains_section)
     if level == 0:
         return None
     mixing = None
     if mode == "distance-correlated":
-        mixing = distance_correlation_factor(library.channel_locations, float(section["noise_half_distance"]))
+        mixing = distance_correlation_factor(library.channel_locations, float(section.noise_half_distance))
     return GaussianNoise(white, level, mixing, color)
 
 
-def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
-                       white: WhiteNoise, trains_section: dict) -> FarNeurons:
-    section = params["recordings"]
-    n_far = int(section["far_neurons_n"])
+def _build_far_neurons(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
+                       white: WhiteNoise, trains_section: SpikeTrainParams) -> FarNeurons:
+    section = params.recordings
+    n_far = int(section.far_neurons_n)
     rng = stage_rng(params, "noise", 0)
     amplitudes = library.amplitudes()
-    candidates = np.setdiff1d(np.flatnonzero(amplitudes < section["far_neurons_max_amp"]), template_ids)
+    candidates = np.setdiff1d(np.flatnonzero(amplitudes < section.far_neurons_max_amp), template_ids)
     chosen = []
     for index in rng.permutation(candidates):
         if not chosen or np.min(np.linalg.norm(library.locations[chosen] - library.locations[index], axis=1)) >= 1.0:
@@ -311,34 +312,34 @@ def _build_far_neurons(params: dict, library: TemplateLibrary, template_ids: np.
             break
     if len(chosen) < n_far:
         raise ParameterError(
-            f"far-neurons noise needs {n_far} library templates below {section['far_neurons_max_amp']} uV, but the "
+            f"far-neurons noise needs {n_far} library templates below {section.far_neurons_max_amp} uV, but the "
             f"library ({library.source}) has {len(chosen)}: lower recordings.far_neurons_n, raise "
             "recordings.far_neurons_max_amp, or use a library with more low-amplitude templates."
         )
-    n_exc = int(round(section["far_neurons_exc_inh_ratio"] * n_far))
-    far_trains = generate_spike_trains({**trains_section, "rates": None, "types": None, "n_exc": n_exc,
-                                        "n_inh": n_far - n_exc}, int(rng.integers(2**32)))
-    templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params["templates"], fs, rng=None)
-    n_samples = num_samples({"spiketrains": trains_section}, fs)
+    n_exc = int(round(section.far_neurons_exc_inh_ratio * n_far))
+    far_trains = generate_spike_trains(trains_section.model_copy(update={"rates": None, "types": None, "n_exc": n_exc,
+                                                                         "n_inh": n_far - n_exc}), int(rng.integers(2**32)))
+    templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params.templates, fs, rng=None)
+    n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, n_samples - 1)
               for times in far_trains.times]
     zeros = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     injector = SpikeInjector(templates, channels, nbefore, frames, zeros, zeros)
-    return FarNeurons(injector, far_trains.rates, white, float(section["noise_level"]),
-                      float(section["far_neurons_noise_floor"]), fs, library.num_channels)
+    return FarNeurons(injector, far_trains.rates, white, float(section.noise_level),
+                      float(section.far_neurons_noise_floor), fs, library.num_channels)
 
 
-def _output_scaling(section: dict, dtype: np.dtype, max_template_uV: float) -> tuple[float, float | None]:
+def _output_scaling(section: RecordingSectionParams, dtype: np.dtype, max_template_uV: float) -> tuple[float, float | None]:
     """Gain (µV per output unit) and quantisation step, MEArec's rules (reference notes 3.8)."""
-    lsb = section["lsb"]
+    lsb = section.lsb
     if dtype.kind in "iu":
         lsb = 1.0 if lsb is None else float(lsb)
-        if section["gain"] is not None:
-            return float(section["gain"]), lsb
-        if section["adc_bit_depth"] is not None:
-            signal_range = lsb * 2 ** int(section["adc_bit_depth"])
-            half_span = max_template_uV + 3.0 * float(section["noise_level"])
+        if section.gain is not None:
+            return float(section.gain), lsb
+        if section.adc_bit_depth is not None:
+            signal_range = lsb * 2 ** int(section.adc_bit_depth)
+            half_span = max_template_uV + 3.0 * float(section.noise_level)
             return float(2.0 * half_span / signal_range), lsb
         return 1.0, lsb
-    gain = 1.0 if section["gain"] is None else float(section["gain"])
+    gain = 1.0 if section.gain is None else float(section.gain)
     return gain, None if lsb is None else float(lsb)

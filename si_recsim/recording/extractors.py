@@ -20,7 +20,7 @@ from spikeinterface.core.core_tools import define_function_from_class
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
-from si_recsim.params.recordings import build_params
+from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.probes import wired_copy
 from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.engine import TraceEngine, build_engine
@@ -52,7 +52,7 @@ class SimulatedSorting(BaseSorting):
 
     Parameters
     ----------
-    params : dict | None, default: None
+    params : dict | RecordingParameters | None, default: None
         Parameters in MEArec's ``recordings_params.yaml`` layout; missing keys take the defaults and
         null seeds are drawn (see :func:`si_recsim.params.build_params`).
     template_library : str | dict | None, default: "default"
@@ -66,7 +66,8 @@ class SimulatedSorting(BaseSorting):
         ``"E"``/``"I"`` per user spike train.
     """
 
-    def __init__(self, params: dict | None = None, template_library="default", template_library_path: str | None = None,
+    def __init__(self, params: dict | RecordingParameters | None = None, template_library="default",
+                 template_library_path: str | None = None,
                  spike_times: list | None = None, unit_types: list | None = None):
         params = build_params(params)
         library = _library_from_kwargs(template_library, template_library_path)
@@ -75,7 +76,7 @@ class SimulatedSorting(BaseSorting):
         unit_ids = np.arange(len(units.frames)).astype(str)
         BaseSorting.__init__(self, fs, unit_ids)
         self.add_sorting_segment(SimulatedSortingSegment(units.frames, unit_ids,
-                                                         float(params["spiketrains"]["t_start"])))
+                                                         params.spiketrains.t_start))
         channel_ids = np.arange(library.num_channels).astype(str)
         self.set_property("gt_unit_locations", units.locations)
         self.set_property("main_channel_id", channel_ids[units.main_channel_indices])
@@ -86,12 +87,12 @@ class SimulatedSorting(BaseSorting):
         self.set_property("bursting", units.bursting)
         self.set_property("drifting", units.drifting)
         self.set_property("amplitude_uV", units.amplitudes)
-        self.annotate(**{PARAMS_ANNOTATION: params, LIBRARY_ANNOTATION: library.source})
+        self.annotate(**{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
         self.name = "si_recsim ground-truth sorting"
         self.extra_requirements.append("si_recsim")
         if _arrays_only(template_library):
             self._serializability["json"] = False
-        self._kwargs = dict(params=params, template_library=template_library,
+        self._kwargs = dict(params=params.model_dump(), template_library=template_library,
                             template_library_path=template_library_path, spike_times=spike_times,
                             unit_types=unit_types)
 
@@ -119,13 +120,13 @@ class SimulatedRecording(BaseRecording):
     ----------
     sorting : SimulatedSorting
         The ground truth (or any one-segment sorting at the recording's rate with those properties).
-    params : dict | None, default: None
+    params : dict | RecordingParameters | None, default: None
         As for :class:`SimulatedSorting`; None takes the sorting's ``si_recsim_params``.
     template_library, template_library_path
         As for :class:`SimulatedSorting` (the same library as the sorting's).
     """
 
-    def __init__(self, sorting: BaseSorting, params: dict | None = None, template_library="default",
+    def __init__(self, sorting: BaseSorting, params: dict | RecordingParameters | None = None, template_library="default",
                  template_library_path: str | None = None):
         params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
         library = _library_from_kwargs(template_library, template_library_path)
@@ -143,9 +144,9 @@ class SimulatedRecording(BaseRecording):
         self.set_probe(wired_copy(library.probe))
         self.set_channel_gains(engine.gain_to_uV)
         self.set_channel_offsets(0.0)
-        self.annotate(is_filtered=bool(params["recordings"]["filter"]),
-                      **{PARAMS_ANNOTATION: params, LIBRARY_ANNOTATION: library.source})
-        self.add_recording_segment(SimulatedRecordingSegment(engine, float(params["spiketrains"]["t_start"])))
+        self.annotate(is_filtered=params.recordings.filter,
+                      **{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
+        self.add_recording_segment(SimulatedRecordingSegment(engine, params.spiketrains.t_start))
         self._engine = engine
         self._library = recording_library(params, library)
         self._template_ids = template_ids
@@ -154,7 +155,7 @@ class SimulatedRecording(BaseRecording):
         self.extra_requirements.append("si_recsim")
         if _arrays_only(template_library):
             self._serializability["json"] = False
-        self._kwargs = dict(sorting=sorting, params=params, template_library=template_library,
+        self._kwargs = dict(sorting=sorting, params=params.model_dump(), template_library=template_library,
                             template_library_path=template_library_path)
 
     def get_template_library(self) -> TemplateLibrary:

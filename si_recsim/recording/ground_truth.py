@@ -10,22 +10,22 @@ import numpy as np
 import yaml
 
 from si_recsim.library.loading import library_reference
-from si_recsim.params.recordings import build_params
+from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
 ZARR_SUFFIX = ".zarr"
 
 
-def generate_ground_truth(params: dict | str | Path | None = None, template_library="default",
+def generate_ground_truth(params: dict | RecordingParameters | str | Path | None = None, template_library="default",
                           spike_times: list | None = None, unit_types: list | None = None,
                           seed: int | None = None, **overrides) -> tuple[SimulatedRecording, SimulatedSorting]:
     """Build a lazy ground-truth recording and its sorting.
 
     Parameters
     ----------
-    params : dict | str | Path | None, default: None
-        Parameters in MEArec's ``recordings_params.yaml`` layout (dict or YAML file); missing keys
+    params : dict | RecordingParameters | str | Path | None, default: None
+        Parameters in MEArec's ``recordings_params.yaml`` layout (dict, model or YAML file); missing keys
         take the defaults of :func:`si_recsim.get_default_recording_params`.
     template_library : str | Path | TemplateLibrary, default: "default"
         ``"default"`` (the embedded library), an si_recsim library or MEArec template file, or a

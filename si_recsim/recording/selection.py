@@ -16,6 +16,7 @@ from collections import Counter
 
 import numpy as np
 
+from si_recsim.params.recordings import CellTypeParams, TemplateSelectionParams
 from si_recsim.probes import si_to_mearec_positions
 
 
@@ -70,8 +71,9 @@ def overlapping_pairs(templates: np.ndarray, threshold: float) -> np.ndarray:
     return np.column_stack([first, second]).astype(int)
 
 
-def select_templates(library, types: np.ndarray, section: dict, cell_types: dict, rng: np.random.Generator,
-                     drift_direction: np.ndarray | None = None, angle_tol: float = 15.0) -> np.ndarray:
+def select_templates(library, types: np.ndarray, section: TemplateSelectionParams, cell_types: CellTypeParams,
+                     rng: np.random.Generator, drift_direction: np.ndarray | None = None,
+                     angle_tol: float = 15.0) -> np.ndarray:
     """Library indices for units of the given types, following the ``templates`` rules.
 
     Parameters
@@ -79,9 +81,9 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
     library : TemplateLibrary
     types : np.ndarray
         ``"E"``/``"I"`` per unit (excitatory first).
-    section : dict
+    section : TemplateSelectionParams
         The ``templates`` parameter section.
-    cell_types : dict
+    cell_types : CellTypeParams
         ``{"excitatory": [...], "inhibitory": [...]}`` name substrings.
     rng : np.random.Generator
         The template-selection generator.
@@ -96,24 +98,24 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
     template_ids : np.ndarray
         One library index per unit, in unit order.
     """
-    categories = np.array([cell_category(name, cell_types["excitatory"], cell_types["inhibitory"])
+    categories = np.array([cell_category(name, cell_types.excitatory, cell_types.inhibitory)
                            for name in library.cell_types])
     wanted = Counter(types.tolist())
     amplitudes = library.amplitudes()
-    max_amp = np.inf if section["max_amp"] is None else section["max_amp"]
+    max_amp = np.inf if section.max_amp is None else section.max_amp
     drifting = drift_direction is not None
     trajectories = library.locations if drifting else library.locations[:, None, :]
     initial = trajectories[:, 0]
     # xlim / ylim / zlim are in MEArec's frame (x: distance from the probe plane), as in MEArec's files
-    limits = [section["xlim"], section["ylim"], section["zlim"]]
+    limits = [section.xlim, section.ylim, section.zlim]
     mearec_locations = si_to_mearec_positions(initial)
     if drifting:
         directions = trajectories[:, -1] - trajectories[:, 0]
         directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
         angles = np.degrees(np.arccos(np.clip(directions @ drift_direction, -1.0, 1.0)))
     static_templates = library.static().templates
-    target_pairs = section["n_overlap_pairs"]
-    threshold = section["overlap_threshold"]
+    target_pairs = section.n_overlap_pairs
+    threshold = section.overlap_threshold
 
     chosen: dict[str, list[int]] = {"E": [], "I": []}
     rejected: Counter = Counter()
@@ -123,7 +125,7 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
         if category not in wanted or len(chosen[category]) >= wanted[category]:
             rejected["category full or unknown"] += 1
             continue
-        if not section["min_amp"] < amplitudes[index] < max_amp:
+        if not section.min_amp < amplitudes[index] < max_amp:
             rejected["amplitude"] += 1
             continue
         if any(lim is not None and not lim[0] <= mearec_locations[index, axis] <= lim[1]
@@ -134,7 +136,7 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
             rejected["drift direction"] += 1
             continue
         accepted = chosen["E"] + chosen["I"]
-        if accepted and np.min(np.linalg.norm(trajectories[accepted] - trajectories[index], axis=-1)) < section["min_dist"]:
+        if accepted and np.min(np.linalg.norm(trajectories[accepted] - trajectories[index], axis=-1)) < section.min_dist:
             rejected["min_dist"] += 1
             continue
         if target_pairs is not None:
@@ -158,7 +160,7 @@ def select_templates(library, types: np.ndarray, section: dict, cell_types: dict
 
 
 def _explain_failure(library, categories, amplitudes, wanted, chosen, rejected, section, n_pairs) -> str:
-    max_amp = section["max_amp"]
+    max_amp = section.max_amp
     lines = [
         f"Could not select templates for {wanted.get('E', 0)} excitatory and {wanted.get('I', 0)} inhibitory units "
         f"from a library of {library.num_templates} ({library.source}).",
@@ -168,21 +170,21 @@ def _explain_failure(library, categories, amplitudes, wanted, chosen, rejected, 
         if wanted.get(key, 0) == 0:
             continue
         in_category = categories == key
-        in_range = in_category & (amplitudes > section["min_amp"]) & (amplitudes < (max_amp or np.inf))
+        in_range = in_category & (amplitudes > section.min_amp) & (amplitudes < (max_amp or np.inf))
         lines.append(f"  {key}: {in_category.sum()} templates of this category, {in_range.sum()} with amplitude in "
-                     f"({section['min_amp']}, {max_amp}) uV.")
+                     f"({section.min_amp}, {max_amp}) uV.")
     lines.append("Rejections by rule: " + ", ".join(f"{rule}: {count}" for rule, count in rejected.most_common()))
     fixes = []
     if rejected["amplitude"]:
         fixes.append("widen templates.min_amp / templates.max_amp")
     if rejected["min_dist"]:
-        fixes.append(f"lower templates.min_dist (now {section['min_dist']} um)")
+        fixes.append(f"lower templates.min_dist (now {section.min_dist} um)")
     if rejected["position limits"]:
         fixes.append("widen templates.xlim / ylim / zlim")
     if rejected["drift direction"]:
         fixes.append("raise recordings.angle_tol or change recordings.preferred_dir")
-    if section["n_overlap_pairs"] is not None:
-        lines.append(f"Overlapping pairs reached: {n_pairs} of {section['n_overlap_pairs']} wanted.")
+    if section.n_overlap_pairs is not None:
+        lines.append(f"Overlapping pairs reached: {n_pairs} of {section.n_overlap_pairs} wanted.")
         fixes.append("change templates.n_overlap_pairs or templates.overlap_threshold")
     if not any(np.any(categories == key) for key in wanted):
         fixes.append("check the cell_types substrings against the library's cell names")

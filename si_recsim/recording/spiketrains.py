@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.params.recordings import SpikeTrainParams
+
 
 @dataclass
 class SpikeTrains:
@@ -41,24 +43,24 @@ class SpikeTrains:
         return len(self.times)
 
 
-def draw_rates(section: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_rates(section: SpikeTrainParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit rates (Hz) and types from the ``spiketrains`` parameters.
 
     Explicit ``rates``/``types`` are used as given; otherwise ``n_exc`` rates are drawn from
     N(``f_exc``, ``st_exc``) and ``n_inh`` from N(``f_inh``, ``st_inh``), clipped up to ``min_rate``.
     Excitatory units come first.
     """
-    if section.get("rates") is not None:
-        rates = np.asarray(section["rates"], dtype=float)
-        types = np.asarray(section["types"], dtype="U1")
+    if section.rates is not None:
+        rates = np.asarray(section.rates, dtype=float)
+        types = np.asarray(section.types, dtype="U1")
         order = np.argsort(types != "E", kind="stable")
         return rates[order], types[order]
-    n_exc, n_inh = int(section["n_exc"]), int(section["n_inh"])
+    n_exc, n_inh = int(section.n_exc), int(section.n_inh)
     rates = np.concatenate([
-        rng.normal(section["f_exc"], section["st_exc"], n_exc),
-        rng.normal(section["f_inh"], section["st_inh"], n_inh),
+        rng.normal(section.f_exc, section.st_exc, n_exc),
+        rng.normal(section.f_inh, section.st_inh, n_inh),
     ])
-    rates = np.maximum(rates, section["min_rate"])
+    rates = np.maximum(rates, section.min_rate)
     types = np.array(["E"] * n_exc + ["I"] * n_inh, dtype="U1")
     return rates, types
 
@@ -108,13 +110,13 @@ def renewal_spike_times(rate: float, t_start: float, t_stop: float, refractory: 
     return times[(times >= t_start) & (times < t_stop)]
 
 
-def generate_spike_trains(section: dict, seed: int) -> SpikeTrains:
+def generate_spike_trains(section: SpikeTrainParams, seed: int) -> SpikeTrains:
     """Draw the spike trains described by a ``spiketrains`` parameter section.
 
     Parameters
     ----------
-    section : dict
-        The ``spiketrains`` section (MEArec keys).
+    section : SpikeTrainParams
+        The ``spiketrains`` section.
     seed : int
         The spike-train seed.
 
@@ -124,12 +126,12 @@ def generate_spike_trains(section: dict, seed: int) -> SpikeTrains:
     """
     rng = np.random.default_rng(seed)
     rates, types = draw_rates(section, rng)
-    t_start = float(section["t_start"])
-    t_stop = t_start + float(section["duration"])
-    refractory = float(section["ref_per"]) / 1000.0
+    t_start = float(section.t_start)
+    t_stop = t_start + float(section.duration)
+    refractory = float(section.ref_per) / 1000.0
     unit_rngs = rng.spawn(len(rates))
     times = [
-        renewal_spike_times(rate, t_start, t_stop, refractory, section["process"], float(section["gamma_shape"]),
+        renewal_spike_times(rate, t_start, t_stop, refractory, section.process, float(section.gamma_shape),
                             unit_rng)
         for rate, unit_rng in zip(rates, unit_rngs)
     ]

@@ -6,7 +6,7 @@ overlapping units, chooses bursting and drifting units, and derives the per-unit
 never builds the trace engine. The recording rebuilds its engine from the sorting's spike frames
 and properties (:mod:`si_recsim.recording.engine`), so the two agree by construction.
 
-Every random draw comes from a stage seed of ``params["seeds"]`` and a fixed spawn key
+Every random draw comes from a stage seed of ``params.seeds`` and a fixed spawn key
 (:func:`stage_rng`), so the same parameters give the same units in any process.
 """
 
@@ -18,19 +18,20 @@ import numpy as np
 
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams
 from si_recsim.recording.drift import DriftModel, build_drift, preferred_direction
 from si_recsim.recording.selection import overlapping_pairs, select_templates
 from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
 
 
-def stage_rng(params: dict, stage: str, *keys: int) -> np.random.Generator:
-    """Generator of one stage (``params["seeds"][stage]``) and spawn key ``keys``."""
-    return np.random.default_rng(np.random.SeedSequence(params["seeds"][stage], spawn_key=keys))
+def stage_rng(params: RecordingParameters, stage: str, *keys: int) -> np.random.Generator:
+    """Generator of one stage (``params.stage_seed(stage)``) and spawn key ``keys``."""
+    return np.random.default_rng(np.random.SeedSequence(params.stage_seed(stage), spawn_key=keys))
 
 
-def recording_library(params: dict, library: TemplateLibrary) -> TemplateLibrary:
+def recording_library(params: RecordingParameters, library: TemplateLibrary) -> TemplateLibrary:
     """The library as the recording uses it: drifting only when ``recordings.drifting`` asks for it."""
-    if params["recordings"]["drifting"]:
+    if params.recordings.drifting:
         if library.drift_steps is None:
             raise ParameterError(
                 "recordings.drifting = true needs a drifting template library: make one with si-recsim gen-templates "
@@ -40,14 +41,14 @@ def recording_library(params: dict, library: TemplateLibrary) -> TemplateLibrary
     return library.static()
 
 
-def num_samples(params: dict, sampling_frequency: float) -> int:
+def num_samples(params: RecordingParameters, sampling_frequency: float) -> int:
     """Samples of the recording: ``spiketrains.duration`` s at ``sampling_frequency`` Hz."""
-    return int(round(float(params["spiketrains"]["duration"]) * sampling_frequency))
+    return int(round(float(params.spiketrains.duration) * sampling_frequency))
 
 
-def sampling_frequency(params: dict, library: TemplateLibrary) -> float:
+def sampling_frequency(params: RecordingParameters, library: TemplateLibrary) -> float:
     """``recordings.fs``, or the library's rate when it is null (Hz)."""
-    return float(params["recordings"]["fs"] or library.sampling_frequency)
+    return float(params.recordings.fs or library.sampling_frequency)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class GroundTruthUnits:
     overlapping: np.ndarray
 
 
-def build_units(params: dict, library: TemplateLibrary, spike_times: list | None = None,
+def build_units(params: RecordingParameters, library: TemplateLibrary, spike_times: list | None = None,
                 unit_types: list | None = None) -> GroundTruthUnits:
     """The units of a recording from validated parameters (with concrete seeds) and a library.
 
@@ -100,22 +101,22 @@ def build_units(params: dict, library: TemplateLibrary, spike_times: list | None
     units : GroundTruthUnits
     """
     library = recording_library(params, library)
-    trains_section, templates_section = params["spiketrains"], params["templates"]
-    recordings_section = params["recordings"]
+    trains_section, templates_section = params.spiketrains, params.templates
+    recordings_section = params.recordings
     fs = sampling_frequency(params, library)
-    t_start = float(trains_section["t_start"])
+    t_start = float(trains_section.t_start)
     if spike_times is not None:
-        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section["duration"]), unit_types)
+        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section.duration), unit_types)
     else:
-        trains = generate_spike_trains(trains_section, params["seeds"]["spiketrains"])
+        trains = generate_spike_trains(trains_section, params.seeds.spiketrains)
 
     template_ids = _choose_templates(library, trains, params)
     static = library.static()
-    overlapping = overlapping_pairs(static.templates[template_ids], templates_section["overlap_threshold"])
-    if recordings_section["sync_rate"] and len(overlapping):
-        trains = add_synchrony(trains, overlapping, float(recordings_section["sync_rate"]),
-                               float(recordings_section["sync_jitt"]) / 1000.0,
-                               float(trains_section["ref_per"]) / 1000.0, stage_rng(params, "spiketrains", 1))
+    overlapping = overlapping_pairs(static.templates[template_ids], templates_section.overlap_threshold)
+    if recordings_section.sync_rate and len(overlapping):
+        trains = add_synchrony(trains, overlapping, float(recordings_section.sync_rate),
+                               float(recordings_section.sync_jitt) / 1000.0,
+                               float(trains_section.ref_per) / 1000.0, stage_rng(params, "spiketrains", 1))
     n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - t_start) * fs).astype(np.int64), 0, n_samples - 1) for times in trains.times]
     drift = unit_drift(params, library, template_ids)
@@ -134,22 +135,22 @@ def build_units(params: dict, library: TemplateLibrary, spike_times: list | None
     )
 
 
-def unit_drift(params: dict, library: TemplateLibrary, template_ids: np.ndarray) -> DriftModel | None:
+def unit_drift(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray) -> DriftModel | None:
     """The drift of the units carrying ``template_ids`` (None when ``recordings.drifting`` is false)."""
-    if not params["recordings"]["drifting"]:
+    if not params.recordings.drifting:
         return None
     library = recording_library(params, library)
-    return build_drift(params["recordings"], library.locations[template_ids], float(params["spiketrains"]["t_start"]),
-                       float(params["spiketrains"]["duration"]), stage_rng(params, "convolution", 3))
+    return build_drift(params.recordings, library.locations[template_ids], float(params.spiketrains.t_start),
+                       float(params.spiketrains.duration), stage_rng(params, "convolution", 3))
 
 
-def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dict) -> np.ndarray:
-    ids = params["templates"]["template_ids"]
+def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: RecordingParameters) -> np.ndarray:
+    ids = params.templates.template_ids
     if ids is None:
-        section = params["recordings"]
+        section = params.recordings
         direction = preferred_direction(section) if library.drift_steps is not None else None
-        return select_templates(library, trains.types, params["templates"], params["cell_types"],
-                                stage_rng(params, "templates", 0), direction, float(section["angle_tol"]))
+        return select_templates(library, trains.types, params.templates, params.cell_types,
+                                stage_rng(params, "templates", 0), direction, float(section.angle_tol))
     ids = np.asarray(ids, dtype=int)
     if ids.size != trains.num_units:
         raise ParameterError(
@@ -162,19 +163,19 @@ def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: dic
     return ids
 
 
-def _bursting_units(n_units: int, section: dict, rng: np.random.Generator) -> np.ndarray:
+def _bursting_units(n_units: int, section: RecordingSectionParams, rng: np.random.Generator) -> np.ndarray:
     bursting = np.zeros(n_units, dtype=bool)
-    if not section["bursting"]:
+    if not section.bursting:
         return bursting
-    if section["bursting_units"] is not None:
-        units = np.asarray(section["bursting_units"], dtype=int)
+    if section.bursting_units is not None:
+        units = np.asarray(section.bursting_units, dtype=int)
         if units.size and units.max() >= n_units:
             raise ParameterError(f"recordings.bursting_units names unit {units.max()} but there are {n_units} units.")
         bursting[units] = True
-    elif section["n_bursting"] is not None:
-        if section["n_bursting"] > n_units:
-            raise ParameterError(f"recordings.n_bursting ({section['n_bursting']}) exceeds the {n_units} units.")
-        bursting[rng.choice(n_units, int(section["n_bursting"]), replace=False)] = True
+    elif section.n_bursting is not None:
+        if section.n_bursting > n_units:
+            raise ParameterError(f"recordings.n_bursting ({section.n_bursting}) exceeds the {n_units} units.")
+        bursting[rng.choice(n_units, int(section.n_bursting), replace=False)] = True
     else:
         bursting[:] = True
     return bursting
