@@ -98,19 +98,3 @@ def ringtest(shared_data) -> Path:
     """neurodamus' ring test: electrodes files and reference LFP and compartment reports."""
     return _peer_path(shared_data, "neurodamus_tests/ringtest", "reference/lfp_reports/lfp_single_A.h5",
                       "neurodamus ringtest data")
-
-
-def make_ball_and_sticks(dt, tstop):
-    """LFPy's test morphology (from the installed LFPy) with passive membranes and HH at the soma."""
-    import LFPy
-
-    morphology = Path(LFPy.__file__).parent / "test" / "ball_and_sticks.hoc"
-    cell = LFPy.Cell(morphology=str(morphology), dt=dt, tstart=0.0, tstop=tstop, v_init=-65.0, pt3d=False,
-                     nsegs_method="fixed_length", max_nsegs_length=20)
-    for section in cell.allseclist:
-        section.insert("pas")
-        section.e_pas = -65.0
-        section.g_pas = 1.0 / 30000.0
-        if "soma" in section.name():
-            section.insert("hh")
-    return cell

@@ -148,6 +148,7 @@ def test_node_sets_select_cells(v5_sonata):
     assert excitatory["default"].node_ids.tolist() == [2, 4]
 
 
+@pytest.mark.slow
 def test_write_weights_and_positions_from_a_simulation_config(v5_sonata, tmp_path, run_mpi):
     table = tmp_path / "electrodes.csv"
     table.write_text("name,x,y,z,layer,region,type\n"
@@ -199,6 +200,7 @@ def _morphology_name(v5_sonata, node_id):
     return nodes.get_attribute("morphology", node_id)
 
 
+@pytest.mark.slow
 def test_a_failing_rank_stops_the_mpi_job_without_an_output_file(v5_sonata, tmp_path, run_mpi):
     import shutil
 

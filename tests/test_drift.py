@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from helpers import injected_by_spikeinterface
 
 from si_recsim import ParameterError, generate_ground_truth
 from si_recsim.recording.drift import ground_truth_motion
@@ -60,11 +61,14 @@ def test_slow_drift_is_a_triangle_starting_at_the_middle(drifting_library):
     speed = np.abs(np.diff(drift.signal_um)) / np.diff(drift.times)
     assert np.median(speed) == pytest.approx(2.0, rel=0.02)  # 120 um/min
     # every spike uses the step of the signal at its own time
-    injector = recording._engine.injector
+    # every spike uses the step of the signal held at its own time, by the README's formula:
+    # round(D // 2 + f s(t) (D - 1) / L), clipped to the trajectory
+    n_steps = drift.n_steps
     for unit, times in enumerate(_spike_times(sorting)):
-        expected = drift.unit_positions(times)[unit]
-        used = drift.trajectories[unit, injector.drift_indices[unit]]
-        assert np.array_equal(expected, used)
+        held = drift.signal_um[np.searchsorted(drift.times, times, side="right") - 1]
+        length = np.linalg.norm(drift.trajectories[unit, -1] - drift.trajectories[unit, 0])
+        expected = np.clip(np.rint(n_steps // 2 + drift.factors[unit] * held * (n_steps - 1) / length), 0, n_steps - 1)
+        assert np.array_equal(recording._engine.injector.drift_indices[unit], expected)
 
 
 def test_drift_waits_for_t_start_and_never_wraps(drifting_library):
@@ -93,12 +97,10 @@ def test_non_rigid_and_partial_drift(drifting_library):
 
 
 def test_drifting_traces_match_an_independent_sum(drifting_library):
-    from test_recording import _expected_clean_traces
-
     recording, sorting = _drifting(drifting_library, **{"recordings.noise_level": 0, "recordings.filter": False,
                                                         "recordings.modulation": "none", "spiketrains.duration": 6,
                                                         "recordings.slow_drift_velocity": 600})
-    assert np.abs(recording.get_traces() - _expected_clean_traces(recording, sorting)).max() < 1e-3
+    assert np.abs(recording.get_traces() - injected_by_spikeinterface(recording)).max() < 1e-3
     again = pickle.loads(pickle.dumps(recording))
     assert np.array_equal(again.get_traces(start_frame=50000, end_frame=90000),
                           recording.get_traces(start_frame=50000, end_frame=90000))

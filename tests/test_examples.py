@@ -2,6 +2,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # whole example scripts: heavier than the fast lane
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

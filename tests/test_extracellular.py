@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_ball_and_sticks
+from helpers import make_ball_and_sticks
 
 from si_recsim.biophysics.placement import (
     PlacementSettings,

@@ -86,6 +86,7 @@ def test_old_files_are_refused(tmp_path):
         read_mearec_recording(path)
 
 
+@pytest.mark.slow
 def test_convert_between_mearec_and_spikeinterface_folders(mearec_file, tmp_path):
     import subprocess
     import sys

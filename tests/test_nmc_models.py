@@ -6,6 +6,8 @@ import pytest
 from si_recsim.biophysics.nmc_models import mearec_model_folders, nmc_cell_models
 from si_recsim.biophysics.template_generation import generate_template_library
 
+pytestmark = pytest.mark.slow  # compiles ion-channel mechanisms: heavier than the fast lane
+
 pytest.importorskip("LFPy")
 
 
@@ -17,7 +19,6 @@ def bp_folder():
     return folders[0]
 
 
-@pytest.mark.slow
 def test_mearec_bbp_model_compiles_and_gives_templates(bp_folder, tmp_path_factory):
     cache = tmp_path_factory.mktemp("nmc_cache")
     library = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache,

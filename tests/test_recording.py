@@ -4,6 +4,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.signal
+from helpers import injected_by_spikeinterface
 from spikeinterface.core import load
 
 from si_recsim import generate_ground_truth
@@ -58,6 +59,7 @@ def test_returned_traces_are_the_callers_own():
         assert np.array_equal(_traces(recording, start, end), reference[start:end])
 
 
+@pytest.mark.slow
 def test_parallel_save_equals_serial(tmp_path):
     recording, _ = generate_ground_truth(seed=4, **SHORT)
     serial = recording.save(folder=tmp_path / "serial", n_jobs=1, chunk_duration="0.3s", progress_bar=False)
@@ -172,25 +174,6 @@ def test_far_neurons_need_enough_small_templates(mearec_library_path):
                               **{"recordings.noise_mode": "far-neurons", **SHORT})
 
 
-def _expected_clean_traces(recording, sorting):
-    """Recompute the noise-free, unfiltered traces spike by spike, independently of the engine."""
-    injector = recording._engine.injector
-    expected = np.zeros((recording.get_num_samples(), recording.get_num_channels()))
-    n_samples = injector.n_samples
-    for unit, frames in enumerate(injector.frames):
-        factors = injector.modulation.factors(unit, 0, len(frames))
-        channels = injector.channels[unit]
-        for spike, frame in enumerate(frames):
-            step, jitter = injector.drift_indices[unit][spike], injector.jitter_indices[unit][spike]
-            waveform = injector.templates[unit][step, jitter].T.astype(float)
-            if factors is not None:
-                waveform = waveform * (factors[spike][channels] if factors.shape[1] > 1 else factors[spike])
-            onset = frame - injector.nbefore
-            low, high = max(onset, 0), min(onset + n_samples, len(expected))
-            expected[low:high, channels] += waveform[low - onset: high - onset]
-    return expected
-
-
 def test_bursting_modulation_stays_aligned_with_spikes():
     recording, sorting = generate_ground_truth(
         seed=12, **{"spiketrains.duration": 6, "spiketrains.rates": [40.0, 25.0], "spiketrains.types": ["E", "I"],
@@ -199,7 +182,7 @@ def test_bursting_modulation_stays_aligned_with_spikes():
                     "recordings.block_duration": 0.25, "templates.min_dist": 0})
     burst = recording._engine.injector.modulation.burst_amplitudes
     assert all(amplitudes is not None and amplitudes.min() < 0.8 for amplitudes in burst)
-    expected = _expected_clean_traces(recording, sorting)
+    expected = injected_by_spikeinterface(recording)
     assert np.abs(_traces(recording) - expected).max() < 1e-3
 
 

@@ -91,6 +91,7 @@ def test_physrot_table_and_bad_parameters():
         generate_template_library(xlim=[-5, 10], **FAST)
 
 
+@pytest.mark.slow
 def test_cli_generates_a_library_then_a_recording(tmp_path, cache):
     library = tmp_path / "lib.h5"
     command = [sys.executable, "-m", "si_recsim.cli", "gen-templates", "-n", "2", "--seed", "3", "-o", str(library),
@@ -120,6 +121,7 @@ def test_cli_writes_mearec_format(tmp_path, cache):
     assert tempgen.templates.shape == (3, 32, 224)
 
 
+@pytest.mark.slow
 def test_mpi_ranks_give_the_same_library(tmp_path, run_mpi, cache):
     serial = generate_template_library(cache_folder=cache, **{**FAST, "n": 12})
     output = tmp_path / "mpi.h5"

@@ -206,6 +206,7 @@ def _random_circuit(n_cells=1300, seed=0):
     return {"cortex": cells}
 
 
+@pytest.mark.slow
 def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, run_mpi):
     populations = _random_circuit()
     electrodes = [Electrode(f"e{i}", (0.0, 0.0, 100.0 * i), "LineSource") for i in range(-3, 4)]
@@ -225,6 +226,7 @@ def test_processes_and_mpi_ranks_write_the_same_file(tmp_path, run_mpi):
             assert np.array_equal(a["cortex/offsets"][()], b["cortex/offsets"][()])
 
 
+@pytest.mark.slow
 def test_mpi_io_ranks_write_their_rows_into_the_same_file(tmp_path, run_mpiio):
     populations = _random_circuit()
     populations["second"] = populations["cortex"][:5]
