@@ -121,8 +121,8 @@ def test_weights_times_membrane_currents_equal_the_template(model_name, tmp_path
     starts, ends = place_segments(spikes.starts, spikes.ends, POSITION, ANGLES)
     points = np.array([electrode.position for electrode in electrodes])[:, None, :]
     _assert_outside_every_distance_floor(points[:, 0], starts, ends, spikes.diameters, spikes.somatic)
-    template = eap_from_currents(points, starts, ends, spikes.diameters, currents, 0.3, 1.0,
-                                 point_sources=spikes.somatic)  # template generation, source_model soma_as_point
+    template = eap_from_currents(points, starts, ends, spikes.diameters, currents, 0.3, 1.0, somatic=spikes.somatic,
+                                 soma_center=POSITION)  # template generation, source_model soma_as_point
     scale = np.abs(template).max()
     assert scale > 1.0  # µV: a real spike, not zeros
     assert np.allclose(from_weights, template, rtol=1e-5, atol=1e-6 * scale)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from si_recsim.physics import IMAGE_FACTOR_PLANAR, segment_matrix
+from si_recsim.physics import IMAGE_FACTOR_PLANAR, point_source_positions, segment_matrix
 from si_recsim.probes import contact_positions_3d, is_planar_mea
 
 ROTATION_MODES = ("norot", "xrot", "yrot", "zrot", "3drot", "physrot")
@@ -153,14 +153,16 @@ def contact_points(probe, n_points: int, rng: np.random.Generator) -> np.ndarray
 
 def eap_from_currents(points: np.ndarray, starts: np.ndarray, ends: np.ndarray, diameters: np.ndarray,
                       currents: np.ndarray, sigma: float, image_factor: float,
-                      point_sources: np.ndarray | None = None) -> np.ndarray:
+                      somatic: np.ndarray | None = None, soma_center: np.ndarray | None = None) -> np.ndarray:
     """Template (n_contacts, n_samples) in µV of placed segments carrying ``currents`` (n_segments, n_samples) nA.
 
-    ``point_sources`` (bool per segment) marks segments taken as points at their midpoints.
+    With ``somatic`` (bool per segment) and ``soma_center`` (µm), somatic segments are point sources at
+    the soma centre (:func:`si_recsim.physics.point_source_positions`); otherwise every segment is a line.
     """
     n_contacts, n_points, _ = points.shape
-    matrix = segment_matrix(points.reshape(-1, 3), starts, ends, diameters, sigma, point_sources=point_sources,
-                            image_factor=image_factor)
+    positions = None if somatic is None else point_source_positions(starts, ends, somatic, soma_center)
+    matrix = segment_matrix(points.reshape(-1, 3), starts, ends, diameters, sigma, point_sources=somatic,
+                            image_factor=image_factor, point_positions=positions)
     averaged = matrix.reshape(n_contacts, n_points, -1).mean(axis=1)
     return 1000.0 * averaged @ currents
 
@@ -269,7 +271,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
     image = settings.method_of_images if settings.method_of_images is not None else is_planar_mea(probe)
     image_factor = IMAGE_FACTOR_PLANAR if image else 1.0
     points = contact_points(probe, settings.ncontacts, rng)
-    point_sources = spikes.somatic if settings.source_model == "soma_as_point" else None
+    somatic = spikes.somatic if settings.source_model == "soma_as_point" else None
     limits = placement_limits(probe, settings)
     templates, locations, rotations = [], [], []
     seen = set()
@@ -284,7 +286,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         key = tuple(np.round(position, 2))
         starts, ends = place_segments(spikes.starts, spikes.ends, position, angles)
         eap = eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike], settings.sigma,
-                                image_factor, point_sources)
+                                image_factor, somatic, position)
         trough, peak = abs(eap.min()), abs(eap.max())
         if trough < settings.min_amp or (settings.check_eap_shape and peak > trough) or key in seen:
             rejected += 1
@@ -297,7 +299,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
             trajectory = position + np.linspace(0.0, 1.0, settings.drift_steps)[:, None] * (final - position)
             eaps = [eap] + [eap_from_currents(points, *place_segments(spikes.starts, spikes.ends, step, angles),
                                               spikes.diameters, spikes.currents[spike], settings.sigma, image_factor,
-                                              point_sources)
+                                              somatic, step)
                             for step in trajectory[1:]]
             if settings.check_for_drift_amp and abs(eaps[-1].min()) < settings.min_amp:
                 rejected += 1

@@ -7,7 +7,7 @@ about NEURON or SpikeInterface.
 """
 
 from si_recsim.physics.forward import IMAGE_FACTOR_PLANAR, line_source_matrix, point_source_matrix, segment_matrix
-from si_recsim.physics.segments import NEURITE_TYPES, CellSegments
+from si_recsim.physics.segments import NEURITE_TYPES, CellSegments, point_source_positions
 
 __all__ = ["IMAGE_FACTOR_PLANAR", "NEURITE_TYPES", "CellSegments", "line_source_matrix", "point_source_matrix",
-           "segment_matrix"]
+           "point_source_positions", "segment_matrix"]

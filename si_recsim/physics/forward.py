@@ -131,7 +131,7 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
 
 def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray, diameters: np.ndarray,
                    sigma: float = 0.3, method: str = "linesource", point_sources: np.ndarray | None = None,
-                   image_factor: float = 1.0) -> np.ndarray:
+                   image_factor: float = 1.0, point_positions: np.ndarray | None = None) -> np.ndarray:
     """Transfer matrix of a cell's segments, as template generation and weights use it.
 
     Parameters
@@ -151,6 +151,9 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         method (e.g. somatic segments).
     image_factor : float, default: 1.0
         Multiplier, e.g. :data:`IMAGE_FACTOR_PLANAR` for contacts on an insulating plane.
+    point_positions : np.ndarray | None, default: None
+        (n_segments, 3) µm where point sources sit (default: the midpoints); see
+        :func:`si_recsim.physics.segments.point_source_positions` for the soma-as-point convention.
 
     Returns
     -------
@@ -161,7 +164,7 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         raise ValueError(f"method must be 'linesource' or 'pointsource', got {method!r}.")
     starts, ends = _positions(starts), _positions(ends)
     radius = np.asarray(diameters, dtype=float) / 2.0
-    midpoints = (starts + ends) / 2.0
+    midpoints = (starts + ends) / 2.0 if point_positions is None else _positions(point_positions)
     as_points = np.ones(len(starts), dtype=bool) if method == "pointsource" else np.zeros(len(starts), dtype=bool)
     if point_sources is not None:
         as_points |= np.asarray(point_sources, dtype=bool)

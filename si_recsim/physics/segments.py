@@ -12,6 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
+def point_source_positions(starts: np.ndarray, ends: np.ndarray, somatic: np.ndarray,
+                           soma_center: np.ndarray) -> np.ndarray:
+    """Where each segment's current sits when it is taken as a point source, (n_segments, 3) µm.
+
+    A segment's midpoint; somatic segments sit at the soma centre (the "soma as a point" convention
+    of neurodamus electrodes files and BlueRecording, used by weights and by template generation
+    with ``source_model: soma_as_point``).
+    """
+    positions = (np.asarray(starts, dtype=float) + np.asarray(ends, dtype=float)) / 2.0
+    positions[np.asarray(somatic, dtype=bool)] = np.asarray(soma_center, dtype=float).reshape(3)
+    return positions
+
+
 NEURITE_TYPES = ("soma", "axon", "dend", "apic", "ais", "node", "myelin")
 
 
@@ -45,6 +59,10 @@ class CellSegments:
     @property
     def somatic(self) -> np.ndarray:
         return self.neurite_types == 0
+
+    def point_positions(self) -> np.ndarray:
+        """(n_segments, 3) µm: midpoints, somatic segments at the soma centre (:func:`point_source_positions`)."""
+        return point_source_positions(self.starts, self.ends, self.somatic, self.soma_center)
 
     def ordered(self) -> CellSegments:
         """Rows by section id, keeping the given order (segment order) within a section."""

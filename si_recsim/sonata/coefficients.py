@@ -129,8 +129,7 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
     somatic = np.concatenate([cell.somatic for cell in cells])
     starts = np.concatenate([cell.starts for cell in cells])
     ends = np.concatenate([cell.ends for cell in cells])
-    centres = np.concatenate([np.repeat(cell.soma_center[None], len(cell.starts), axis=0) for cell in cells])
-    midpoints = np.where(somatic[:, None], centres, (starts + ends) / 2.0)
+    midpoints = np.concatenate([cell.point_positions() for cell in cells])
     floor = np.concatenate([cell.diameters / 2.0 if cell.diameters is not None
                             else np.full(len(cell.starts), DEFAULT_MIN_DISTANCE) for cell in cells])
     bounds = np.concatenate([[0], np.cumsum([len(cell.starts) for cell in cells])])
