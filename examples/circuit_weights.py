@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from si_recsim.probes import get_probe  # noqa: E402
+from si_recsim.probes import probe_from_name  # noqa: E402
 from si_recsim.sonata.circuits.circuit_cells import CircuitCells
 from si_recsim.sonata.electrodes import electrodes_from_probe
 from si_recsim.sonata.electrodes_file import write_electrodes_file
@@ -38,7 +38,7 @@ def main(data: Path, output: Path) -> dict:
 
     # 2. the probe: the lowest 400 µm of a Neuropixels 1.0 shank, along the cortical column (+y in
     #    these circuits), 40 µm in front of the cells
-    probe = get_probe("NP1000")
+    probe = probe_from_name("NP1000")
     probe = probe.get_slice(np.flatnonzero(probe.contact_positions[:, 1] < 400))
     somata = np.array([cell.soma_center for cell in cells.load(cells.node_ids)])
     origin = np.array([somata[:, 0].mean() - 24.0, somata[:, 1].min() - 100.0, somata[:, 2].min() - 40.0])

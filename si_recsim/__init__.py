@@ -14,7 +14,7 @@ from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import build_params, get_default_recording_params
 from si_recsim.params.templates import build_template_params, get_default_template_params
-from si_recsim.probes import available_probe_names, get_probe
+from si_recsim.probes import available_probe_names, probe_from_name
 from si_recsim.recording.drift import ground_truth_motion, ground_truth_positions
 from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting, simulated_recording, simulated_sorting
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
@@ -33,7 +33,7 @@ __all__ = [
     "generate_template_library",
     "get_default_recording_params",
     "get_default_template_params",
-    "get_probe",
+    "probe_from_name",
     "ground_truth_motion",
     "ground_truth_positions",
     "load_ground_truth",

@@ -185,10 +185,10 @@ def _compare_weights(arguments: argparse.Namespace) -> int:
 
 
 def _available_probes(arguments: argparse.Namespace) -> int:
-    from si_recsim.probes import available_probe_names, get_probe, neuropixels_part_numbers
+    from si_recsim.probes import available_probe_names, neuropixels_part_numbers, probe_from_name
 
     for name in available_probe_names():
-        probe = get_probe(name)
+        probe = probe_from_name(name)
         print(f"{name:20s} {probe.get_contact_count():4d} contacts  {probe.annotations.get('mearec_description', '')}")
     parts = neuropixels_part_numbers()
     if parts:

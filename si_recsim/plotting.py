@@ -53,7 +53,7 @@ def plot_library(library: TemplateLibrary, template_indices=None, excitatory=("P
     ax = _axes(ax)
     static = library.static()
     plot_probe(library.probe, ax=ax, contact_kwargs={"alpha": 0.3}, probe_shape_kwargs={"alpha": 0.1})
-    categories = [cell_category(name, list(excitatory), list(inhibitory)) for name in static.cell_types]
+    categories = [cell_category(name, list(excitatory), list(inhibitory)) for name in static.cell_models]
     colors = [_CATEGORY_COLORS[category] for category in categories]
     ax.scatter(static.locations[:, 0], static.locations[:, 1], c=colors, s=12, zorder=5, alpha=0.6)
     if template_indices is None:
@@ -64,7 +64,7 @@ def plot_library(library: TemplateLibrary, template_indices=None, excitatory=("P
     for index in template_indices:
         _waveforms_at_contacts(ax, library.probe, static.templates[index], colors[index], 1.6 * pitch, 2 * scale)
         ax.scatter(*static.locations[index, :2], c=colors[index], s=80, marker="*", zorder=6, edgecolor="k")
-    ax.set_title(f"{library.num_templates} templates ({', '.join(sorted(set(static.cell_types)))})", fontsize=9)
+    ax.set_title(f"{library.num_templates} templates ({', '.join(sorted(set(static.cell_models)))})", fontsize=9)
     return ax
 
 
@@ -98,6 +98,6 @@ def plot_drift_trajectory(library: TemplateLibrary, template_index: int, ax=None
     ax_waveforms.set_xlabel("time (ms)")
     ax_waveforms.set_ylabel(f"channel {channel} (µV)")
     ax_waveforms.legend(fontsize=8)
-    ax.set_title(f"{library.cell_types[template_index]}: {np.linalg.norm(trajectory[-1] - trajectory[0]):.0f} µm drift",
+    ax.set_title(f"{library.cell_models[template_index]}: {np.linalg.norm(trajectory[-1] - trajectory[0]):.0f} µm drift",
                  fontsize=9)
     return ax, ax_waveforms

@@ -70,7 +70,7 @@ def neuropixels_part_numbers() -> list[str]:
 
 
 def available_probe_names() -> list[str]:
-    """MEArec-style probe names accepted by :func:`get_probe` (Neuropixels part numbers are listed by
+    """MEArec-style probe names accepted by :func:`probe_from_name` (Neuropixels part numbers are listed by
     :func:`neuropixels_part_numbers`)."""
     return sorted(_MEA_DEFINITIONS)
 
@@ -108,7 +108,7 @@ def is_planar_mea(probe: Probe) -> bool:
     return probe.annotations.get("mearec_type", "mea") == "mea" and probe.ndim == 2
 
 
-def get_probe(name: str) -> Probe:
+def probe_from_name(name: str) -> Probe:
     """Build a named probe offline as a 2-D probeinterface probe (with device channel indices).
 
     Parameters
@@ -168,7 +168,7 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
                            shape_params={"radius": size} if shape == "circle" else {"width": 2.0 * size})
         return _mearec_annotated(probe, name, description, wire=wire)
     if name in _MEA_DEFINITIONS:
-        probe = get_probe(name)
+        probe = probe_from_name(name)
         return probe
     dim = np.atleast_1d(np.asarray(info["dim"], dtype=int)).tolist()
     if len(dim) == 1:

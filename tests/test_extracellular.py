@@ -15,7 +15,7 @@ from si_recsim.biophysics.placement import (
     rotation_matrix,
 )
 from si_recsim.physics import line_source_matrix
-from si_recsim.probes import get_probe
+from si_recsim.probes import probe_from_name
 
 LFPy = pytest.importorskip("LFPy")
 
@@ -78,12 +78,12 @@ def test_rotation_modes(mode):
 
 def test_contact_points_lie_on_their_contacts():
     rng = np.random.default_rng(2)
-    circles = get_probe("Neuronexus-32")
+    circles = probe_from_name("Neuronexus-32")
     points = contact_points(circles, 50, rng)
     centres = np.asarray(circles.contact_positions)
     assert np.allclose(points[..., 2], 0)
     assert np.linalg.norm(points[..., :2] - centres[:, None], axis=-1).max() <= 7.5
-    squares = get_probe("Neuropixels-24")
+    squares = probe_from_name("Neuropixels-24")
     offsets = contact_points(squares, 50, rng)[..., :2] - np.asarray(squares.contact_positions)[:, None]
     assert np.abs(offsets).max() <= 6.0 and np.abs(offsets).max() > 4.0
     assert np.allclose(contact_points(squares, 1, rng)[:, 0, :2], squares.contact_positions)
@@ -115,7 +115,7 @@ class _SyntheticSpikes:
 
 
 def test_generated_templates_follow_the_acceptance_rules():
-    probe = get_probe("Neuronexus-32")
+    probe = probe_from_name("Neuronexus-32")
     settings = PlacementSettings(n=12, min_amp=20.0, rot="3drot", ncontacts=3)
     first = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
     again = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
@@ -136,7 +136,7 @@ def test_generated_templates_follow_the_acceptance_rules():
 
 
 def test_unreachable_amplitude_returns_fewer_templates():
-    result = generate_cell_templates(_SyntheticSpikes(), get_probe("Neuronexus-32"),
+    result = generate_cell_templates(_SyntheticSpikes(), probe_from_name("Neuronexus-32"),
                                      PlacementSettings(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
                                      True, np.random.default_rng(0))
     assert result["templates"].shape[0] == 0 and result["rejected"] == 15
@@ -159,7 +159,7 @@ def test_physrot_sampling_is_uniform_on_the_cone():
 
 def test_3d_probe_placement_convention():
     """A 2-D probe lifted to 3-D (plane z = 0) gives the 2-D probe's templates without image factor."""
-    planar = get_probe("Neuronexus-32")
+    planar = probe_from_name("Neuronexus-32")
     lifted = planar.to_3d(axes="xy")
     lifted.set_device_channel_indices(np.arange(32))
     settings = PlacementSettings(n=3, min_amp=0.0, ncontacts=4, rot="3drot", method_of_images=False)

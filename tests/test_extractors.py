@@ -9,7 +9,7 @@ from spikeinterface.core import generate_templates, load
 
 import si_recsim
 from si_recsim import ParameterError, SimulatedRecording, SimulatedSorting, TemplateLibrary, generate_ground_truth
-from si_recsim.probes import get_probe
+from si_recsim.probes import probe_from_name
 
 SHORT = {"spiketrains.duration": 2}
 
@@ -53,12 +53,12 @@ def test_partial_parameters_are_completed_and_checked_by_every_constructor():
 
 
 def test_a_library_in_memory_travels_as_arrays_not_json():
-    probe = get_probe("Neuronexus-32")
+    probe = probe_from_name("Neuronexus-32")
     rng = np.random.default_rng(0)
     locations = np.column_stack([rng.uniform(-20, 20, 30), rng.uniform(-300, 300, 30), rng.uniform(15, 60, 30)])
     templates = generate_templates(np.column_stack([probe.contact_positions, np.zeros(32)]), locations, 32000.0,
                                    2.0, 5.0, seed=0)
-    library = TemplateLibrary(templates=templates, locations=locations, cell_types=["X_PC"] * 30,
+    library = TemplateLibrary(templates=templates, locations=locations, cell_models=["X_PC"] * 30,
                               sampling_frequency=32000.0, nbefore=64, probe=probe)
     recording, sorting = generate_ground_truth(template_library=library, seed=0,
                                                **{**SHORT, "templates.min_amp": 5, "templates.min_dist": 1,

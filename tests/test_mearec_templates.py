@@ -35,7 +35,7 @@ def test_mearec_loads_our_default_library_and_generates_a_recording(tmp_path):
     tempgen = mr.load_templates(str(path), return_h5_objects=False)
     assert np.allclose(tempgen.templates, np.transpose(library.templates, (0, 2, 1)))
     assert np.allclose(tempgen.locations[:, [1, 2, 0]], library.locations)
-    assert list(tempgen.celltypes) == list(library.cell_types)
+    assert list(tempgen.celltypes) == list(library.cell_models)
     assert tempgen.info["params"]["dt"] == pytest.approx(1000 / 32000)
     params = mr.get_default_recordings_params()
     params["spiketrains"].update(duration=1, n_exc=2, n_inh=1)

@@ -23,7 +23,7 @@ def test_mearec_bbp_model_compiles_and_gives_templates(bp_folder, tmp_path_facto
     cache = tmp_path_factory.mktemp("nmc_cache")
     library = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache,
                                  progress_bar=False)
-    assert list(library.cell_types) == ["L5_BP_bAC217_1"] * 2
+    assert list(library.cell_models) == ["L5_BP_bAC217_1"] * 2
     assert np.all(library.amplitudes() >= 30)
     compiled = list((cache / "mechanisms").iterdir())
     assert len(compiled) == 1

@@ -38,7 +38,7 @@ def test_drift_plot_refuses_static_libraries_and_draws_drifting_ones(tmp_path):
         plot_drift_trajectory(static, 0)
     steps = np.stack([static.templates[:3]] * 5, axis=1)
     trajectory = static.locations[:3, None, :] + np.arange(5)[None, :, None] * np.array([0.0, 10.0, 0.0])
-    drifting = TemplateLibrary(templates=steps, locations=trajectory, cell_types=static.cell_types[:3],
+    drifting = TemplateLibrary(templates=steps, locations=trajectory, cell_models=static.cell_models[:3],
                                sampling_frequency=static.sampling_frequency, nbefore=static.nbefore, probe=static.probe)
     ax, ax_waveforms = plot_drift_trajectory(drifting, 1)
     assert len(ax_waveforms.lines) == 3 and "40 µm" in ax.get_title()

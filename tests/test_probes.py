@@ -3,10 +3,10 @@ import pytest
 
 from si_recsim.probes import (
     available_probe_names,
-    get_probe,
     is_planar_mea,
     mearec_to_si_positions,
     neuropixels_part_numbers,
+    probe_from_name,
     si_to_mearec_positions,
 )
 
@@ -17,7 +17,7 @@ def test_named_probes_match_meautility(name):
 
     mea = MEAutility.return_mea(name)
     plane_axes = {"xy": [0, 1], "xz": [0, 2], "yz": [1, 2]}[mea.info.get("plane", "yz")]
-    probe = get_probe(name)
+    probe = probe_from_name(name)
     assert np.allclose(probe.contact_positions, mea.positions[:, plane_axes])
     assert probe.device_channel_indices is not None
     assert is_planar_mea(probe) == (mea.info["type"] == "mea")
@@ -30,13 +30,13 @@ def test_named_probes_match_meautility(name):
 def test_neuropixels_parts_from_probeinterface_table():
     parts = neuropixels_part_numbers()
     assert "NP1000" in parts and "NP2000" in parts
-    probe = get_probe("NP1000")
+    probe = probe_from_name("NP1000")
     assert probe.get_contact_count() == 960 and probe.device_channel_indices is not None
 
 
 def test_unknown_probe_error_lists_the_options():
     with pytest.raises(ValueError, match="Neuronexus-32"):
-        get_probe("Neuronexus-33")
+        probe_from_name("Neuronexus-33")
 
 
 def test_frame_conversion_round_trip():

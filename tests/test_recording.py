@@ -289,11 +289,11 @@ def test_run_sorter_accepts_the_lazy_recording_without_saving(tmp_path):
 
 
 def test_distance_correlation_is_a_valid_covariance_on_dense_grids():
-    from si_recsim.probes import contact_positions_3d, get_probe
+    from si_recsim.probes import contact_positions_3d, probe_from_name
     from si_recsim.recording.noise import distance_correlation_factor
 
     # MEArec's 0.5 * half_distance / d kernel is not positive definite on this 15 um grid
-    locations = contact_positions_3d(get_probe("SqMEA-10-15"))
+    locations = contact_positions_3d(probe_from_name("SqMEA-10-15"))
     factor = distance_correlation_factor(locations, 30.0)
     covariance = factor.astype(float) @ factor.T.astype(float)
     distances = np.linalg.norm(locations[:, None] - locations[None], axis=-1)

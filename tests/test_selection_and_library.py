@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from spikeinterface.core import load
 
-from si_recsim import generate_ground_truth, get_probe
+from si_recsim import generate_ground_truth, probe_from_name
 from si_recsim.library.analytic import make_analytic_library
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.mearec_templates import read_mearec_templates
@@ -66,14 +66,14 @@ def test_analytic_library_is_labelled_and_has_both_widths():
         trace = template[:, np.argmin(template.min(axis=0))]
         return np.sum(trace < trace.min() / 2)
 
-    excitatory = [trough_width(i) for i in np.flatnonzero(library.cell_types == "analytic_PC")[:20]]
-    inhibitory = [trough_width(i) for i in np.flatnonzero(library.cell_types == "analytic_BC")[:20]]
+    excitatory = [trough_width(i) for i in np.flatnonzero(library.cell_models == "analytic_PC")[:20]]
+    inhibitory = [trough_width(i) for i in np.flatnonzero(library.cell_models == "analytic_BC")[:20]]
     assert np.median(excitatory) > 1.3 * np.median(inhibitory)
 
 
 def test_library_from_spikeinterface_templates_round_trips():
     library = make_analytic_library(n_near=30, n_far=0)
-    rebuilt = TemplateLibrary.from_templates(library.to_templates(), library.locations, library.cell_types)
+    rebuilt = TemplateLibrary.from_templates(library.to_templates(), library.locations, library.cell_models)
     assert np.array_equal(rebuilt.templates, library.templates)
     recording, sorting = generate_ground_truth(template_library=rebuilt, seed=1,
                                                **{"spiketrains.duration": 1, "spiketrains.n_exc": 2,
@@ -96,7 +96,7 @@ def test_mearec_template_library_is_read_in_our_frame(mearec_library_path):
     assert library.nbefore == 64 and library.sampling_frequency == 32000
     mea = MEAutility.return_mea("Neuronexus-32")
     assert np.allclose(library.probe.contact_positions, mea.positions[:, 1:])
-    assert np.allclose(get_probe("Neuronexus-32").contact_positions, mea.positions[:, 1:])
+    assert np.allclose(probe_from_name("Neuronexus-32").contact_positions, mea.positions[:, 1:])
     # every template's trough sits at nbefore
     troughs = np.argmin(library.templates.min(axis=2), axis=1)
     assert np.all(troughs == 64)
@@ -141,8 +141,8 @@ def test_default_library_is_the_packaged_biophysical_one():
 
     library = load_template_library("default")
     assert "built-in NEURON cell models" in library.source
-    assert set(library.cell_types) == {"builtin_PC", "builtin_MC", "builtin_BC"}
+    assert set(library.cell_models) == {"builtin_PC", "builtin_MC", "builtin_BC"}
     assert library.probe.get_contact_count() == 32 and library.sampling_frequency == 32000
     amplitudes = library.amplitudes()
     assert np.sum(amplitudes < 10) >= 300  # enough background units for default far-neurons noise
-    assert np.sum((amplitudes > 50) & (library.cell_types == "builtin_PC")) >= 7
+    assert np.sum((amplitudes > 50) & (library.cell_models == "builtin_PC")) >= 7

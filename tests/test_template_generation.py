@@ -24,7 +24,7 @@ def test_library_file_round_trip_and_use_in_recordings(tmp_path, cache):
     library = generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert not (tmp_path / "lib.h5.parts").exists()
     assert library.templates.shape == (9, 224, 32) and library.sampling_frequency == 32000.0
-    assert sorted(set(library.cell_types)) == ["builtin_BC", "builtin_MC", "builtin_PC"]
+    assert sorted(set(library.cell_models)) == ["builtin_BC", "builtin_MC", "builtin_PC"]
     assert np.all(np.argmin(library.templates.min(axis=2), axis=1) == library.nbefore)
     assert np.all(library.amplitudes() >= 30)
     loaded = read_template_library(tmp_path / "lib.h5")
@@ -36,14 +36,14 @@ def test_library_file_round_trip_and_use_in_recordings(tmp_path, cache):
     recording, sorting = generate_ground_truth(template_library=tmp_path / "lib.h5", seed=1, **{
         "spiketrains.duration": 1, "spiketrains.n_exc": 1, "spiketrains.n_inh": 2, "templates.min_amp": 30,
         "templates.min_dist": 5})
-    assert set(sorting.get_property("cell_model")) <= set(library.cell_types)
+    assert set(sorting.get_property("cell_model")) <= set(library.cell_models)
     assert recording.get_traces(end_frame=100).shape == (100, 32)
 
 
 def test_each_model_has_its_own_seeded_stream(cache):
     everything = generate_template_library(cache_folder=cache, **FAST)
     alone = generate_template_library(cache_folder=cache, cell_models=["builtin_MC"], **FAST)
-    subset = everything.cell_types == "builtin_MC"
+    subset = everything.cell_models == "builtin_MC"
     assert np.array_equal(alone.templates, everything.templates[subset])
     other_seed = generate_template_library(cache_folder=cache, **{**FAST, "seed": 5})
     assert not np.array_equal(other_seed.templates, everything.templates)
@@ -134,9 +134,9 @@ def test_mpi_ranks_give_the_same_library(tmp_path, run_mpi, cache):
 
 
 def test_3d_probe_library_gives_a_recording(cache):
-    from si_recsim import get_probe
+    from si_recsim import probe_from_name
 
-    probe = get_probe("Neuropixels-24").to_3d(axes="xy")
+    probe = probe_from_name("Neuropixels-24").to_3d(axes="xy")
     probe.rotate(30, axis=[1.0, 0.0, 0.0])
     probe.set_device_channel_indices(np.arange(24))
     library = generate_template_library(probe=probe, cache_folder=cache, **{**FAST, "min_amp": 10})

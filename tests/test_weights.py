@@ -131,9 +131,9 @@ def test_electrode_tables_and_validation(tmp_path):
 
 
 def test_probe_electrodes_and_cli(tmp_path):
-    from si_recsim import get_probe
+    from si_recsim import probe_from_name
 
-    probe = get_probe("Neuropixels-24")
+    probe = probe_from_name("Neuropixels-24")
     rotation = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # shank along -z... then moved
     electrodes = electrodes_from_probe(probe, position=(10.0, 20.0, 500.0), rotation=rotation)
     assert len(electrodes) == 24

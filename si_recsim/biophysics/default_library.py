@@ -34,7 +34,7 @@ def build_default_library(output: str | Path, cache_folder: str | Path | None = 
     library = TemplateLibrary(
         templates=np.concatenate([near.templates, far.templates]),
         locations=np.concatenate([near.locations, far.locations]),
-        cell_types=np.concatenate([near.cell_types, far.cell_types]),
+        cell_models=np.concatenate([near.cell_models, far.cell_models]),
         rotations=np.concatenate([near.rotations, far.rotations]),
         sampling_frequency=near.sampling_frequency, nbefore=near.nbefore, probe=near.probe,
         source="si_recsim default library (built-in NEURON cell models on Neuronexus-32)",

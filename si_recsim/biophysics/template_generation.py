@@ -24,7 +24,7 @@ from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.templates import TemplateParameters, build_template_params
-from si_recsim.probes import get_probe
+from si_recsim.probes import probe_from_name
 
 #: m-type substrings of cell types kept upright by ``physrot`` (MEArec's table)
 PHYSROT_CONSTRAINED = ("BP", "MC", "PC", "SS", "SP")
@@ -192,7 +192,7 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
         communicator = None
     models = _resolve_models(params, models, cache_folder)
     if probe is None or isinstance(probe, str):
-        probe = get_probe(probe or params.probe)
+        probe = probe_from_name(probe or params.probe)
     parts_folder = Path(f"{output}.parts") if output is not None else None
     is_root = communicator is None or communicator.Get_rank() == 0
     if parts_folder is not None and is_root:
@@ -283,14 +283,14 @@ def _assemble(models, results: list[dict], probe, params: TemplateParameters) ->
             "closer (xlim) or raise max_iterations."
         )
     templates = np.concatenate([result["templates"] for result in results])
-    cell_types = np.concatenate([[model.name] * len(result["templates"]) for model, result in zip(models, results)])
+    cell_models = np.concatenate([[model.name] * len(result["templates"]) for model, result in zip(models, results)])
     details = {model.name: dict(n_templates=int(len(result["templates"])), rejected=int(result["rejected"]),
                                 stimulus_nA=float(result["stimulus_nA"]), n_spikes=int(result["n_spikes"]),
                                 celsius=model.celsius, description=model.description)
                for model, result in zip(models, results)}
     return TemplateLibrary(
         templates=templates, locations=np.concatenate([result["locations"] for result in results]),
-        cell_types=cell_types, sampling_frequency=1000.0 / float(params.dt),
+        cell_models=cell_models, sampling_frequency=1000.0 / float(params.dt),
         nbefore=int(round(params.cut_out[0] / params.dt)), probe=probe,
         rotations=np.concatenate([result["rotations"] for result in results]),
         source=f"si_recsim gen-templates ({', '.join(model.name for model in models)}; seed {params.seed})",

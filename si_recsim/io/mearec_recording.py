@@ -342,7 +342,7 @@ def _write_templates(file: h5py.File, recording, sorting, plane: str) -> None:
     file.create_dataset("template_locations", data=si_to_mearec_positions(library.locations[ids], plane))
     if library.rotations is not None:
         file.create_dataset("template_rotations", data=si_to_mearec_rotations(library.rotations[ids], plane))
-    file.create_dataset("template_celltypes", data=library.cell_types[ids].astype(object),
+    file.create_dataset("template_celltypes", data=library.cell_models[ids].astype(object),
                         dtype=h5py.string_dtype())
     file.create_dataset("template_ids", data=np.asarray(ids, dtype=np.int64))
     static = templates if templates.ndim == 3 else templates[:, templates.shape[1] // 2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from si_recsim.library.template_library import TemplateLibrary
-from si_recsim.probes import contact_positions_3d, get_probe
+from si_recsim.probes import contact_positions_3d, probe_from_name
 
 _EXCITATORY_SHAPE = dict(depolarization_ms=(0.12, 0.16), repolarization_ms=(0.6, 0.9), recovery_ms=(1.2, 1.6),
                          positive_amplitude=(0.1, 0.2))
@@ -40,7 +40,7 @@ def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, 
     """
     from spikeinterface.core.generate import generate_templates
 
-    probe = get_probe(probe_name)
+    probe = probe_from_name(probe_name)
     rng = np.random.default_rng(seed)
     n_total = n_near + n_far
     positions = np.asarray(probe.contact_positions)
@@ -57,11 +57,11 @@ def make_analytic_library(probe_name: str = "Neuronexus-32", n_near: int = 240, 
     templates = generate_templates(contact_positions_3d(probe), locations, sampling_frequency, ms_before, ms_after,
                                    seed=int(rng.integers(2**31)), unit_params=unit_params)
     nbefore = int(round(ms_before * sampling_frequency / 1000.0))
-    cell_types = np.where(is_excitatory, "analytic_PC", "analytic_BC")
+    cell_models = np.where(is_excitatory, "analytic_PC", "analytic_BC")
     arguments = dict(probe_name=probe_name, n_near=n_near, n_far=n_far, sampling_frequency=sampling_frequency,
                      ms_before=ms_before, ms_after=ms_after, excitatory_fraction=excitatory_fraction, seed=seed)
     return TemplateLibrary(
-        templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=sampling_frequency,
+        templates=templates, locations=locations, cell_models=cell_models, sampling_frequency=sampling_frequency,
         nbefore=nbefore, probe=probe,
         source="analytic (spikeinterface.core.generate_templates; not biophysical)",
         spec={"analytic": arguments},

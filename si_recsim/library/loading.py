@@ -37,7 +37,7 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
     if isinstance(spec, dict):
         return TemplateLibrary(
             templates=np.asarray(spec["templates"], dtype=np.float32), locations=spec["locations"],
-            cell_types=spec["cell_types"], sampling_frequency=spec["sampling_frequency"], nbefore=spec["nbefore"],
+            cell_models=spec["cell_models"], sampling_frequency=spec["sampling_frequency"], nbefore=spec["nbefore"],
             probe=Probe.from_dict(spec["probe"]),
             rotations=None if spec.get("rotations") is None else np.asarray(spec["rotations"]),
             source=spec.get("source", ""),

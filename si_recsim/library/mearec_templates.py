@@ -72,11 +72,11 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
         plane = str(electrodes.get("plane", "yz"))
         locations = mearec_to_si_positions(file["locations"][()], plane)
         rotations = mearec_to_si_rotations(file["rotations"][()], plane) if "rotations" in file else None
-        cell_types = [_decode(name) for name in file["celltypes"][()]]
+        cell_models = [_decode(name) for name in file["celltypes"][()]]
     dt_ms = float(params["dt"])
     nbefore = int(round(float(params["cut_out"][0]) / dt_ms))
     return TemplateLibrary(
-        templates=templates, locations=locations, cell_types=cell_types, sampling_frequency=1000.0 / dt_ms,
+        templates=templates, locations=locations, cell_models=cell_models, sampling_frequency=1000.0 / dt_ms,
         nbefore=nbefore, probe=probe_from_mearec_electrodes(electrodes), rotations=rotations,
         source=f"MEArec template file {file_path.name}", spec=str(file_path.resolve()),
         info=dict(params=params, electrodes=electrodes),
@@ -141,7 +141,7 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> P
         file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
         file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))
         file.create_dataset("rotations", data=si_to_mearec_rotations(rotations, plane))
-        file.create_dataset("celltypes", data=library.cell_types.astype(object), dtype=h5py.string_dtype())
+        file.create_dataset("celltypes", data=library.cell_models.astype(object), dtype=h5py.string_dtype())
         write_h5_tree(file.create_group("info/params"), params)
         write_h5_tree(file.create_group("info/electrodes"), electrodes)
     return file_path

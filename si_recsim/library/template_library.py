@@ -33,7 +33,7 @@ class TemplateLibrary:
     locations : np.ndarray
         (n_templates, 3) soma positions in µm, si_recsim frame (see :mod:`si_recsim.probes`);
         (n_templates, n_drift_steps, 3) along each drift trajectory for drifting libraries.
-    cell_types : np.ndarray
+    cell_models : np.ndarray
         Cell model name per template (str); E/I categories come from substring rules.
     sampling_frequency : float
         Hz.
@@ -53,7 +53,7 @@ class TemplateLibrary:
 
     templates: np.ndarray
     locations: np.ndarray
-    cell_types: np.ndarray
+    cell_models: np.ndarray
     sampling_frequency: float
     nbefore: int
     probe: Probe
@@ -65,7 +65,7 @@ class TemplateLibrary:
     def __post_init__(self):
         self.templates = np.asarray(self.templates, dtype=np.float32)
         self.locations = np.asarray(self.locations, dtype=float)
-        self.cell_types = np.asarray(self.cell_types).astype(str)
+        self.cell_models = np.asarray(self.cell_models).astype(str)
         if self.templates.ndim not in (3, 4):
             raise ValueError(
                 "Library templates must be (n_templates, n_samples, n_channels), or (n_templates, n_drift_steps, "
@@ -75,8 +75,8 @@ class TemplateLibrary:
         expected = (n_templates, 3) if self.templates.ndim == 3 else (n_templates, self.templates.shape[1], 3)
         if self.locations.shape != expected:
             raise ValueError(f"Library locations must be {expected}; got {self.locations.shape}.")
-        if self.cell_types.shape != (n_templates,):
-            raise ValueError(f"Library needs one cell type per template ({n_templates}); got {self.cell_types.shape}.")
+        if self.cell_models.shape != (n_templates,):
+            raise ValueError(f"Library needs one cell model name per template ({n_templates}); got {self.cell_models.shape}.")
         if self.probe.get_contact_count() != n_channels:
             raise ValueError(
                 f"Library probe has {self.probe.get_contact_count()} contacts but templates have {n_channels} channels."
@@ -105,7 +105,7 @@ class TemplateLibrary:
             return self
         middle = self.drift_steps // 2
         return TemplateLibrary(templates=self.templates[:, middle], locations=self.locations[:, middle],
-                               cell_types=self.cell_types, sampling_frequency=self.sampling_frequency,
+                               cell_models=self.cell_models, sampling_frequency=self.sampling_frequency,
                                nbefore=self.nbefore, probe=self.probe, rotations=self.rotations, source=self.source,
                                info=self.info)
 
@@ -123,14 +123,14 @@ class TemplateLibrary:
         if self.spec is not None:
             return self.spec
         return dict(
-            templates=self.templates, locations=self.locations, cell_types=self.cell_types.tolist(),
+            templates=self.templates, locations=self.locations, cell_models=self.cell_models.tolist(),
             sampling_frequency=float(self.sampling_frequency), nbefore=int(self.nbefore),
             probe=self.probe.to_dict(array_as_list=True),
             rotations=self.rotations, source=self.source,
         )
 
     @classmethod
-    def from_templates(cls, templates, locations: np.ndarray, cell_types, rotations: np.ndarray | None = None,
+    def from_templates(cls, templates, locations: np.ndarray, cell_models, rotations: np.ndarray | None = None,
                        source: str = "spikeinterface Templates") -> TemplateLibrary:
         """Build a library from SpikeInterface ``Templates`` (dense, with a probe).
 
@@ -140,7 +140,7 @@ class TemplateLibrary:
             Must carry a probe; sparse templates are densified.
         locations : np.ndarray
             (n_units, 3) cell positions in µm (x, y in the probe plane, z distance from it).
-        cell_types : list of str
+        cell_models : list of str
             Cell model name per unit (E/I is decided by the ``cell_types`` substring rules).
         rotations : np.ndarray | None, default: None
         source : str, default: "spikeinterface Templates"
@@ -150,7 +150,7 @@ class TemplateLibrary:
         probe = templates.probe.copy()
         if probe.device_channel_indices is None:
             probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
-        return cls(templates=templates.get_dense_templates(), locations=locations, cell_types=cell_types,
+        return cls(templates=templates.get_dense_templates(), locations=locations, cell_models=cell_models,
                    sampling_frequency=templates.sampling_frequency, nbefore=templates.nbefore, probe=probe,
                    rotations=rotations, source=source)
 

@@ -80,7 +80,7 @@ class SimulatedSorting(BaseSorting):
         channel_ids = np.arange(library.num_channels).astype(str)
         self.set_property("gt_unit_locations", units.locations)
         self.set_property("main_channel_id", channel_ids[units.main_channel_indices])
-        self.set_property("cell_type", units.cell_types)
+        self.set_property("cell_type", units.unit_types)
         self.set_property("cell_model", units.cell_models)
         self.set_property("template_id", units.template_ids)
         self.set_property("firing_rate", units.firing_rates)

@@ -71,7 +71,7 @@ def overlapping_pairs(templates: np.ndarray, threshold: float) -> np.ndarray:
     return np.column_stack([first, second]).astype(int)
 
 
-def select_templates(library, types: np.ndarray, section: TemplateSelectionParams, cell_types: CellTypeParams,
+def select_library_templates(library, types: np.ndarray, section: TemplateSelectionParams, cell_types: CellTypeParams,
                      rng: np.random.Generator, drift_direction: np.ndarray | None = None,
                      angle_tol: float = 15.0) -> np.ndarray:
     """Library indices for units of the given types, following the ``templates`` rules.
@@ -99,7 +99,7 @@ def select_templates(library, types: np.ndarray, section: TemplateSelectionParam
         One library index per unit, in unit order.
     """
     categories = np.array([cell_category(name, cell_types.excitatory, cell_types.inhibitory)
-                           for name in library.cell_types])
+                           for name in library.cell_models])
     wanted = Counter(types.tolist())
     amplitudes = library.amplitudes()
     max_amp = np.inf if section.max_amp is None else section.max_amp

@@ -20,7 +20,7 @@ from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams
 from si_recsim.recording.drift import DriftModel, build_drift, preferred_direction
-from si_recsim.recording.selection import overlapping_pairs, select_templates
+from si_recsim.recording.selection import overlapping_pairs, select_library_templates
 from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
 
 
@@ -59,7 +59,7 @@ class GroundTruthUnits:
     ----------
     frames : list of np.ndarray
         Sorted spike sample indices per unit (int64), relative to ``t_start``.
-    template_ids, cell_types, cell_models, locations, firing_rates, bursting, main_channel_indices,
+    template_ids, unit_types, cell_models, locations, firing_rates, bursting, main_channel_indices,
     amplitudes, drifting : np.ndarray
         Library index, ``"E"``/``"I"``, cell model name, (n_units, 3) µm (middle of the trajectory
         for drifting units), target rate Hz, bool, channel index of the largest trough, absolute
@@ -70,7 +70,7 @@ class GroundTruthUnits:
 
     frames: list
     template_ids: np.ndarray
-    cell_types: np.ndarray
+    unit_types: np.ndarray
     cell_models: np.ndarray
     locations: np.ndarray
     firing_rates: np.ndarray
@@ -123,8 +123,8 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
     return GroundTruthUnits(
         frames=frames,
         template_ids=template_ids,
-        cell_types=trains.types,
-        cell_models=library.cell_types[template_ids],
+        unit_types=trains.types,
+        cell_models=library.cell_models[template_ids],
         locations=static.locations[template_ids],
         firing_rates=trains.rates,
         bursting=_bursting_units(trains.num_units, recordings_section, stage_rng(params, "convolution", 2)),
@@ -149,7 +149,7 @@ def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: Rec
     if ids is None:
         section = params.recordings
         direction = preferred_direction(section) if library.drift_steps is not None else None
-        return select_templates(library, trains.types, params.templates, params.cell_types,
+        return select_library_templates(library, trains.types, params.templates, params.cell_types,
                                 stage_rng(params, "templates", 0), direction, float(section.angle_tol))
     ids = np.asarray(ids, dtype=int)
     if ids.size != trains.num_units:
