@@ -70,7 +70,7 @@ def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> 
     start = time.perf_counter()
     models = nmc_cell_models(_model_folders(names), cache)
     for model in models:
-        simulate_spikes(model, IntracellularSettings(), cache)
+        simulate_spikes(model, IntracellularSettings.from_params(), cache)
     intracellular = time.perf_counter() - start
     start = time.perf_counter()
     library = generate_template_library(models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,

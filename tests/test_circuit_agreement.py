@@ -100,7 +100,7 @@ def _section_ids(sections):
 @pytest.mark.parametrize("model_name", ["builtin_BC", "builtin_PC"])
 def test_weights_times_membrane_currents_equal_the_template(model_name, tmp_path):
     model = builtin_cell_model(model_name)
-    spikes = simulate_spikes(model, IntracellularSettings(), cache_folder=tmp_path / "cache")
+    spikes = simulate_spikes(model, IntracellularSettings.from_params(), cache_folder=tmp_path / "cache")
     sections = _sections(model)
     config = _write_circuit(tmp_path, sections)
     rng = np.random.default_rng(0)

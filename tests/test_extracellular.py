@@ -116,7 +116,7 @@ class _SyntheticSpikes:
 
 def test_generated_templates_follow_the_acceptance_rules():
     probe = probe_from_name("Neuronexus-32")
-    settings = PlacementSettings(n=12, min_amp=20.0, rot="3drot", ncontacts=3)
+    settings = PlacementSettings.from_params(n=12, min_amp=20.0, rot="3drot", ncontacts=3)
     first = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
     again = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
     templates, locations = first["templates"], first["locations"]
@@ -125,19 +125,18 @@ def test_generated_templates_follow_the_acceptance_rules():
     assert np.all(np.abs(templates.min(axis=(1, 2))) >= np.abs(templates.max(axis=(1, 2))))
     assert np.all(np.argmin(templates.min(axis=2), axis=1) == 20)
     assert np.all((locations[:, 2] >= 10) & (locations[:, 2] <= 80))
-    planar = generate_cell_templates(_SyntheticSpikes(), probe, PlacementSettings(n=1, min_amp=0.0, ncontacts=1,
-                                                                                 rot="norot"),
-                                     True, np.random.default_rng(0))
+    one = dict(n=1, min_amp=0.0, ncontacts=1, rot="norot")
+    planar = generate_cell_templates(_SyntheticSpikes(), probe, PlacementSettings.from_params(**one), True,
+                                     np.random.default_rng(0))
     no_images = generate_cell_templates(_SyntheticSpikes(), probe,
-                                        PlacementSettings(n=1, min_amp=0.0, ncontacts=1, rot="norot",
-                                                          method_of_images=False),
-                                        True, np.random.default_rng(0))
+                                        PlacementSettings.from_params(**one, method_of_images=False), True,
+                                        np.random.default_rng(0))
     assert np.allclose(planar["templates"], 2 * no_images["templates"], rtol=1e-5)
 
 
 def test_unreachable_amplitude_returns_fewer_templates():
     result = generate_cell_templates(_SyntheticSpikes(), probe_from_name("Neuronexus-32"),
-                                     PlacementSettings(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
+                                     PlacementSettings.from_params(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
                                      True, np.random.default_rng(0))
     assert result["templates"].shape[0] == 0 and result["rejected"] == 15
 
@@ -162,7 +161,7 @@ def test_3d_probe_placement_convention():
     planar = probe_from_name("Neuronexus-32")
     lifted = planar.to_3d(axes="xy")
     lifted.set_device_channel_indices(np.arange(32))
-    settings = PlacementSettings(n=3, min_amp=0.0, ncontacts=4, rot="3drot", method_of_images=False)
+    settings = PlacementSettings.from_params(n=3, min_amp=0.0, ncontacts=4, rot="3drot", method_of_images=False)
     flat = generate_cell_templates(_SyntheticSpikes(), planar, settings, True, np.random.default_rng(7))
     solid = generate_cell_templates(_SyntheticSpikes(), lifted, settings, True, np.random.default_rng(7))
     assert np.allclose(flat["templates"], solid["templates"])
@@ -171,8 +170,7 @@ def test_3d_probe_placement_convention():
     raised = planar.to_3d(axes="xy")
     raised.move([0.0, 0.0, 100.0])
     raised.set_device_channel_indices(np.arange(32))
-    moved = generate_cell_templates(_SyntheticSpikes(), raised, PlacementSettings(n=3, min_amp=0.0, ncontacts=4,
-                                                                                 rot="3drot"),
-                                    True, np.random.default_rng(7))
+    settings = PlacementSettings.from_params(n=3, min_amp=0.0, ncontacts=4, rot="3drot")
+    moved = generate_cell_templates(_SyntheticSpikes(), raised, settings, True, np.random.default_rng(7))
     assert np.all((moved["locations"][:, 2] >= 110) & (moved["locations"][:, 2] <= 180))
     assert np.allclose(moved["templates"], flat["templates"])

@@ -11,7 +11,7 @@ pytest.importorskip("LFPy")
 
 
 MODEL = CellModel(name="test_ball_and_sticks", make_cell=make_ball_and_sticks, celsius=6.3)
-SETTINGS = IntracellularSettings(sim_time=0.15, target_spikes=(2, 40), weights=(0.25, 1.75))
+SETTINGS = IntracellularSettings.from_params(sim_time=0.15, target_spikes=(2, 40), weights=(0.25, 1.75))
 
 
 def test_spike_currents_are_cut_around_somatic_peaks(tmp_path):
@@ -33,14 +33,15 @@ def test_cache_is_reused_and_keyed_by_settings(tmp_path):
     assert len(cached) == 1
     second = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
     assert np.array_equal(first.currents, second.currents)
-    other = IntracellularSettings(sim_time=0.15, target_spikes=(2, 40), cut_out=(1.5, 4.0))
+    other = IntracellularSettings.from_params(sim_time=0.15, target_spikes=(2, 40), cut_out=(1.5, 4.0))
     simulate_spikes(MODEL, other, cache_folder=tmp_path)
     assert len(list((tmp_path / "intracellular").glob("*.npz"))) == 2
 
 
 def test_impossible_spike_window_fails_with_the_tried_currents(tmp_path):
     with pytest.raises(RuntimeError, match="did not fire between 500"):
-        simulate_spikes(MODEL, IntracellularSettings(sim_time=0.05, target_spikes=(500, 600)), cache_folder=tmp_path)
+        simulate_spikes(MODEL, IntracellularSettings.from_params(sim_time=0.05, target_spikes=(500, 600)),
+                        cache_folder=tmp_path)
     assert list(tmp_path.rglob("*.npz")) == []  # nothing cached for a failed calibration
 
 
@@ -51,7 +52,7 @@ def test_builtin_models_calibrate_and_have_distinct_spike_widths(tmp_path):
 
     widths, categories = {}, {}
     for model in builtin_cell_models():
-        spikes = simulate_spikes(model, IntracellularSettings(), cache_folder=tmp_path)
+        spikes = simulate_spikes(model, IntracellularSettings.from_params(), cache_folder=tmp_path)
         low, high = model.target_spikes
         assert low < len(spikes.currents) + 1 <= high  # the first spike is dropped
         potential = 1000 * segment_matrix(np.array([[0.0, 0.0, 30.0]]), spikes.starts, spikes.ends,

@@ -24,6 +24,7 @@ import numpy as np
 
 from si_recsim.atomic import atomic_savez
 from si_recsim.biophysics.cell_models import CellModel
+from si_recsim.params.templates import TemplateParameters, build_template_params
 
 SPIKE_THRESHOLD_MV = -30.0
 PEAK_SEARCH_MS = 1.0
@@ -32,14 +33,23 @@ MAX_CALIBRATION_TRIES = 20
 
 @dataclass(frozen=True)
 class IntracellularSettings:
-    """Simulation settings (MEArec's ``templates_params.yaml`` keys and units)."""
+    """Simulation settings (MEArec's ``templates_params.yaml`` keys and units; build them with
+    :meth:`from_params`, whose defaults are the parameter schema's)."""
 
-    sim_time: float = 1.0  # s
-    dt: float = 2.0**-5  # ms
-    delay: float = 10.0  # ms
-    cut_out: tuple = (2.0, 5.0)  # ms before / after the peak
-    target_spikes: tuple = (3, 50)
-    weights: tuple = (0.25, 1.75)
+    sim_time: float  # s
+    dt: float  # ms
+    delay: float  # ms
+    cut_out: tuple  # ms before / after the peak
+    target_spikes: tuple
+    weights: tuple
+
+    @classmethod
+    def from_params(cls, params: dict | TemplateParameters | None = None, **overrides) -> IntracellularSettings:
+        """The settings of template parameters (:class:`~si_recsim.params.templates.TemplateParameters`,
+        completed with its defaults), e.g. ``IntracellularSettings.from_params(sim_time=0.2)``."""
+        params = build_template_params(params, **overrides)
+        return cls(sim_time=params.sim_time, dt=params.dt, delay=params.delay, cut_out=params.cut_out,
+                   target_spikes=params.target_spikes, weights=params.weights)
 
     def __post_init__(self):
         # one canonical form per value, so equal settings always give the same cache key
@@ -122,14 +132,15 @@ def cache_key(model: CellModel, settings: IntracellularSettings) -> str:
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def simulate_spikes(model: CellModel, settings: IntracellularSettings = IntracellularSettings(),
+def simulate_spikes(model: CellModel, settings: IntracellularSettings | None = None,
                     cache_folder: Path | None = None) -> SpikeCurrents:
     """Spike currents of ``model``, from the cache when the same simulation was run before.
 
     Parameters
     ----------
     model : CellModel
-    settings : IntracellularSettings
+    settings : IntracellularSettings | None, default: None
+        None: the defaults of the template parameters.
     cache_folder : Path | None, default: None
         Where results are kept (:func:`default_cache_folder` when None).
 
@@ -137,6 +148,7 @@ def simulate_spikes(model: CellModel, settings: IntracellularSettings = Intracel
     -------
     spikes : SpikeCurrents
     """
+    settings = settings if settings is not None else IntracellularSettings.from_params()
     folder = Path(cache_folder) if cache_folder is not None else default_cache_folder()
     path = folder / "intracellular" / f"{model.name}-{cache_key(model, settings)}.npz"
     if path.exists():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from si_recsim.params.templates import TemplateParameters, build_template_params
 from si_recsim.physics import IMAGE_FACTOR_PLANAR, point_source_positions, segment_matrix
 from si_recsim.probes import contact_positions_3d, is_planar_mea
 
@@ -33,7 +34,8 @@ PHYSROT_MAX_ANGLE_DEG = 15.0
 
 @dataclass(frozen=True)
 class PlacementSettings:
-    """How cells are placed and templates accepted (MEArec's ``templates_params.yaml`` keys).
+    """How cells are placed and templates accepted (MEArec's ``templates_params.yaml`` keys; build
+    them with :meth:`from_params`, whose defaults are the parameter schema's).
 
     Attributes
     ----------
@@ -85,29 +87,46 @@ class PlacementSettings:
         Also require the final position inside the placement limits.
     """
 
-    n: int = 50
-    xlim: tuple = (10.0, 80.0)
-    ylim: tuple | None = None
-    zlim: tuple | None = None
-    overhang: float = 30.0
-    x_distr: str = "uniform"
-    beta_distr_params: tuple = (1.5, 5.0)
-    rot: str = "physrot"
-    min_amp: float = 30.0
-    check_eap_shape: bool = True
-    ncontacts: int = 10
-    sigma: float = 0.3
-    method_of_images: bool | None = None
-    source_model: str = "linesource"
-    max_iterations: int = 1000
-    timeout: float | None = None
-    drifting: bool = False
-    drift_steps: int = 31
-    min_drift: float = 30.0
-    max_drift: float = 100.0
-    drift_limits: tuple = ((-10.0, 10.0), (30.0, 80.0), (-10.0, 10.0))
-    check_for_drift_amp: bool = False
-    drift_within_bounds: bool = False
+    n: int
+    xlim: tuple
+    ylim: tuple | None
+    zlim: tuple | None
+    overhang: float
+    x_distr: str
+    beta_distr_params: tuple
+    rot: str
+    min_amp: float
+    check_eap_shape: bool
+    ncontacts: int
+    sigma: float
+    method_of_images: bool | None
+    source_model: str
+    max_iterations: int
+    timeout: float | None
+    drifting: bool
+    drift_steps: int
+    min_drift: float
+    max_drift: float
+    drift_limits: tuple
+    check_for_drift_amp: bool
+    drift_within_bounds: bool
+
+    @classmethod
+    def from_params(cls, params: dict | TemplateParameters | None = None, **overrides) -> PlacementSettings:
+        """The settings of template parameters (:class:`~si_recsim.params.templates.TemplateParameters`,
+        completed with its defaults), e.g. ``PlacementSettings.from_params(n=3, rot="norot")``."""
+        params = build_template_params(params, **overrides)
+        return cls(
+            n=params.n, xlim=tuple(params.xlim), ylim=None if params.ylim is None else tuple(params.ylim),
+            zlim=None if params.zlim is None else tuple(params.zlim), overhang=params.overhang,
+            x_distr=params.x_distr, beta_distr_params=tuple(params.beta_distr_params), rot=params.rot,
+            min_amp=params.min_amp, check_eap_shape=params.check_eap_shape, ncontacts=params.ncontacts,
+            sigma=params.sigma, method_of_images=params.method_of_images, source_model=params.source_model,
+            max_iterations=params.max_iterations, timeout=params.timeout, drifting=params.drifting,
+            drift_steps=params.drift_steps, min_drift=params.min_drift, max_drift=params.max_drift,
+            # MEArec's drift limits are (distance, across, along): si_recsim's (z, x, y)
+            drift_limits=(tuple(params.drift_ylim), tuple(params.drift_zlim), tuple(params.drift_xlim)),
+            check_for_drift_amp=params.check_for_drift_amp, drift_within_bounds=params.drift_within_bounds)
 
 
 MAX_DRIFT_TRIES = 100

@@ -78,25 +78,7 @@ def _resolve_models(params: TemplateParameters, models, cache_folder) -> list:
 def _settings(params: TemplateParameters):
     from si_recsim.biophysics.intracellular import IntracellularSettings
 
-    intracellular = IntracellularSettings(sim_time=float(params.sim_time), dt=float(params.dt),
-                                          delay=float(params.delay), cut_out=tuple(params.cut_out),
-                                          target_spikes=tuple(params.target_spikes),
-                                          weights=tuple(params.weights))
-    placement = PlacementSettings(
-        n=int(params.n), xlim=tuple(params.xlim), ylim=None if params.ylim is None else tuple(params.ylim),
-        zlim=None if params.zlim is None else tuple(params.zlim), overhang=float(params.overhang),
-        x_distr=params.x_distr, beta_distr_params=tuple(params.beta_distr_params), rot=params.rot,
-        min_amp=float(params.min_amp), check_eap_shape=bool(params.check_eap_shape),
-        ncontacts=int(params.ncontacts), sigma=float(params.sigma),
-        method_of_images=params.method_of_images, source_model=params.source_model,
-        max_iterations=int(params.max_iterations),
-        timeout=params.timeout, drifting=bool(params.drifting), drift_steps=int(params.drift_steps),
-        min_drift=float(params.min_drift), max_drift=float(params.max_drift),
-        # MEArec's drift limits are (distance, across, along): si_recsim's (z, x, y)
-        drift_limits=(tuple(params.drift_ylim), tuple(params.drift_zlim), tuple(params.drift_xlim)),
-        check_for_drift_amp=bool(params.check_for_drift_amp),
-        drift_within_bounds=bool(params.drift_within_bounds))
-    return intracellular, placement
+    return IntracellularSettings.from_params(params), PlacementSettings.from_params(params)
 
 
 #: Templates per task: each model's templates are made in tasks of this size, each with its own
