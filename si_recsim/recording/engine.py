@@ -18,7 +18,7 @@ import numpy as np
 
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
-from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams, SpikeTrainParams, TemplateSelectionParams
+from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams, TemplateSelectionParams
 from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.filtering import LinearFilter, butterworth, resonant_peak
 from si_recsim.recording.injection import SpikeInjector
@@ -209,16 +209,14 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
     engine : TraceEngine
     """
     library = recording_library(params, library)
-    trains_section, templates_section = params.spiketrains, params.templates
-    recordings_section = params.recordings
     fs = sampling_frequency(params, library)
-    t_start = float(trains_section.t_start)
+    t_start = float(params.spiketrains.t_start)
     times = [t_start + np.asarray(unit_frames, dtype=float) / fs for unit_frames in frames]
 
-    templates, channels, nbefore = prepare_templates(library, template_ids, templates_section, fs,
+    templates, channels, nbefore = prepare_templates(library, template_ids, params.templates, fs,
                                                      stage_rng(params, "convolution", 0))
     jitter_rng = stage_rng(params, "convolution", 1)
-    n_jitters = int(templates_section.n_jitters)
+    n_jitters = int(params.templates.n_jitters)
     jitter_indices = [jitter_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
     drift = unit_drift(params, library, template_ids)
@@ -226,23 +224,23 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     else:
         drift_indices = [drift.step_indices(unit, unit_times) for unit, unit_times in enumerate(times)]
-    modulation = Modulation(recordings_section.modulation, recordings_section.sdrand,
+    modulation = Modulation(params.recordings.modulation, params.recordings.sdrand,
                             params.seeds.convolution, [len(unit_channels) for unit_channels in channels],
-                            _burst_amplitudes(times, bursting, recordings_section))
-    shape_stretch = float(recordings_section.shape_stretch) if recordings_section.shape_mod else None
+                            _burst_amplitudes(times, bursting, params.recordings))
+    shape_stretch = float(params.recordings.shape_stretch) if params.recordings.shape_mod else None
     injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
                              shape_stretch)
 
     recording_filter = None
-    if recordings_section.filter:
-        recording_filter = butterworth(recordings_section.filter_cutoff, int(recordings_section.filter_order),
-                                       fs, recordings_section.filter_mode)
+    if params.recordings.filter:
+        recording_filter = butterworth(params.recordings.filter_cutoff, int(params.recordings.filter_order),
+                                       fs, params.recordings.filter_mode)
     margin = recording_filter.margin() if recording_filter is not None else 0
-    block_size = fft_block_size(float(recordings_section.block_duration) * fs, margin)
-    noise = _build_noise(params, library, template_ids, fs, block_size, margin, trains_section)
+    block_size = fft_block_size(float(params.recordings.block_duration) * fs, margin)
+    noise = _build_noise(params, library, template_ids, fs, block_size, margin)
 
-    dtype = np.dtype(recordings_section.dtype)
-    gain_to_uV, lsb = _output_scaling(recordings_section, dtype, np.abs(library.templates[template_ids]).max())
+    dtype = np.dtype(params.recordings.dtype)
+    gain_to_uV, lsb = _output_scaling(params.recordings, dtype, np.abs(library.templates[template_ids]).max())
     return TraceEngine(
         num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
         injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,
@@ -276,8 +274,8 @@ def _burst_amplitudes(times: list, bursting: np.ndarray, section: RecordingSecti
     return amplitudes
 
 
-def _build_noise(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float, block_size: int,
-                 margin: int, trains_section: SpikeTrainParams):
+def _build_noise(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
+                 block_size: int, margin: int):
     section = params.recordings
     level = float(section.noise_level)
     mode = section.noise_mode
@@ -288,7 +286,7 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
     white_margin = margin + (color.margin if color is not None else 0)
     white = WhiteNoise(params.seeds.noise, library.num_channels, block_size, white_margin)
     if mode == "far-neurons":
-        return _build_far_neurons(params, library, template_ids, fs, white, trains_section)
+        return _build_far_neurons(params, library, template_ids, fs, white)
     if level == 0:
         return None
     mixing = None
@@ -298,7 +296,7 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
 
 
 def _build_far_neurons(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
-                       white: WhiteNoise, trains_section: SpikeTrainParams) -> FarNeurons:
+                       white: WhiteNoise) -> FarNeurons:
     section = params.recordings
     n_far = int(section.far_neurons_n)
     rng = stage_rng(params, "noise", 0)
@@ -317,8 +315,9 @@ def _build_far_neurons(params: RecordingParameters, library: TemplateLibrary, te
             "recordings.far_neurons_max_amp, or use a library with more low-amplitude templates."
         )
     n_exc = int(round(section.far_neurons_exc_inh_ratio * n_far))
-    far_trains = generate_spike_trains(trains_section.model_copy(update={"rates": None, "types": None, "n_exc": n_exc,
-                                                                         "n_inh": n_far - n_exc}), int(rng.integers(2**32)))
+    background = params.spiketrains.model_copy(update={"rates": None, "types": None, "n_exc": n_exc,
+                                                       "n_inh": n_far - n_exc})
+    far_trains = generate_spike_trains(background, int(rng.integers(2**32)))
     templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params.templates, fs, rng=None)
     n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, n_samples - 1)

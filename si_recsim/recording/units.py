@@ -101,22 +101,20 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
     units : GroundTruthUnits
     """
     library = recording_library(params, library)
-    trains_section, templates_section = params.spiketrains, params.templates
-    recordings_section = params.recordings
     fs = sampling_frequency(params, library)
-    t_start = float(trains_section.t_start)
+    t_start = float(params.spiketrains.t_start)
     if spike_times is not None:
-        trains = spike_trains_from_times(spike_times, t_start, t_start + float(trains_section.duration), unit_types)
+        trains = spike_trains_from_times(spike_times, t_start, t_start + float(params.spiketrains.duration), unit_types)
     else:
-        trains = generate_spike_trains(trains_section, params.seeds.spiketrains)
+        trains = generate_spike_trains(params.spiketrains, params.seeds.spiketrains)
 
     template_ids = _choose_templates(library, trains, params)
     static = library.static()
-    overlapping = overlapping_pairs(static.templates[template_ids], templates_section.overlap_threshold)
-    if recordings_section.sync_rate and len(overlapping):
-        trains = add_synchrony(trains, overlapping, float(recordings_section.sync_rate),
-                               float(recordings_section.sync_jitt) / 1000.0,
-                               float(trains_section.ref_per) / 1000.0, stage_rng(params, "spiketrains", 1))
+    overlapping = overlapping_pairs(static.templates[template_ids], params.templates.overlap_threshold)
+    if params.recordings.sync_rate and len(overlapping):
+        trains = add_synchrony(trains, overlapping, float(params.recordings.sync_rate),
+                               float(params.recordings.sync_jitt) / 1000.0,
+                               float(params.spiketrains.ref_per) / 1000.0, stage_rng(params, "spiketrains", 1))
     n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - t_start) * fs).astype(np.int64), 0, n_samples - 1) for times in trains.times]
     drift = unit_drift(params, library, template_ids)
@@ -127,7 +125,7 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
         cell_models=library.cell_models[template_ids],
         locations=static.locations[template_ids],
         firing_rates=trains.rates,
-        bursting=_bursting_units(trains.num_units, recordings_section, stage_rng(params, "convolution", 2)),
+        bursting=_bursting_units(trains.num_units, params.recordings, stage_rng(params, "convolution", 2)),
         main_channel_indices=np.argmin(static.templates[template_ids].min(axis=1), axis=1),
         amplitudes=library.amplitudes()[template_ids],
         drifting=np.zeros(len(template_ids), dtype=bool) if drift is None else drift.factors != 0,
