@@ -73,7 +73,7 @@ def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> 
         simulate_spikes(model, IntracellularSettings.from_params(), cache)
     intracellular = time.perf_counter() - start
     start = time.perf_counter()
-    library = generate_template_library(models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,
+    library = generate_template_library(bank=None, models=models, n=n, seed=0, probe="Neuronexus-32", drifting=drifting,
                                  cache_folder=cache, progress_bar=False)
     extracellular = time.perf_counter() - start
     return dict(intracellular_s=intracellular, extracellular_s=extracellular, n_templates=library.num_templates)

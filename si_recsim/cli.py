@@ -52,11 +52,17 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
     for key in ("n", "seed", "probe"):
         if getattr(arguments, key) is not None:
             overrides[key] = getattr(arguments, key)
+    bank = arguments.bank
     if arguments.cell_models is not None:
+        if bank is not None:
+            raise ValueError("--cell-models simulates cell models with NEURON; --bank reads stored currents: give one.")
         overrides["cell_models"] = arguments.cell_models.split(",")
-    library = generate_template_library(arguments.params, output=output if arguments.format == "si_recsim" else None,
-                                 n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
-                                 progress_bar=not arguments.no_progress, mpi=arguments.mpi, **overrides)
+    elif bank is None:
+        bank = "default"
+    library = generate_template_library(arguments.params, bank=bank,
+                                        output=output if arguments.format == "si_recsim" else None,
+                                        n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
+                                        progress_bar=not arguments.no_progress, mpi=arguments.mpi, **overrides)
     if library is None:  # an MPI rank other than 0: rank 0 writes and reports
         return 0
     if arguments.format == "mearec":
@@ -234,18 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     generate.set_defaults(handler=_gen_recordings)
 
-    templates = commands.add_parser("gen-templates", help="simulate cell models and write a template library",
-                                    description="Simulate cell models (NEURON + LFPy), place them in front of a "
-                                    "probe and write a template library. Parameters follow MEArec's "
-                                    "templates_params.yaml. Finished cell models are kept in OUTPUT.parts/, so an "
+    templates = commands.add_parser("gen-templates", help="place cell models in front of a probe: a template library",
+                                    description="Place cell models in front of a probe and write a template "
+                                    "library: from a cell bank's stored membrane currents (numpy only; the default) "
+                                    "or simulating cell models with NEURON + LFPy (--cell-models). Parameters follow "
+                                    "MEArec's templates_params.yaml. Finished tasks are kept in OUTPUT.parts/, so an "
                                     "interrupted run resumes.")
     templates.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
     templates.add_argument("-o", "--output", default="templates.h5", help="library file (default: templates.h5)")
     templates.add_argument("--probe", help="probe name (si-recsim available-probes)")
     templates.add_argument("-n", type=int, help="templates per cell model")
     templates.add_argument("-s", "--seed", type=int, help="library seed")
-    templates.add_argument("--cell-models", help="comma-separated: builtin, mearec (an installed MEArec's models), "
-                           "built-in model names or NMC-portal model folders (default: builtin)")
+    templates.add_argument("--bank", help="cell bank: 'default' (13 Blue Brain layer-5 models, CC BY-NC-SA 4.0), "
+                           "'builtin' (MIT) or a bank file (default: 'default' unless --cell-models is given)")
+    templates.add_argument("--cell-models", help="simulate with NEURON instead of a bank; comma-separated: builtin, "
+                           "mearec (an installed MEArec's models), built-in model names or NMC-portal model folders")
     templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                            help="override one parameter, e.g. --set min_amp=50 (repeatable)")
     templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes")

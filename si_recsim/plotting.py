@@ -48,7 +48,7 @@ def plot_library(library: TemplateLibrary, template_indices=None, excitatory=("P
     """
     from probeinterface.plotting import plot_probe
 
-    from si_recsim.recording.selection import cell_category
+    from si_recsim.library.cell_classes import cell_category
 
     ax = _axes(ax)
     static = library.static()

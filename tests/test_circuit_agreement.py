@@ -12,7 +12,7 @@ pytest.importorskip("morphio")
 
 from si_recsim.biophysics.cell_models import builtin_cell_model
 from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
-from si_recsim.biophysics.placement import eap_from_currents, place_segments
+from si_recsim.library.placement import eap_from_currents, place_segments
 from si_recsim.sonata.circuits.circuit_cells import CircuitCells
 from si_recsim.sonata.electrodes import Electrode
 from si_recsim.sonata.electrodes_file import write_electrodes_file

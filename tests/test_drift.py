@@ -18,7 +18,7 @@ def drifting_library(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("drifting")
     path = folder / "drifting.h5"
-    generate_template_library(n=10, seed=0, drifting=True, ncontacts=1, drift_steps=21, output=path,
+    generate_template_library(bank=None, n=10, seed=0, drifting=True, ncontacts=1, drift_steps=21, output=path,
                        cache_folder=folder / "cache", progress_bar=False)
     return path
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import make_ball_and_sticks
 
-from si_recsim.biophysics.placement import (
+from si_recsim.library.placement import (
     PlacementSettings,
     contact_points,
     eap_from_currents,

@@ -29,26 +29,26 @@ def test_spike_currents_are_cut_around_somatic_peaks(tmp_path):
 
 def test_cache_is_reused_and_keyed_by_settings(tmp_path):
     first = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
-    cached = list((tmp_path / "intracellular").glob("*.npz"))
+    cached = list((tmp_path / "intracellular").glob("*.h5"))
     assert len(cached) == 1
     second = simulate_spikes(MODEL, SETTINGS, cache_folder=tmp_path)
     assert np.array_equal(first.currents, second.currents)
     other = IntracellularSettings.from_params(sim_time=0.15, target_spikes=(2, 40), cut_out=(1.5, 4.0))
     simulate_spikes(MODEL, other, cache_folder=tmp_path)
-    assert len(list((tmp_path / "intracellular").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "intracellular").glob("*.h5"))) == 2
 
 
 def test_impossible_spike_window_fails_with_the_tried_currents(tmp_path):
     with pytest.raises(RuntimeError, match="did not fire between 500"):
         simulate_spikes(MODEL, IntracellularSettings.from_params(sim_time=0.05, target_spikes=(500, 600)),
                         cache_folder=tmp_path)
-    assert list(tmp_path.rglob("*.npz")) == []  # nothing cached for a failed calibration
+    assert list(tmp_path.rglob("*.h5")) == []  # nothing cached for a failed calibration
 
 
 def test_builtin_models_calibrate_and_have_distinct_spike_widths(tmp_path):
     from si_recsim.biophysics.cell_models import builtin_cell_models
+    from si_recsim.library.cell_classes import cell_category
     from si_recsim.physics import segment_matrix
-    from si_recsim.recording.selection import cell_category
 
     widths, categories = {}, {}
     for model in builtin_cell_models():

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from si_recsim.biophysics.placement import rotation_matrix
 from si_recsim.library.analytic import make_analytic_library
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.mearec_templates import (
@@ -12,6 +11,7 @@ from si_recsim.library.mearec_templates import (
     si_to_mearec_rotations,
     write_mearec_templates,
 )
+from si_recsim.library.placement import rotation_matrix
 from si_recsim.probes import si_to_mearec_matrix, si_to_mearec_positions
 
 

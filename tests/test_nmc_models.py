@@ -21,14 +21,14 @@ def bp_folder():
 
 def test_mearec_bbp_model_compiles_and_gives_templates(bp_folder, tmp_path_factory):
     cache = tmp_path_factory.mktemp("nmc_cache")
-    library = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache,
+    library = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache, bank=None,
                                  progress_bar=False)
     assert list(library.cell_models) == ["L5_BP_bAC217_1"] * 2
     assert np.all(library.amplitudes() >= 30)
     compiled = list((cache / "mechanisms").iterdir())
     assert len(compiled) == 1
     # a second run finds the compiled mechanisms and the cached currents
-    again = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache,
+    again = generate_template_library(cell_models=[str(bp_folder)], n=2, ncontacts=1, seed=0, cache_folder=cache, bank=None,
                                progress_bar=False)
     assert np.array_equal(again.templates, library.templates)
     details = library.info["models"]["L5_BP_bAC217_1"]

@@ -4,10 +4,11 @@ from spikeinterface.core import load
 
 from si_recsim import generate_ground_truth, probe_from_name
 from si_recsim.library.analytic import make_analytic_library
+from si_recsim.library.cell_classes import cell_category
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.mearec_templates import read_mearec_templates
 from si_recsim.library.template_library import TemplateLibrary
-from si_recsim.recording.selection import SelectionError, cell_category
+from si_recsim.recording.selection import SelectionError
 
 EXCITATORY, INHIBITORY = ["PC", "SS", "SP"], ["AC", "BP", "BC", "BTC", "ChC", "DBC", "MC", "NGC"]
 

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from si_recsim import ParameterError, generate_ground_truth
-from si_recsim.biophysics import template_generation
-from si_recsim.biophysics.template_generation import generate_template_library, physrot_constrained
+from si_recsim.biophysics.template_generation import generate_template_library
+from si_recsim.library import cell_placement
+from si_recsim.library.cell_classes import physrot_constrained
 from si_recsim.library.library_file import read_template_library
 
 pytest.importorskip("LFPy")
-FAST = dict(n=3, ncontacts=2, seed=4, progress_bar=False)
+FAST = dict(n=3, ncontacts=2, seed=4, progress_bar=False, bank=None)  # simulated with NEURON
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +51,23 @@ def test_each_model_has_its_own_seeded_stream(cache):
 
 
 def test_interrupted_run_resumes_from_finished_models(tmp_path, cache, monkeypatch):
-    original = template_generation._run_task
+    original = cell_placement._run_task
     calls = []
 
-    def failing(model, *args):
-        calls.append(model.name)
-        if model.name == "builtin_PC":
+    def failing(source, name, *args):
+        calls.append(name)
+        if name == "builtin_PC":
             raise RuntimeError("simulated crash")
-        return original(model, *args)
+        return original(source, name, *args)
 
-    monkeypatch.setattr(template_generation, "_run_task", failing)
+    monkeypatch.setattr(cell_placement, "_run_task", failing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert not (tmp_path / "lib.h5").exists()
     assert len(list((tmp_path / "lib.h5.parts").glob("*.npz"))) == 2
     calls.clear()
-    monkeypatch.setattr(template_generation, "_run_task", lambda model, *args: (calls.append(model.name),
-                                                                               original(model, *args))[1])
+    monkeypatch.setattr(cell_placement, "_run_task", lambda source, name, *args: (calls.append(name),
+                                                                                 original(source, name, *args))[1])
     resumed = generate_template_library(output=tmp_path / "lib.h5", cache_folder=cache, **FAST)
     assert calls == ["builtin_PC"]
     assert np.array_equal(resumed.templates, generate_template_library(cache_folder=cache, **FAST).templates)
@@ -95,7 +96,8 @@ def test_physrot_table_and_bad_parameters():
 def test_cli_generates_a_library_then_a_recording(tmp_path, cache):
     library = tmp_path / "lib.h5"
     command = [sys.executable, "-m", "si_recsim.cli", "gen-templates", "-n", "2", "--seed", "3", "-o", str(library),
-               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--probe", "Neuropixels-24"]
+               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--probe", "Neuropixels-24",
+               "--cell-models", "builtin"]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
     assert "written to" in completed.stdout
@@ -114,7 +116,8 @@ def test_cli_writes_mearec_format(tmp_path, cache):
     mr = pytest.importorskip("MEArec")
     output = tmp_path / "mearec_lib.h5"
     command = [sys.executable, "-m", "si_recsim.cli", "gen-templates", "-n", "1", "--seed", "2", "-o", str(output),
-               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--format", "mearec"]
+               "--cache-folder", str(cache), "--no-progress", "--set", "ncontacts=1", "--format", "mearec",
+               "--cell-models", "builtin"]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
     tempgen = mr.load_templates(str(output), return_h5_objects=False)
@@ -126,7 +129,7 @@ def test_mpi_ranks_give_the_same_library(tmp_path, run_mpi, cache):
     serial = generate_template_library(cache_folder=cache, **{**FAST, "n": 12})
     output = tmp_path / "mpi.h5"
     completed = run_mpi("gen-templates", "--mpi", "-n", "12", "--seed", "4", "--set", "ncontacts=2", "-o", str(output),
-                        "--cache-folder", str(cache), "--no-progress")
+                        "--cache-folder", str(cache), "--no-progress", "--cell-models", "builtin")
     assert completed.returncode == 0, completed.stderr[-2000:]
     parallel = read_template_library(output)
     assert np.array_equal(parallel.templates, serial.templates)

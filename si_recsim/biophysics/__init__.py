@@ -3,7 +3,7 @@ generation. The only subpackage that imports NEURON and LFPy, and only inside th
 simulate, so importing it stays light."""
 
 from si_recsim.biophysics.cell_models import BUILTIN_MODEL_NAMES, CellModel, builtin_cell_model, builtin_cell_models
-from si_recsim.biophysics.intracellular import IntracellularSettings, SpikeCurrents, simulate_spikes
+from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
 from si_recsim.biophysics.nmc_models import mearec_model_folders, nmc_cell_models
 from si_recsim.biophysics.template_generation import generate_template_library
 
@@ -11,7 +11,6 @@ __all__ = [
     "BUILTIN_MODEL_NAMES",
     "CellModel",
     "IntracellularSettings",
-    "SpikeCurrents",
     "builtin_cell_model",
     "builtin_cell_models",
     "generate_template_library",

@@ -29,8 +29,8 @@ def build_default_library(output: str | Path, cache_folder: str | Path | None = 
     from si_recsim.biophysics.template_generation import generate_template_library
     from si_recsim.library.library_file import write_template_library
 
-    near = generate_template_library(cache_folder=cache_folder, **NEAR)
-    far = generate_template_library(cache_folder=cache_folder, **FAR)
+    near = generate_template_library(bank=None, cache_folder=cache_folder, **NEAR)
+    far = generate_template_library(bank=None, cache_folder=cache_folder, **FAR)
     library = TemplateLibrary(
         templates=np.concatenate([near.templates, far.templates]),
         locations=np.concatenate([near.locations, far.locations]),

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from si_recsim.atomic import atomic_savez
 from si_recsim.biophysics.cell_models import CellModel
+from si_recsim.library.cell_bank import CellCurrents, read_cell_bank, write_cell_bank
 from si_recsim.params.templates import TemplateParameters, build_template_params
 
 SPIKE_THRESHOLD_MV = -30.0
@@ -68,56 +68,6 @@ class IntracellularSettings:
         return self.nbefore + int(round(self.cut_out[1] / self.dt))
 
 
-@dataclass
-class SpikeCurrents:
-    """Membrane currents of the spikes of one cell model, with its segment geometry.
-
-    Attributes
-    ----------
-    name : str
-    currents : np.ndarray
-        (n_spikes, n_segments, n_samples) float32, nA.
-    somatic_voltage : np.ndarray
-        (n_spikes, n_samples), mV.
-    starts, ends : np.ndarray
-        (n_segments, 3) segment end points, µm, soma centred at the origin, apical axis along +y.
-    diameters : np.ndarray
-        (n_segments,), µm.
-    somatic : np.ndarray
-        (n_segments,) bool, segments of soma sections.
-    dt : float
-        ms.
-    nbefore : int
-        Sample of the somatic peak.
-    stimulus_nA : float
-        Calibrated step amplitude.
-    """
-
-    name: str
-    currents: np.ndarray
-    somatic_voltage: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    diameters: np.ndarray
-    somatic: np.ndarray
-    dt: float
-    nbefore: int
-    stimulus_nA: float
-
-    def save(self, path: Path) -> None:
-        atomic_savez(path, {key: np.asarray(value) for key, value in asdict(self).items()})
-
-    @classmethod
-    def load(cls, path: Path) -> SpikeCurrents:
-        with np.load(path) as data:
-            values = {key: data[key] for key in data.files}
-        values["name"] = str(values["name"])
-        for key in ("dt", "stimulus_nA"):
-            values[key] = float(values[key])
-        values["nbefore"] = int(values["nbefore"])
-        return cls(**values)
-
-
 def default_cache_folder() -> Path:
     """``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim``."""
     return Path(os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
@@ -133,7 +83,7 @@ def cache_key(model: CellModel, settings: IntracellularSettings) -> str:
 
 
 def simulate_spikes(model: CellModel, settings: IntracellularSettings | None = None,
-                    cache_folder: Path | None = None) -> SpikeCurrents:
+                    cache_folder: Path | None = None) -> CellCurrents:
     """Spike currents of ``model``, from the cache when the same simulation was run before.
 
     Parameters
@@ -146,20 +96,19 @@ def simulate_spikes(model: CellModel, settings: IntracellularSettings | None = N
 
     Returns
     -------
-    spikes : SpikeCurrents
+    spikes : CellCurrents
     """
     settings = settings if settings is not None else IntracellularSettings.from_params()
     folder = Path(cache_folder) if cache_folder is not None else default_cache_folder()
-    path = folder / "intracellular" / f"{model.name}-{cache_key(model, settings)}.npz"
+    path = folder / "intracellular" / f"{model.name}-{cache_key(model, settings)}.h5"
     if path.exists():
-        return SpikeCurrents.load(path)
+        return read_cell_bank(path).cells[model.name]
     spikes = _simulate(model, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spikes.save(path)
+    write_cell_bank(path, [spikes], name=f"intracellular cache of {model.name}")
     return spikes
 
 
-def _simulate(model: CellModel, settings: IntracellularSettings) -> SpikeCurrents:
+def _simulate(model: CellModel, settings: IntracellularSettings) -> CellCurrents:
     import LFPy
     from neuron import h
 
@@ -179,7 +128,7 @@ def _simulate(model: CellModel, settings: IntracellularSettings) -> SpikeCurrent
         peaks = _spike_peaks(np.asarray(cell.somav), settings)
         counts.append((amplitude, len(peaks)))
         if low < len(peaks) <= high:
-            return _cut_spikes(model.name, cell, peaks, settings, amplitude)
+            return _cut_spikes(model, cell, peaks, settings, amplitude)
         if len(peaks) > high:
             too_many = amplitude if too_many is None else min(too_many, amplitude)
         else:
@@ -216,8 +165,8 @@ def _spike_peaks(voltage: np.ndarray, settings: IntracellularSettings) -> np.nda
     return peaks[keep]
 
 
-def _cut_spikes(name: str, cell, peaks: np.ndarray, settings: IntracellularSettings,
-                amplitude: float) -> SpikeCurrents:
+def _cut_spikes(model: CellModel, cell, peaks: np.ndarray, settings: IntracellularSettings,
+                amplitude: float) -> CellCurrents:
     windows = [np.arange(peak - settings.nbefore, peak - settings.nbefore + settings.n_samples) for peak in peaks[1:]]
     currents = np.stack([cell.imem[:, window] for window in windows]).astype(np.float32)
     voltage = np.stack([np.asarray(cell.somav)[window] for window in windows])
@@ -226,6 +175,12 @@ def _cut_spikes(name: str, cell, peaks: np.ndarray, settings: IntracellularSetti
     somatic = np.zeros(cell.totnsegs, dtype=bool)
     somatic[cell.get_idx("soma")] = True
     soma_position = np.asarray(cell.somapos, dtype=float)
-    return SpikeCurrents(name=name, currents=currents, somatic_voltage=voltage, starts=starts - soma_position,
-                         ends=ends - soma_position, diameters=np.asarray(cell.d, dtype=float), somatic=somatic,
-                         dt=settings.dt, nbefore=settings.nbefore, stimulus_nA=float(amplitude))
+    import neuron
+
+    provenance = dict(celsius=float(model.celsius), model_source=model.description or model.name,
+                      model_version=model.fingerprint, neuron_version=neuron.__version__,
+                      stimulus=f"somatic step of {amplitude:.4g} nA from {settings.delay:g} ms, {settings.sim_time:g} s")
+    return CellCurrents(name=model.name, currents=currents, somatic_voltage=voltage, starts=starts - soma_position,
+                        ends=ends - soma_position, diameters=np.asarray(cell.d, dtype=float), somatic=somatic,
+                        dt=settings.dt, nbefore=settings.nbefore, stimulus_nA=float(amplitude),
+                        spike_indices=np.arange(1, len(peaks)), provenance=provenance)

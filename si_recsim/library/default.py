@@ -1,4 +1,4 @@
-"""The packaged default template library: its name and where its file lives.
+"""The packaged data: the default template library and the cell-currents banks, by name.
 
 The file is made by :mod:`si_recsim.biophysics.default_library` (see there to regenerate it).
 """
@@ -15,3 +15,19 @@ RESOURCE = "data/default_templates.h5"
 def default_library_path() -> Path:
     """Path of the packaged default library file."""
     return Path(str(resources.files("si_recsim").joinpath(RESOURCE)))
+
+#: packaged cell-currents banks (see :mod:`si_recsim.biophysics.bank_building` to regenerate them)
+BANKS = {
+    "default": "data/cell_bank_bbp_l5.h5",
+    "builtin": "data/cell_bank_builtin.h5",
+}
+
+
+def bank_path(bank: str | Path) -> Path:
+    """The file of a packaged bank's name (:data:`BANKS`), or ``bank`` itself as a path."""
+    if str(bank) in BANKS:
+        return Path(str(resources.files("si_recsim").joinpath(BANKS[str(bank)])))
+    path = Path(bank)
+    if not path.is_file():
+        raise FileNotFoundError(f"Cell bank {bank} is neither a packaged bank ({', '.join(BANKS)}) nor a file.")
+    return path

@@ -16,29 +16,13 @@ from collections import Counter
 
 import numpy as np
 
+from si_recsim.library.cell_classes import cell_category
 from si_recsim.params.recordings import CellTypeParams, TemplateSelectionParams
 from si_recsim.probes import si_to_mearec_positions
 
 
 class SelectionError(RuntimeError):
     """No set of templates satisfies the selection rules."""
-
-
-def cell_category(name: str, excitatory: list[str], inhibitory: list[str]) -> str:
-    """``"E"``, ``"I"`` or ``"U"`` (unknown) for a cell model name.
-
-    For Blue Brain style names (``L5_TTPC1_cADpyr232_1``) the excitatory substrings are looked for
-    in the m-type token (``TTPC1``), elsewhere in the whole name; inhibitory substrings are looked
-    for in the whole name.
-    """
-    tokens = name.split("_")
-    is_bbp_style = len(tokens) >= 3 and tokens[0][:1] == "L" and tokens[0][1:].isdigit()
-    mtype = tokens[1] if is_bbp_style else name
-    if any(substring in mtype for substring in excitatory):
-        return "E"
-    if any(substring in name for substring in inhibitory):
-        return "I"
-    return "U"
 
 
 def overlapping(template_a: np.ndarray, template_b: np.ndarray, threshold: float) -> bool:

@@ -1,6 +1,6 @@
 """Extracellular action potentials of simulated cells placed in front of a probe.
 
-Given the membrane currents of a cell's spikes (:class:`si_recsim.biophysics.intracellular.SpikeCurrents`, geometry
+Given the membrane currents of a cell's spikes (:class:`si_recsim.library.cell_bank.CellCurrents`, geometry
 centred on the soma), a template is ``EAP = 1000 * M @ I`` µV with ``M`` from
 :mod:`si_recsim.physics` for the segments rotated about the soma and moved to a soma position.
 
@@ -273,7 +273,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
 
     Parameters
     ----------
-    spikes : SpikeCurrents
+    spikes : CellCurrents
         Currents and soma-centred geometry of the cell's spikes.
     probe : Probe
     settings : PlacementSettings

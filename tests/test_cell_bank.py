@@ -1,0 +1,106 @@
+"""Cell-currents banks: the file format, templates on any probe from stored currents (numpy only),
+equal to LFPy's line-source model for the same currents, position and rotation."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import si_recsim
+from si_recsim.library.cell_bank import CellCurrents, read_cell_bank, write_cell_bank
+from si_recsim.library.default import bank_path
+from si_recsim.library.placement import recentre
+from si_recsim.probes import contact_positions_3d
+
+
+def _cell(rng, name="L5_TTPC1_test", n_spikes=3, n_segments=7, n_samples=40):
+    starts = rng.normal(size=(n_segments, 3)) * 20
+    return CellCurrents(name=name, currents=rng.normal(size=(n_spikes, n_segments, n_samples)),
+                        somatic_voltage=rng.normal(size=(n_spikes, n_samples)), starts=starts,
+                        ends=starts + rng.normal(size=(n_segments, 3)) * 10, diameters=rng.uniform(1, 3, n_segments),
+                        somatic=np.arange(n_segments) == 0, dt=0.03125, nbefore=12, stimulus_nA=0.4, cell_type="E",
+                        provenance=dict(celsius=34.0, model_source="a test", model_licence="MIT"))
+
+
+def test_bank_file_round_trip_keeps_every_field(tmp_path):
+    rng = np.random.default_rng(0)
+    cells = [_cell(rng), _cell(rng, name="L5_BP_test", n_spikes=2)]
+    path = write_cell_bank(tmp_path / "bank.h5", cells, name="test", licence="MIT", attribution="us")
+    bank = read_cell_bank(path)
+    assert bank.model_names == ["L5_BP_test", "L5_TTPC1_test"] and bank.licence == "MIT" and bank.name == "test"
+    for cell in cells:
+        back = bank.cells[cell.name]
+        for key in ("currents", "somatic_voltage", "starts", "ends", "diameters", "somatic", "spike_indices"):
+            assert np.array_equal(getattr(back, key), getattr(cell, key)), key
+        assert (back.dt, back.nbefore, back.stimulus_nA, back.cell_type) == (cell.dt, cell.nbefore, 0.4, "E")
+        assert back.provenance == cell.provenance
+    with h5py.File(path, "r") as file:  # the layout the module documents, readable with h5py alone
+        assert file["L5_BP_test/currents"].shape == (2, 7, 40) and file.attrs["si_recsim_cell_bank"] == 1
+    with pytest.raises(ValueError, match="unique"):
+        write_cell_bank(tmp_path / "twice.h5", [cells[0], cells[0]], name="x")
+    with pytest.raises(ValueError, match="no models"):
+        read_cell_bank(path, ["L5_XX"])
+
+
+def test_packaged_banks_carry_their_models_and_licences():
+    bbp = read_cell_bank(bank_path("default"))
+    assert len(bbp.model_names) == 13 and "NC" in bbp.licence and "Blue Brain" in bbp.attribution
+    assert {cell.cell_type for cell in bbp.cells.values()} == {"E", "I"}
+    assert all(cell.n_spikes >= 2 for cell in bbp.cells.values())  # units of one model are not clones
+    assert all(cell.provenance["model_licence"] == bbp.licence for cell in bbp.cells.values())
+    builtin = read_cell_bank(bank_path("builtin"))
+    assert builtin.model_names == ["builtin_BC", "builtin_MC", "builtin_PC"] and builtin.licence == "MIT"
+    with pytest.raises(FileNotFoundError, match="packaged bank"):
+        bank_path("no_such_bank")
+
+
+def test_bank_templates_equal_lfpys_line_source_for_the_same_currents(tmp_path):
+    LFPy = pytest.importorskip("LFPy")
+    from si_recsim.biophysics import builtin_cell_model, simulate_spikes
+
+    model = builtin_cell_model("builtin_BC")
+    simulated = simulate_spikes(model, cache_folder=tmp_path / "cache").subset([2])  # one spike: no random choice
+    path = write_cell_bank(tmp_path / "bank.h5", [simulated], name="one cell")
+    library = si_recsim.generate_template_library(bank=path, probe="Neuronexus-32", n=4, seed=3, ncontacts=1,
+                                                  rot="3drot", min_amp=5, method_of_images=False, progress_bar=False)
+    currents = read_cell_bank(path).cells["builtin_BC"].currents[0].astype(float)
+    contacts = contact_positions_3d(library.probe)
+    for template, location, angles in zip(library.templates, library.locations, library.rotations):
+        cell = model.make_cell(simulated.dt, 20.0)
+        cell.set_rotation(x=angles[0], y=angles[1], z=angles[2])
+        cell.set_pos(*location)
+        matrix = LFPy.RecExtElectrode(cell, x=contacts[:, 0], y=contacts[:, 1], z=contacts[:, 2], sigma=0.3,
+                                      method="linesource").get_transformation_matrix()
+        expected = recentre(1000.0 * matrix @ currents, simulated.nbefore).T  # mV/nA x nA -> uV
+        np.testing.assert_allclose(template, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_templates_from_a_bank_need_no_neuron(tmp_path):
+    output = tmp_path / "np24.h5"
+    code = (
+        "import sys\n"
+        "sys.modules['neuron'] = None\n"  # any import of NEURON or LFPy now fails
+        "sys.modules['LFPy'] = None\n"
+        "import si_recsim\n"
+        f"library = si_recsim.generate_template_library(bank='default', probe='Neuropixels-24', n=2, seed=1,\n"
+        f"    ncontacts=1, progress_bar=False, output={str(output)!r})\n"
+        "print(library.num_templates, sorted(set(library.cell_models))[:2])\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    library = si_recsim.load_template_library(output)
+    assert library.num_channels == 24 and len(set(library.cell_models)) >= 10
+    assert library.sampling_frequency == 32000.0
+
+
+def test_cli_gen_templates_from_the_default_bank(tmp_path):
+    from si_recsim.cli import main
+
+    output = tmp_path / "lib.h5"
+    assert main(["gen-templates", "-n", "1", "--seed", "2", "--probe", "tetrode-mea-l", "--set", "ncontacts=1",
+                 "--set", "min_amp=10", "--no-progress", "-o", str(output)]) == 0
+    library = si_recsim.load_template_library(output)
+    assert library.num_channels == 4 and library.num_templates >= 10
+    assert main(["gen-templates", "--bank", "builtin", "--cell-models", "builtin", "-o", str(tmp_path / "x.h5")]) == 2
