@@ -31,8 +31,11 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
     overrides = dict(arguments.set or [])
     if arguments.duration is not None:
         overrides["spiketrains.duration"] = arguments.duration
+    if arguments.probe is not None and arguments.templates is not None:
+        raise ValueError("--probe computes templates from a cell bank for that probe; -t gives a library: use one.")
     recording, sorting = generate_ground_truth(arguments.params, template_library=arguments.templates,
-                                               seed=arguments.seed, **overrides)
+                                               probe=arguments.probe, bank=arguments.bank, seed=arguments.seed,
+                                               **overrides)
     print(f"{sorting.get_num_units()} units, {recording.get_num_channels()} channels, "
           f"{recording.get_total_duration():g} s at {recording.sampling_frequency:g} Hz; "
           f"templates: {recording.get_annotation('template_library_source')}; "
@@ -227,8 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(recording/, sorting/, params.yaml). Parameters follow MEArec's "
                                    "recordings_params.yaml.")
     generate.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
-    generate.add_argument("-t", "--templates", default="default",
-                          help="template library: 'default', a library from gen-templates, or a MEArec template .h5")
+    generate.add_argument("-t", "--templates",
+                          help="template library: 'default' (the embedded Neuronexus-32 library; the default without "
+                          "--probe), a library from gen-templates, or a MEArec template .h5")
+    generate.add_argument("--probe", help="record with this probe (si-recsim available-probes: a MEArec name or a "
+                          "Neuropixels part number); templates computed from --bank for it")
+    generate.add_argument("--bank", default="default", help="cell bank for --probe: 'default' (Blue Brain L5 "
+                          "models, CC BY-NC-SA 4.0), 'builtin' (MIT) or a bank file (default: default)")
     generate.add_argument("-o", "--output", default="gt_recording", help="output folder (default: gt_recording)")
     generate.add_argument("-d", "--duration", type=float, help="duration in s (spiketrains.duration)")
     generate.add_argument("-s", "--seed", type=int, help="global seed; every unset stage seed derives from it")

@@ -104,3 +104,46 @@ def test_cli_gen_templates_from_the_default_bank(tmp_path):
     library = si_recsim.load_template_library(output)
     assert library.num_channels == 4 and library.num_templates >= 10
     assert main(["gen-templates", "--bank", "builtin", "--cell-models", "builtin", "-o", str(tmp_path / "x.h5")]) == 2
+
+
+def test_recordings_on_any_probe_take_templates_from_the_bank(tmp_path, monkeypatch):
+    from probeinterface import generate_linear_probe
+    from spikeinterface.core import load
+
+    from si_recsim.library.bank_library import library_from_bank
+
+    monkeypatch.setenv("SI_RECSIM_CACHE", str(tmp_path / "cache"))
+    common = {"spiketrains.duration": 1.0, "spiketrains.n_exc": 3, "spiketrains.n_inh": 2}
+    recording, sorting = si_recsim.generate_ground_truth(probe="Neuropixels-24", seed=5, **common)
+    assert recording.get_num_channels() == 24
+    bank = read_cell_bank(bank_path("default"))
+    assert set(sorting.get_property("cell_model")) <= set(bank.model_names)
+    # the library is described in a few hundred bytes and rebuilt from the cache, identical
+    spec = recording.to_dict()["kwargs"]["template_library"]
+    assert spec["bank"] == "default" and spec["probe"] == "Neuropixels-24"
+    assert len(list((tmp_path / "cache" / "libraries").glob("*.h5"))) == 1
+    again = load(recording.to_dict(recursive=True))
+    assert np.array_equal(again.get_traces(end_frame=4000), recording.get_traces(end_frame=4000))
+    units = recording.get_unit_templates().templates_array
+    assert np.array_equal(units, library_from_bank(spec).templates[sorting.get_property("template_id")])
+    # a probeinterface probe the package has no name for
+    linear = generate_linear_probe(num_elec=16, ypitch=25)
+    linear.set_device_channel_indices(np.arange(16))
+    recording, sorting = si_recsim.generate_ground_truth(probe=linear, seed=6, **common)
+    assert recording.get_num_channels() == 16
+    assert np.allclose(recording.get_channel_locations(), linear.contact_positions)
+    with pytest.raises(ValueError, match="not both"):
+        si_recsim.generate_ground_truth(probe="Neuropixels-24", template_library="default", **common)
+
+
+def test_cli_records_on_a_named_probe(tmp_path, monkeypatch):
+    from si_recsim.cli import main
+
+    monkeypatch.setenv("SI_RECSIM_CACHE", str(tmp_path / "cache"))
+    output = tmp_path / "gt"
+    assert main(["gen-recordings", "--probe", "tetrode-mea-l", "-d", "1", "--seed", "3", "--no-progress",
+                 "--set", "spiketrains.n_exc=2", "--set", "spiketrains.n_inh=1", "--set", "templates.min_dist=5",
+                 "--set", "templates.min_amp=20", "-o", str(output)]) == 0
+    recording, sorting = si_recsim.load_ground_truth(output)
+    assert recording.get_num_channels() == 4 and sorting.get_num_units() == 3
+    assert main(["gen-recordings", "--probe", "tetrode-mea-l", "-t", "default", "-o", str(tmp_path / "x")]) == 2

@@ -8,6 +8,7 @@ import numpy as np
 from probeinterface import Probe
 
 from si_recsim.library.analytic import make_analytic_library
+from si_recsim.library.bank_library import library_from_bank
 from si_recsim.library.default import DEFAULT_LIBRARY, default_library_path
 from si_recsim.library.library_file import is_template_library_file, read_template_library
 from si_recsim.library.mearec_templates import read_mearec_templates
@@ -22,7 +23,8 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
     spec : str | Path | dict | TemplateLibrary
         ``"default"`` for the embedded default library (built-in cell models on Neuronexus-32);
         ``{"analytic": {...}}`` for an analytic library with the arguments of
-        :func:`make_analytic_library`; a path to an si_recsim
+        :func:`make_analytic_library`; ``{"bank": ..., "probe": ..., ...}`` for a library computed
+        from a cell bank for a probe (:func:`si_recsim.library.bank_library.bank_library_spec`); a path to an si_recsim
         library or a MEArec template file (``.h5``); a dictionary of arrays as made by
         :meth:`TemplateLibrary.to_spec`; or a library (returned as is).
 
@@ -34,6 +36,8 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
         return spec
     if isinstance(spec, dict) and "analytic" in spec:
         return make_analytic_library(**spec["analytic"])
+    if isinstance(spec, dict) and "bank" in spec:
+        return library_from_bank(spec)
     if isinstance(spec, dict):
         return TemplateLibrary(
             templates=np.asarray(spec["templates"], dtype=np.float32), locations=spec["locations"],
