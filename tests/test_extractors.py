@@ -72,7 +72,7 @@ def test_a_library_in_memory_travels_as_arrays_not_json():
 
 
 def test_unit_templates_and_locations_come_from_the_library_rows_of_the_sorting():
-    recording, sorting = generate_ground_truth(seed=6, **SHORT)
+    recording, sorting = generate_ground_truth(seed=6, template_library="default", **SHORT)
     library = si_recsim.load_template_library("default")
     ids = sorting.get_property("template_id")
     templates = recording.get_unit_templates()
@@ -83,9 +83,8 @@ def test_unit_templates_and_locations_come_from_the_library_rows_of_the_sorting(
 
 
 def test_a_recording_refuses_a_sorting_from_another_library(mearec_library_path):
-    _, sorting = generate_ground_truth(seed=1, **SHORT, **{"templates.template_ids": [100, 400],
-                                                             "spiketrains.rates": [5.0, 5.0],
-                                                             "spiketrains.types": ["E", "E"]})
+    chosen = {"templates.template_ids": [100, 400], "spiketrains.rates": [5.0, 5.0], "spiketrains.types": ["E", "E"]}
+    _, sorting = generate_ground_truth(seed=1, template_library="default", **SHORT, **chosen)
     assert si_recsim.load_template_library(mearec_library_path).num_templates <= 400
     with pytest.raises(ParameterError, match="give the library the sorting was made with"):
         SimulatedRecording(sorting, template_library=None, template_library_path=str(mearec_library_path))

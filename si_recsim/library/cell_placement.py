@@ -99,7 +99,8 @@ def _run_task(source: CurrentsSource, name: str, probe, params: TemplateParamete
     rng = np.random.default_rng(task_seed(params.seed, name, task))
     placement = dataclasses.replace(PlacementSettings.from_params(params), n=n)
     result = generate_cell_templates(spikes, probe, placement, physrot_constrained(name), rng)
-    result.update(stimulus_nA=spikes.stimulus_nA, n_spikes=spikes.n_spikes, dt=spikes.dt, nbefore=spikes.nbefore)
+    result.update(stimulus_nA=spikes.stimulus_nA, n_spikes=spikes.n_spikes, dt=spikes.dt, nbefore=spikes.nbefore,
+                  celsius=float(spikes.provenance.get("celsius", np.nan)))
     return result
 
 
@@ -207,7 +208,8 @@ def _assemble(source: CurrentsSource, results: list[dict], probe, params: Templa
     templates = np.concatenate([result["templates"] for result in results])
     cell_models = np.concatenate([[name] * len(result["templates"]) for name, result in zip(names, results)])
     details = {name: dict(n_templates=int(len(result["templates"])), rejected=int(result["rejected"]),
-                          stimulus_nA=float(result["stimulus_nA"]), n_spikes=int(result["n_spikes"]))
+                          stimulus_nA=float(result["stimulus_nA"]), n_spikes=int(result["n_spikes"]),
+                          celsius=float(result["celsius"]))
                for name, result in zip(names, results)}
     dt, nbefore = float(results[0]["dt"]), int(results[0]["nbefore"])
     if any(float(result["dt"]) != dt or int(result["nbefore"]) != nbefore for result in results):

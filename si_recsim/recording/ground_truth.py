@@ -15,6 +15,7 @@ from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
+DEFAULT_PROBE = "Neuronexus-32"
 ZARR_SUFFIX = ".zarr"
 
 
@@ -30,9 +31,9 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         Parameters in MEArec's ``recordings_params.yaml`` layout (dict, model or YAML file); missing keys
         take the defaults of :func:`si_recsim.get_default_recording_params`.
     template_library : str | Path | TemplateLibrary | None, default: None
-        ``"default"`` (the embedded Neuronexus-32 library), an si_recsim library or MEArec template
-        file, or a library object. None: templates computed from ``bank`` for ``probe`` when a probe
-        is given, else ``"default"``.
+        None: templates computed from the cell ``bank`` for ``probe`` (Neuronexus-32 by default).
+        Or a library: ``"default"`` (the embedded Neuronexus-32 library of the built-in models), an
+        si_recsim library or MEArec template file, or a library object.
     spike_times : list of array-like | None, default: None
         User spike trains in seconds (one per unit) instead of drawn ones.
     unit_types : list of str | None, default: None
@@ -41,9 +42,10 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         Global seed from which every unset stage seed derives; all seeds used are stored in the
         ``si_recsim_params`` annotation of the recording and the sorting.
     probe : Probe | str | None, default: None
-        Record with this probe (a probeinterface ``Probe``, a MEArec probe name or a Neuropixels part
-        number): the templates are computed from ``bank`` for it (cells placed by the ``templates``
-        seed; cached on disk by their inputs, see :mod:`si_recsim.library.bank_library`).
+        Without a library, record with this probe (None: Neuronexus-32; a probeinterface ``Probe``, a
+        MEArec probe name or a Neuropixels part number): the templates are computed from ``bank`` for
+        it (cells placed by the ``templates`` seed; cached on disk by their inputs, see
+        :mod:`si_recsim.library.bank_library`).
     bank : str | Path, default: "default"
         The cell bank used with ``probe``.
     **overrides
@@ -60,12 +62,13 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
     if seed is not None:
         overrides["seed"] = seed
     full_params = build_params(params, **overrides)
-    if probe is not None:
-        if template_library is not None:
-            raise ValueError("Give a probe (templates computed from a cell bank) or a template library, not both.")
+    if probe is not None and template_library is not None:
+        raise ValueError("Give a probe (templates computed from a cell bank) or a template library, not both.")
+    if template_library is None:
+        probe = DEFAULT_PROBE if probe is None else probe
         n_far = full_params.recordings.far_neurons_n if full_params.recordings.noise_mode == "far-neurons" else 0
         template_library = bank_library_spec(probe, bank, seed=full_params.seeds.templates, n_far=n_far)
-    library = library_reference("default" if template_library is None else template_library)
+    library = library_reference(template_library)
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
         unit_types = None if unit_types is None else [str(value) for value in unit_types]
