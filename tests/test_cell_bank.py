@@ -147,3 +147,23 @@ def test_cli_records_on_a_named_probe(tmp_path, monkeypatch):
     recording, sorting = si_recsim.load_ground_truth(output)
     assert recording.get_num_channels() == 4 and sorting.get_num_units() == 3
     assert main(["gen-recordings", "--probe", "tetrode-mea-l", "-t", "default", "-o", str(tmp_path / "x")]) == 2
+
+
+def test_drifting_templates_from_the_bank_follow_their_trajectories():
+    library = si_recsim.generate_template_library(bank="builtin", probe="Neuronexus-32", n=2, seed=4, ncontacts=1,
+                                                  drifting=True, drift_steps=11, min_drift=30, max_drift=60,
+                                                  progress_bar=False)
+    assert library.drift_steps == 11 and library.templates.shape[:2] == (6, 11)
+    lengths = np.linalg.norm(library.locations[:, -1] - library.locations[:, 0], axis=1)
+    assert np.all((lengths >= 30) & (lengths <= 60))
+    steps = np.diff(library.locations, axis=1)
+    assert np.allclose(steps, steps[:, :1], atol=1e-9)  # straight lines, equal steps
+    # the template moves with its cell: the largest trough follows the soma along the shank (y)
+    contacts_y = np.asarray(library.probe.contact_positions)[:, 1]
+    first, last = library.templates[:, 0], library.templates[:, -1]
+    main_first = contacts_y[np.argmin(first.min(axis=1), axis=1)]
+    main_last = contacts_y[np.argmin(last.min(axis=1), axis=1)]
+    assert np.all(library.locations[:, -1, 1] > library.locations[:, 0, 1])  # drift_zlim: up the shank
+    assert np.all(main_last >= main_first)
+    final = np.clip(library.locations[:, -1, 1], contacts_y.min(), contacts_y.max())
+    assert np.all(np.abs(main_last - final) <= 40)
