@@ -9,9 +9,14 @@ MEArec's template generation needs NEURON < 9 (its models' synapse mechanisms do
 NEURON 9), so run this in an environment with ``pip install "neuron<9" LFPy MEArec`` and
 si_recsim; with NEURON 9 only si_recsim's side runs.
 
+First, the cell-bank path (no NEURON): templates per second on one core from the default bank on
+Neuronexus-32 (MEArec's defaults) and Neuropixels-128, and optionally the time from a fresh process
+to the first second of a 100-unit recording on a probe (empty library cache).
+
 Usage::
 
     python benchmarks/bench_templates.py [--models L5_BP_bAC217_1,L5_TTPC1_cADpyr232_1] [--n 5] [--drift-n 2]
+                                         [--bank-only] [--first-second Neuropixels-384]
 """
 
 from __future__ import annotations
@@ -79,7 +84,32 @@ def worker_si_recsim(names: list[str], n: int, drifting: bool, workdir: str) -> 
     return dict(intracellular_s=intracellular, extracellular_s=extracellular, n_templates=library.num_templates)
 
 
-WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim}
+def worker_bank(probe: str, n: int, workdir: str) -> dict:
+    """Templates from the default cell bank (numpy only), one core, imports excluded."""
+    from si_recsim.biophysics.template_generation import generate_template_library
+
+    start = time.perf_counter()
+    library = generate_template_library(bank="default", probe=probe, n=n, seed=0, n_jobs=1, progress_bar=False)
+    elapsed = time.perf_counter() - start
+    rejected = sum(details["rejected"] for details in library.info["models"].values())
+    return dict(seconds=elapsed, n_templates=library.num_templates, rejected=rejected)
+
+
+def worker_first_second(probe: str, n_units: int, workdir: str) -> dict:
+    """A fresh process on one core: import, build a recording on ``probe`` from the bank (empty cache), read 1 s."""
+    start = time.perf_counter()
+    os.environ["SI_RECSIM_CACHE"] = workdir
+    import si_recsim
+
+    n_exc = int(round(0.8 * n_units))
+    recording, _ = si_recsim.generate_ground_truth(probe=probe, seed=0, **{
+        "spiketrains.n_exc": n_exc, "spiketrains.n_inh": n_units - n_exc, "spiketrains.duration": 10})
+    recording.get_traces(start_frame=0, end_frame=int(recording.sampling_frequency))
+    return dict(seconds=time.perf_counter() - start, n_channels=recording.get_num_channels())
+
+
+WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "bank": worker_bank,
+           "first_second": worker_first_second}
 
 
 def _child(kind: str, workdir: str, **kwargs) -> dict | None:
@@ -107,7 +137,24 @@ def main() -> None:
     parser.add_argument("--models", default="L5_BP_bAC217_1,L5_TTPC1_cADpyr232_1")
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--drift-n", type=int, default=2)
+    parser.add_argument("--bank-only", action="store_true", help="only the cell-bank cases (no NEURON needed)")
+    parser.add_argument("--first-second", metavar="PROBE", help="also time a 100-unit recording on PROBE (e.g. "
+                        "Neuropixels-384) from a fresh process to its first second")
     arguments = parse_or_serve(parser, WORKERS)
+    with tempfile.TemporaryDirectory() as workdir:
+        for probe, n in (("Neuronexus-32", 10), ("Neuropixels-128", 4)):
+            result = _child("bank", workdir, probe=probe, n=n)
+            if result:
+                print(f"cell bank, {probe:16s}: {result['n_templates']} templates in {result['seconds']:.1f} s = "
+                      f"{result['n_templates'] / result['seconds']:.0f} templates/s on one core "
+                      f"({result['rejected']} positions rejected), target >= 100/s on Neuronexus-32", flush=True)
+        if arguments.first_second:
+            result = _child("first_second", workdir, probe=arguments.first_second, n_units=100)
+            if result:
+                print(f"100 units on {arguments.first_second} ({result['n_channels']} channels): first second after "
+                      f"{result['seconds']:.1f} s from a fresh process (target 20 s)", flush=True)
+    if arguments.bank_only:
+        return
     import neuron
 
     names = arguments.models.split(",")
