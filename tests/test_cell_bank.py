@@ -167,3 +167,32 @@ def test_drifting_templates_from_the_bank_follow_their_trajectories():
     assert np.all(main_last >= main_first)
     final = np.clip(library.locations[:, -1, 1], contacts_y.min(), contacts_y.max())
     assert np.all(np.abs(main_last - final) <= 40)
+
+
+def test_drifting_recordings_from_the_bank_need_no_drifting_library(tmp_path, monkeypatch):
+    from helpers import injected_by_spikeinterface
+
+    from si_recsim.library.bank_library import templates_along
+
+    monkeypatch.setenv("SI_RECSIM_CACHE", str(tmp_path / "cache"))
+    recording, sorting = si_recsim.generate_ground_truth(seed=3, **{
+        "spiketrains.duration": 6, "spiketrains.n_exc": 2, "spiketrains.n_inh": 1, "recordings.drifting": True,
+        "recordings.slow_drift_velocity": 600, "recordings.noise_level": 0, "recordings.filter": False,
+        "recordings.modulation": "none"})
+    assert list(sorting.get_property("drifting")) == [True] * 3
+    drift = recording.get_drift_model()
+    # straight trajectories along preferred_dir (MEArec's z: up the probe, our y), centred on the units
+    lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
+    assert np.allclose(lengths, 100.0) and drift.n_steps % 2 == 1
+    assert np.allclose(drift.trajectories[:, drift.n_steps // 2], sorting.get_property("gt_unit_locations"))
+    assert np.allclose(np.diff(drift.trajectories[..., [0, 2]], axis=1), 0)
+    # the middle step recomputed from the bank is the library's own template
+    library = recording.get_template_library()
+    ids = sorting.get_property("template_id")
+    along = templates_along(library, ids, drift.trajectories[:, [0, drift.n_steps // 2]])
+    np.testing.assert_array_equal(along[:, 1], library.templates[ids])
+    assert not np.allclose(along[:, 0], along[:, 1])
+    # the traces are the sum SpikeInterface makes of those templates at the positions the ground truth gives
+    assert np.abs(recording.get_traces() - injected_by_spikeinterface(recording)).max() < 1e-3
+    motion = si_recsim.ground_truth_motion(recording)
+    assert np.abs(motion.displacement[0]).max() > 20

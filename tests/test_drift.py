@@ -116,9 +116,10 @@ def test_ground_truth_motion(drifting_library):
     assert np.allclose(displacement[0], 0)
 
 
-def test_drifting_needs_a_drifting_library():
+def test_a_fixed_static_library_cannot_drift():
     with pytest.raises(ParameterError, match="drifting template library"):
-        generate_ground_truth(seed=0, **{"spiketrains.duration": 1, "recordings.drifting": True})
+        generate_ground_truth(seed=0, template_library="default", **{"spiketrains.duration": 1,
+                                                                     "recordings.drifting": True})
 
 
 def test_external_drift_signal_and_ground_truth_positions(drifting_library):

@@ -21,11 +21,12 @@ import numpy as np
 from probeinterface import Probe
 
 from si_recsim.library.cell_bank import read_cell_bank
-from si_recsim.library.cell_placement import BankCurrents, place_cells
+from si_recsim.library.cell_placement import BankCurrents, library_contact_points, place_cells
 from si_recsim.library.default import bank_path
 from si_recsim.library.library_file import read_template_library, write_template_library
+from si_recsim.library.placement import PlacementSettings, cell_potentials, recentre
 from si_recsim.library.template_library import TemplateLibrary
-from si_recsim.params.templates import build_template_params
+from si_recsim.params.templates import TemplateParameters, build_template_params
 from si_recsim.probes import available_probe_names, neuropixels_part_numbers, probe_from_name
 
 #: placement of the cells that become units (MEArec's defaults, contact-surface averaging)
@@ -35,6 +36,7 @@ FAR = dict(xlim=[100, 300], min_amp=0, check_eap_shape=False, ncontacts=1)
 #: near cells per model and 100 µm of probe length, and the bounds on that count
 NEAR_PER_100_UM = 6
 NEAR_LIMITS = (20, 120)
+_CACHE_VERSION = 2  # of what a cached library holds and how it is computed
 
 
 def probe_spec(probe: Probe | str) -> str | dict:
@@ -93,7 +95,8 @@ def library_from_bank(spec: dict, cache_folder: str | Path | None = None) -> Tem
     path = bank_path(spec["bank"])
     stat = path.stat()
     key = hashlib.sha1(json.dumps(dict(spec, bank_file=str(path.resolve()), bank_size=stat.st_size,
-                                       bank_modified=stat.st_mtime_ns, near=NEAR, far=FAR), sort_keys=True,
+                                       bank_modified=stat.st_mtime_ns, near=NEAR, far=FAR, version=_CACHE_VERSION),
+                                  sort_keys=True,
                                   default=str).encode()).hexdigest()[:16]
     folder = Path(cache_folder) if cache_folder is not None else Path(
         os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
@@ -111,18 +114,77 @@ def _compute(spec: dict, path: Path) -> TemplateLibrary:
     probe = spec_probe(spec["probe"])
     names = read_cell_bank(path).model_names
     source = BankCurrents(path, names)
-    parts = [place_cells(source, probe, build_template_params(NEAR, n=spec["n_near"], seed=spec["seed"]),
-                         progress_bar=False)]
+    parts = [place_cells(source, probe, _part_params(spec, "near", len(names)), progress_bar=False)]
     if spec["n_far"]:
-        n_far = int(np.ceil(2 * spec["n_far"] / len(names)))  # twice the need: some far cells are still large
-        parts.append(place_cells(source, probe, build_template_params(FAR, n=n_far, seed=spec["seed"] + 1),
-                                 progress_bar=False))
+        parts.append(place_cells(source, probe, _part_params(spec, "far", len(names)), progress_bar=False))
     first = parts[0]
     return TemplateLibrary(
         templates=np.concatenate([part.templates for part in parts]),
         locations=np.concatenate([part.locations for part in parts]),
         cell_models=np.concatenate([part.cell_models for part in parts]),
         rotations=np.concatenate([part.rotations for part in parts]),
+        spike_indices=np.concatenate([part.spike_indices for part in parts]),
         sampling_frequency=first.sampling_frequency, nbefore=first.nbefore, probe=probe,
         source=f"cell bank {spec['bank']} on {probe.model_name or 'the probe'} (seed {spec['seed']})",
-        info=dict(spec=spec, near=first.info, far=parts[1].info if len(parts) > 1 else None))
+        info=dict(spec=spec, n_near_templates=first.num_templates, near=first.info,
+                  far=parts[1].info if len(parts) > 1 else None))
+
+
+def _part_params(spec: dict, part: str, n_models: int | None = None) -> TemplateParameters:
+    """Placement parameters of the near or far cells of a library spec (``n`` needs ``n_models`` for far cells)."""
+    if part == "near":
+        return build_template_params(NEAR, n=spec["n_near"], seed=spec["seed"])
+    n_far = int(np.ceil(2 * spec["n_far"] / n_models)) if n_models else 1  # twice the need: some far cells are large
+    return build_template_params(FAR, n=n_far, seed=spec["seed"] + 1)
+
+
+#: largest distance between two positions of an on-demand drift trajectory, µm
+DRIFT_STEP_UM = 2.0
+
+
+def is_bank_library(library: TemplateLibrary) -> bool:
+    """Whether ``library`` was computed from a cell bank (so its templates can be recomputed anywhere)."""
+    return isinstance(library.spec, dict) and "bank" in library.spec and library.spike_indices is not None
+
+
+def drift_trajectories(locations: np.ndarray, direction: np.ndarray, length_um: float) -> np.ndarray:
+    """(n_units, n_steps, 3) µm: straight lines of ``length_um`` along ``direction`` (unit vector), centred
+    on each location, in steps of at most :data:`DRIFT_STEP_UM` and an odd number of them, so that the
+    middle step is the location itself."""
+    n_steps = int(np.ceil(length_um / DRIFT_STEP_UM)) + 1
+    n_steps += 1 - n_steps % 2
+    offsets = np.linspace(-length_um / 2.0, length_um / 2.0, n_steps)
+    return np.asarray(locations, dtype=float)[:, None, :] + offsets[None, :, None] * np.asarray(direction)[None, None]
+
+
+def templates_along(library: TemplateLibrary, template_ids: np.ndarray, trajectories: np.ndarray) -> np.ndarray:
+    """Templates of rows ``template_ids`` of a bank library with each cell moved along its trajectory.
+
+    Each position is computed as the library's own template was (same spike, rotation, contact
+    points and volume conductor), so the step at the library location reproduces it.
+
+    Returns
+    -------
+    templates : np.ndarray
+        (n_units, n_steps, n_samples, n_channels) float32, µV.
+    """
+    if not is_bank_library(library):
+        raise ValueError("Templates along a trajectory need a library computed from a cell bank.")
+    spec, probe = library.spec, library.probe
+    bank = read_cell_bank(bank_path(spec["bank"]), sorted(set(library.cell_models[template_ids])))
+    n_near_rows = int(library.info["n_near_templates"])
+    placements = {}
+    templates = np.empty((len(template_ids), trajectories.shape[1], library.templates.shape[-2], library.num_channels),
+                         dtype=np.float32)
+    for unit, row in enumerate(template_ids):
+        part = "near" if row < n_near_rows else "far"
+        if part not in placements:
+            params = _part_params(spec, part)
+            placements[part] = (PlacementSettings.from_params(params), library_contact_points(probe, params))
+        settings, points = placements[part]
+        cell = bank.cells[library.cell_models[row]]
+        for step, position in enumerate(trajectories[unit]):
+            potentials = cell_potentials(cell, int(library.spike_indices[row]), position, library.rotations[row], points,
+                                         probe, settings)
+            templates[unit, step] = recentre(potentials, cell.nbefore).T
+    return templates

@@ -25,7 +25,7 @@ from si_recsim.atomic import atomic_savez
 from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.library.cell_bank import CellCurrents, read_cell_bank
 from si_recsim.library.cell_classes import physrot_constrained
-from si_recsim.library.placement import PlacementSettings, generate_cell_templates
+from si_recsim.library.placement import PlacementSettings, contact_points, generate_cell_templates
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.templates import TemplateParameters
 
@@ -73,6 +73,7 @@ class BankCurrents:
 #: Templates per task: each model's templates are made in tasks of this size, each with its own
 #: random stream, so the result does not depend on how tasks are spread over processes or ranks.
 TEMPLATES_PER_TASK = 10
+_CONTACT_POINTS_KEY = 0x636F6E74  # spawn key of the library's contact points (task streams have two-part keys)
 
 
 def task_seed(seed: int, name: str, task: int) -> np.random.SeedSequence:
@@ -94,11 +95,20 @@ def _part_path(parts_folder: Path, source: CurrentsSource, name: str, params: Te
     return parts_folder / f"{name}-{hashlib.sha1(payload.encode()).hexdigest()[:16]}-{task}.npz"
 
 
+def library_contact_points(probe, params: TemplateParameters) -> np.ndarray:
+    """The points averaged over each contact, (n_contacts, ncontacts, 3) µm: drawn once per library from
+    its seed, so every model and task uses the same ones and a template can be recomputed exactly at
+    another position (drift on demand)."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(params.seed), spawn_key=(_CONTACT_POINTS_KEY,)))
+    return contact_points(probe, int(params.ncontacts), rng)
+
+
 def _run_task(source: CurrentsSource, name: str, probe, params: TemplateParameters, task: int, n: int) -> dict:
     spikes = source.currents(name)
     rng = np.random.default_rng(task_seed(params.seed, name, task))
     placement = dataclasses.replace(PlacementSettings.from_params(params), n=n)
-    result = generate_cell_templates(spikes, probe, placement, physrot_constrained(name), rng)
+    result = generate_cell_templates(spikes, probe, placement, physrot_constrained(name), rng,
+                                     library_contact_points(probe, params))
     result.update(stimulus_nA=spikes.stimulus_nA, n_spikes=spikes.n_spikes, dt=spikes.dt, nbefore=spikes.nbefore,
                   celsius=float(spikes.provenance.get("celsius", np.nan)))
     return result
@@ -185,7 +195,7 @@ def _run_tasks(source, probe, params, parts_folder, n_jobs, progress_bar, commun
     for index in range(len(names)):
         pieces = [results[position] for position, (model_index, _, _) in enumerate(tasks) if model_index == index]
         merged.append({key: (np.concatenate([piece[key] for piece in pieces]) if key in ("templates", "locations",
-                                                                                         "rotations")
+                                                                                         "rotations", "spike_indices")
                              else pieces[0][key]) for key in pieces[0]}
                       | {"rejected": sum(int(piece["rejected"]) for piece in pieces)})
     return merged
@@ -218,6 +228,7 @@ def _assemble(source: CurrentsSource, results: list[dict], probe, params: Templa
         templates=templates, locations=np.concatenate([result["locations"] for result in results]),
         cell_models=cell_models, sampling_frequency=1000.0 / dt, nbefore=nbefore, probe=probe,
         rotations=np.concatenate([result["rotations"] for result in results]),
+        spike_indices=np.concatenate([result["spike_indices"] for result in results]),
         source=f"si_recsim templates ({', '.join(names)}; seed {params.seed})",
         info=dict(params=params.model_dump(), models=details, models_without_templates=empty),
     )

@@ -6,6 +6,7 @@ Layout (all positions in si_recsim's frame, see :mod:`si_recsim.probes`)::
     templates   (n_templates, n_samples, n_channels) float, µV
     locations   (n_templates, 3) float64, µm
     rotations   (n_templates, 3) float64, rad (Euler angles about fixed x, y, z)
+    spike_indices (n_templates,) int32, optional: the spike of the cell's currents each template carries
     cell_types  (n_templates,) str, cell model names (``TemplateLibrary.cell_models``)
     probe       str, probeinterface JSON of the probe
     info        str, JSON: generation parameters, seeds, per-model details
@@ -41,6 +42,8 @@ def write_template_library(library: TemplateLibrary, file_path: str | Path, dtyp
         file.create_dataset("locations", data=library.locations)
         rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
         file.create_dataset("rotations", data=rotations)
+        if library.spike_indices is not None:
+            file.create_dataset("spike_indices", data=library.spike_indices)
         file.create_dataset("cell_types", data=library.cell_models.astype(object), dtype=h5py.string_dtype())
         file.create_dataset("probe", data=json.dumps(library.probe.to_dict(array_as_list=True)))
         file.create_dataset("info", data=json.dumps(library.info, default=_to_json))
@@ -71,6 +74,7 @@ def read_template_library(file_path: str | Path) -> TemplateLibrary:
             cell_models=[name.decode() if isinstance(name, bytes) else name for name in file["cell_types"][()]],
             sampling_frequency=float(file.attrs["sampling_frequency"]), nbefore=int(file.attrs["nbefore"]),
             probe=Probe.from_dict(json.loads(file["probe"][()])), rotations=file["rotations"][()],
+            spike_indices=file["spike_indices"][()] if "spike_indices" in file else None,
             source=str(file.attrs["source"]), spec=str(file_path.resolve()),
             info=json.loads(file["info"][()]),
         )

@@ -267,8 +267,20 @@ def draw_final_position(position: np.ndarray, limits: np.ndarray, settings: Plac
     return None
 
 
+def cell_potentials(spikes, spike: int, position: np.ndarray, angles: np.ndarray, points: np.ndarray, probe,
+                    settings: PlacementSettings) -> np.ndarray:
+    """(n_contacts, n_samples) µV of spike ``spike`` of a cell (``spikes``: CellCurrents) whose soma is at
+    ``position`` (µm), rotated by ``angles`` (rad), averaged over ``points`` of each contact; the
+    volume conductor of ``settings`` (conductivity, method of images, source model)."""
+    image = settings.method_of_images if settings.method_of_images is not None else is_planar_mea(probe)
+    somatic = spikes.somatic if settings.source_model == "soma_as_point" else None
+    starts, ends = place_segments(spikes.starts, spikes.ends, position, angles)
+    return eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike], settings.sigma,
+                             IMAGE_FACTOR_PLANAR if image else 1.0, somatic, position)
+
+
 def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrained: bool,
-                            rng: np.random.Generator) -> dict:
+                            rng: np.random.Generator, points: np.ndarray | None = None) -> dict:
     """Templates of one cell model at random positions and rotations.
 
     Parameters
@@ -280,19 +292,20 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
     constrained : bool
         Whether ``physrot`` keeps this cell type upright.
     rng : np.random.Generator
+    points : np.ndarray | None, default: None
+        (n_contacts, n_points, 3) points averaged over each contact (:func:`contact_points`);
+        None draws them from ``rng``.
 
     Returns
     -------
     result : dict
         ``templates`` (n, n_samples, n_contacts) float32 µV, ``locations`` (n, 3) µm,
-        ``rotations`` (n, 3) rad, ``rejected`` (number of rejected candidates).
+        ``rotations`` (n, 3) rad, ``spike_indices`` (n,) the spike of ``spikes`` each carries,
+        ``rejected`` (number of rejected candidates).
     """
-    image = settings.method_of_images if settings.method_of_images is not None else is_planar_mea(probe)
-    image_factor = IMAGE_FACTOR_PLANAR if image else 1.0
-    points = contact_points(probe, settings.ncontacts, rng)
-    somatic = spikes.somatic if settings.source_model == "soma_as_point" else None
+    points = contact_points(probe, settings.ncontacts, rng) if points is None else points
     limits = placement_limits(probe, settings)
-    templates, locations, rotations = [], [], []
+    templates, locations, rotations, spike_indices = [], [], [], []
     seen = set()
     rejected = 0
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
@@ -303,9 +316,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         angles = random_angles(settings.rot, constrained, rng)
         spike = rng.integers(len(spikes.currents))
         key = tuple(np.round(position, 2))
-        starts, ends = place_segments(spikes.starts, spikes.ends, position, angles)
-        eap = eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike], settings.sigma,
-                                image_factor, somatic, position)
+        eap = cell_potentials(spikes, spike, position, angles, points, probe, settings)
         trough, peak = abs(eap.min()), abs(eap.max())
         if trough < settings.min_amp or (settings.check_eap_shape and peak > trough) or key in seen:
             rejected += 1
@@ -316,9 +327,7 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
                 rejected += 1
                 continue
             trajectory = position + np.linspace(0.0, 1.0, settings.drift_steps)[:, None] * (final - position)
-            eaps = [eap] + [eap_from_currents(points, *place_segments(spikes.starts, spikes.ends, step, angles),
-                                              spikes.diameters, spikes.currents[spike], settings.sigma, image_factor,
-                                              somatic, step)
+            eaps = [eap] + [cell_potentials(spikes, spike, step, angles, points, probe, settings)
                             for step in trajectory[1:]]
             if settings.check_for_drift_amp and abs(eaps[-1].min()) < settings.min_amp:
                 rejected += 1
@@ -331,8 +340,10 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
             templates.append(recentre(eap, spikes.nbefore).T.astype(np.float32))
             locations.append(position)
         rotations.append(angles)
+        spike_indices.append(spike)
     n_samples, n_contacts = spikes.currents.shape[2], probe.get_contact_count()
     drift_shape = (settings.drift_steps,) if settings.drifting else ()
     return dict(templates=np.asarray(templates, dtype=np.float32).reshape((-1,) + drift_shape + (n_samples, n_contacts)),
                 locations=np.asarray(locations).reshape((-1,) + drift_shape + (3,)),
-                rotations=np.asarray(rotations).reshape(-1, 3), rejected=rejected)
+                rotations=np.asarray(rotations).reshape(-1, 3), spike_indices=np.asarray(spike_indices, dtype=np.int32),
+                rejected=rejected)

@@ -43,6 +43,9 @@ class TemplateLibrary:
         The probe the templates were computed on, channel order = template channel order.
     rotations : np.ndarray | None
         (n_templates, 3) Euler angles in radians, when known.
+    spike_indices : np.ndarray | None
+        (n_templates,) which spike of its cell model's currents each template carries, for libraries
+        made from membrane currents (a cell bank), so templates can be recomputed elsewhere.
     source : str
         Where the templates come from (human-readable).
     spec : str | dict | None
@@ -58,6 +61,7 @@ class TemplateLibrary:
     nbefore: int
     probe: Probe
     rotations: np.ndarray | None = None
+    spike_indices: np.ndarray | None = None
     source: str = ""
     spec: str | dict | None = None
     info: dict = field(default_factory=dict)
@@ -83,6 +87,8 @@ class TemplateLibrary:
             )
         if not 0 <= self.nbefore < n_samples:
             raise ValueError(f"nbefore ({self.nbefore}) must be inside the template (0..{n_samples - 1}).")
+        if self.spike_indices is not None:
+            self.spike_indices = np.asarray(self.spike_indices, dtype=np.int32).reshape(n_templates)
         if not np.all(np.isfinite(self.templates)):
             raise ValueError("Library templates contain NaN or infinite values.")
 
@@ -106,7 +112,8 @@ class TemplateLibrary:
         middle = self.drift_steps // 2
         return TemplateLibrary(templates=self.templates[:, middle], locations=self.locations[:, middle],
                                cell_models=self.cell_models, sampling_frequency=self.sampling_frequency,
-                               nbefore=self.nbefore, probe=self.probe, rotations=self.rotations, source=self.source,
+                               nbefore=self.nbefore, probe=self.probe, rotations=self.rotations,
+                               spike_indices=self.spike_indices, source=self.source,
                                info=self.info)
 
     @property

@@ -16,6 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from si_recsim.library.bank_library import templates_along
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams, TemplateSelectionParams
@@ -213,13 +214,20 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
     t_start = float(params.spiketrains.t_start)
     times = [t_start + np.asarray(unit_frames, dtype=float) / fs for unit_frames in frames]
 
-    templates, channels, nbefore = prepare_templates(library, template_ids, params.templates, fs,
+    drift = unit_drift(params, library, template_ids)
+    unit_library, unit_ids = library, template_ids
+    if drift is not None and library.drift_steps is None:  # a bank library: templates along the trajectories
+        unit_library = TemplateLibrary(
+            templates=templates_along(library, template_ids, drift.trajectories), locations=drift.trajectories,
+            cell_models=library.cell_models[template_ids], sampling_frequency=library.sampling_frequency,
+            nbefore=library.nbefore, probe=library.probe, source=library.source)
+        unit_ids = np.arange(len(template_ids))
+    templates, channels, nbefore = prepare_templates(unit_library, unit_ids, params.templates, fs,
                                                      stage_rng(params, "convolution", 0))
     jitter_rng = stage_rng(params, "convolution", 1)
     n_jitters = int(params.templates.n_jitters)
     jitter_indices = [jitter_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
                       for unit_frames in frames]
-    drift = unit_drift(params, library, template_ids)
     if drift is None:
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     else:
@@ -240,7 +248,7 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
     noise = _build_noise(params, library, template_ids, fs, block_size, margin)
 
     dtype = np.dtype(params.recordings.dtype)
-    gain_to_uV, lsb = _output_scaling(params.recordings, dtype, np.abs(library.templates[template_ids]).max())
+    gain_to_uV, lsb = _output_scaling(params.recordings, dtype, np.abs(unit_library.templates[unit_ids]).max())
     return TraceEngine(
         num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
         injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.library.bank_library import DRIFT_STEP_UM, drift_trajectories, is_bank_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams
@@ -30,12 +31,14 @@ def stage_rng(params: RecordingParameters, stage: str, *keys: int) -> np.random.
 
 
 def recording_library(params: RecordingParameters, library: TemplateLibrary) -> TemplateLibrary:
-    """The library as the recording uses it: drifting only when ``recordings.drifting`` asks for it."""
+    """The library as the recording uses it: drifting only when ``recordings.drifting`` asks for it (a
+    library computed from a cell bank stays static: its units' trajectories are computed on demand)."""
     if params.recordings.drifting:
-        if library.drift_steps is None:
+        if library.drift_steps is None and not is_bank_library(library):
             raise ParameterError(
-                "recordings.drifting = true needs a drifting template library: make one with si-recsim gen-templates "
-                "--set drifting=true, or set recordings.drifting to false."
+                "recordings.drifting = true needs a drifting template library (si-recsim gen-templates --set "
+                "drifting=true) or templates from a cell bank (the default): give one, or set recordings.drifting "
+                "to false."
             )
         return library
     return library.static()
@@ -134,12 +137,36 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
 
 
 def unit_drift(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray) -> DriftModel | None:
-    """The drift of the units carrying ``template_ids`` (None when ``recordings.drifting`` is false)."""
+    """The drift of the units carrying ``template_ids`` (None when ``recordings.drifting`` is false).
+
+    A drifting library gives the trajectories; with a static library from a cell bank they are
+    straight lines along ``preferred_dir`` centred on the units, as long as the drift needs
+    (:func:`drift_length_um`).
+    """
     if not params.recordings.drifting:
         return None
     library = recording_library(params, library)
-    return build_drift(params.recordings, library.locations[template_ids], float(params.spiketrains.t_start),
+    if library.drift_steps is not None:
+        trajectories = library.locations[template_ids]
+    else:
+        trajectories = drift_trajectories(library.locations[template_ids], preferred_direction(params.recordings),
+                                          drift_length_um(params.recordings))
+    return build_drift(params.recordings, trajectories, float(params.spiketrains.t_start),
                        float(params.spiketrains.duration), stage_rng(params, "convolution", 3))
+
+
+#: trajectory length of on-demand drift without an explicit amplitude (MEArec's longest drift, µm)
+DEFAULT_DRIFT_LENGTH_UM = 100.0
+
+
+def drift_length_um(section: RecordingSectionParams) -> float:
+    """Length of on-demand drift trajectories: twice the largest external displacement, else
+    ``slow_drift_amplitude`` (peak to peak), else :data:`DEFAULT_DRIFT_LENGTH_UM`; at least
+    ``fast_drift_max_jump``."""
+    if section.external_drift_um is not None:
+        return max(2.0 * float(np.max(np.abs(section.external_drift_um))), 2 * DRIFT_STEP_UM)
+    length = float(section.slow_drift_amplitude or DEFAULT_DRIFT_LENGTH_UM)
+    return max(length, float(section.fast_drift_max_jump), 2 * DRIFT_STEP_UM)
 
 
 def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: RecordingParameters) -> np.ndarray:
