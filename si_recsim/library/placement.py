@@ -130,6 +130,9 @@ class PlacementSettings:
 
 
 MAX_DRIFT_TRIES = 100
+#: a position whose trough at the contact centres is below this fraction of ``min_amp`` is rejected
+#: before the (ncontacts times costlier) average over the contact surfaces is computed
+SCREEN_FRACTION = 0.5
 
 
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -304,6 +307,8 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         ``rejected`` (number of rejected candidates).
     """
     points = contact_points(probe, settings.ncontacts, rng) if points is None else points
+    centres = contact_positions_3d(probe)[:, None, :]
+    screening = points.shape[1] > 1 and settings.min_amp > 0
     limits = placement_limits(probe, settings)
     templates, locations, rotations, spike_indices = [], [], [], []
     seen = set()
@@ -316,6 +321,10 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         angles = random_angles(settings.rot, constrained, rng)
         spike = rng.integers(len(spikes.currents))
         key = tuple(np.round(position, 2))
+        if screening and abs(cell_potentials(spikes, spike, position, angles, centres, probe, settings).min()) < \
+                SCREEN_FRACTION * settings.min_amp:
+            rejected += 1  # far too small at the contact centres: not worth averaging over the surfaces
+            continue
         eap = cell_potentials(spikes, spike, position, angles, points, probe, settings)
         trough, peak = abs(eap.min()), abs(eap.max())
         if trough < settings.min_amp or (settings.check_eap_shape and peak > trough) or key in seen:
