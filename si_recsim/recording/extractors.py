@@ -56,8 +56,10 @@ class SimulatedSorting(BaseSorting):
         Parameters in MEArec's ``recordings_params.yaml`` layout; missing keys take the defaults and
         null seeds are drawn (see :func:`si_recsim.params.build_params`).
     template_library : str | dict | None, default: "default"
-        ``"default"``, ``{"analytic": {...}}`` or a library's arrays
-        (:meth:`si_recsim.library.TemplateLibrary.to_spec`); None with ``template_library_path``.
+        ``"default"``, a description (``{"bank": ...}`` from
+        :func:`si_recsim.library.bank_library.bank_library_spec`, ``{"analytic": ...}``) or a
+        library's arrays (:meth:`si_recsim.library.TemplateLibrary.to_spec`); None with
+        ``template_library_path``.
     template_library_path : str | None, default: None
         An si_recsim library file or a MEArec template file.
     spike_times : list of list of float | None, default: None
