@@ -35,7 +35,10 @@ NEAR = dict(xlim=[10, 80])
 FAR = dict(xlim=[100, 300], min_amp=0, check_eap_shape=False, ncontacts=1)
 #: near cells per model and 100 µm of probe length, and the bounds on that count
 NEAR_PER_100_UM = 6
-NEAR_LIMITS = (20, 120)
+NEAR_LIMITS = (20, 60)
+#: probes with more contacts than this use the contact centres (1 point) instead of MEArec's average
+#: over 10 points per contact surface: ten times cheaper, amplitudes within a few percent
+SURFACE_AVERAGE_MAX_CONTACTS = 128
 _CACHE_VERSION = 2  # of what a cached library holds and how it is computed
 
 
@@ -63,7 +66,7 @@ def near_templates_per_model(probe: Probe) -> int:
 
 
 def bank_library_spec(probe: Probe | str, bank: str | Path = "default", seed: int = 0, n_far: int = 0,
-                      n_near: int | None = None) -> dict:
+                      n_near: int | None = None, ncontacts: int | None = None) -> dict:
     """The description of a library computed from ``bank`` for ``probe``.
 
     Parameters
@@ -77,10 +80,17 @@ def bank_library_spec(probe: Probe | str, bank: str | Path = "default", seed: in
         Background cells wanted in total (far-neurons noise); 0: none.
     n_near : int | None, default: None
         Near cells per model; None: :func:`near_templates_per_model`.
+    ncontacts : int | None, default: None
+        Points averaged over each contact surface for the near cells; None: 10 (MEArec's default),
+        or 1 for probes of more than :data:`SURFACE_AVERAGE_MAX_CONTACTS` contacts.
     """
     probe_description = probe_spec(probe)
-    n_near = near_templates_per_model(spec_probe(probe_description)) if n_near is None else int(n_near)
-    return {"bank": str(bank), "probe": probe_description, "seed": int(seed), "n_near": n_near, "n_far": int(n_far)}
+    resolved = spec_probe(probe_description)
+    n_near = near_templates_per_model(resolved) if n_near is None else int(n_near)
+    if ncontacts is None:
+        ncontacts = 10 if resolved.get_contact_count() <= SURFACE_AVERAGE_MAX_CONTACTS else 1
+    return {"bank": str(bank), "probe": probe_description, "seed": int(seed), "n_near": n_near, "n_far": int(n_far),
+            "ncontacts": int(ncontacts)}
 
 
 def library_from_bank(spec: dict, cache_folder: str | Path | None = None) -> TemplateLibrary:
@@ -133,7 +143,7 @@ def _compute(spec: dict, path: Path) -> TemplateLibrary:
 def _part_params(spec: dict, part: str, n_models: int | None = None) -> TemplateParameters:
     """Placement parameters of the near or far cells of a library spec (``n`` needs ``n_models`` for far cells)."""
     if part == "near":
-        return build_template_params(NEAR, n=spec["n_near"], seed=spec["seed"])
+        return build_template_params(NEAR, n=spec["n_near"], seed=spec["seed"], ncontacts=spec.get("ncontacts", 10))
     n_far = int(np.ceil(2 * spec["n_far"] / n_models)) if n_models else 1  # twice the need: some far cells are large
     return build_template_params(FAR, n=n_far, seed=spec["seed"] + 1)
 
