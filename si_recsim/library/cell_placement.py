@@ -12,6 +12,7 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import zlib
@@ -63,11 +64,18 @@ class BankCurrents:
         """Nothing to do: the currents are in the file."""
 
     def currents(self, name: str) -> CellCurrents:
-        return read_cell_bank(self.path, [name]).cells[name]
+        return _bank_cell(str(Path(self.path).resolve()), Path(self.path).stat().st_mtime_ns, name)
 
     def identity(self, name: str) -> dict:
         stat = Path(self.path).stat()
         return dict(bank=str(Path(self.path).resolve()), size=stat.st_size, modified=stat.st_mtime_ns, model=name)
+
+
+@functools.lru_cache(maxsize=64)
+def _bank_cell(path: str, modified_ns: int, name: str) -> CellCurrents:
+    """One cell model of a bank file, read once per process (keyed by the file's modification time);
+    callers do not modify it."""
+    return read_cell_bank(path, [name]).cells[name]
 
 
 #: Templates per task: each model's templates are made in tasks of this size, each with its own
