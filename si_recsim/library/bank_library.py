@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from probeinterface import Probe
 
-from si_recsim.library.cell_bank import read_cell_bank
+from si_recsim.library.cell_bank import cell_bank_classes, read_cell_bank
 from si_recsim.library.cell_placement import BankCurrents, library_contact_points, place_cells
 from si_recsim.library.default import bank_path
 from si_recsim.library.library_file import read_template_library, write_template_library
@@ -33,13 +33,15 @@ from si_recsim.probes import available_probe_names, neuropixels_part_numbers, pr
 NEAR = dict(xlim=[10, 80])
 #: placement of the background cells of far-neurons noise: any amplitude, contact centres only
 FAR = dict(xlim=[100, 300], min_amp=0, check_eap_shape=False, ncontacts=1)
-#: near cells per model and 100 µm of probe length, and the bounds on that count
-NEAR_PER_100_UM = 6
-NEAR_LIMITS = (20, 60)
+#: near cells placed per unit a recording asks for, spread over the bank's models of the unit's class
+#: (about half land in the default amplitude window; selection also needs room for min_dist)
+NEAR_PER_UNIT = 4
+#: near cells per model at least, so that every model is represented
+NEAR_MIN_PER_MODEL = 10
 #: probes with more contacts than this use the contact centres (1 point) instead of MEArec's average
 #: over 10 points per contact surface: ten times cheaper, amplitudes within a few percent
 SURFACE_AVERAGE_MAX_CONTACTS = 128
-_CACHE_VERSION = 2  # of what a cached library holds and how it is computed
+_CACHE_VERSION = 3  # of what a cached library holds and how it is computed
 
 
 def probe_spec(probe: Probe | str) -> str | dict:
@@ -58,15 +60,20 @@ def spec_probe(spec: str | dict) -> Probe:
     return probe
 
 
-def near_templates_per_model(probe: Probe) -> int:
-    """Near cells per model: :data:`NEAR_PER_100_UM` per 100 µm of the probe's length, within :data:`NEAR_LIMITS`."""
-    positions = np.asarray(probe.contact_positions, dtype=float)
-    length = float(np.ptp(positions[:, 1])) + 60.0  # the placement overhang on both ends
-    return int(np.clip(np.ceil(NEAR_PER_100_UM * length / 100.0), *NEAR_LIMITS))
+def near_counts(bank: str | Path, n_exc: int, n_inh: int) -> dict[str, int]:
+    """Near cells per model of ``bank`` for a recording of ``n_exc`` excitatory and ``n_inh`` inhibitory
+    units: :data:`NEAR_PER_UNIT` per unit of the model's class, spread over the models of that class
+    (models of unknown class count as inhibitory), at least :data:`NEAR_MIN_PER_MODEL`."""
+    classes = cell_bank_classes(bank_path(bank))
+    excitatory = [name for name, kind in classes.items() if kind == "E"]
+    wanted = {name: (n_exc if name in excitatory else n_inh) for name in classes}
+    sizes = {name: len(excitatory) if name in excitatory else len(classes) - len(excitatory) for name in classes}
+    return {name: max(NEAR_MIN_PER_MODEL, int(np.ceil(NEAR_PER_UNIT * wanted[name] / sizes[name])))
+            for name in classes}
 
 
-def bank_library_spec(probe: Probe | str, bank: str | Path = "default", seed: int = 0, n_far: int = 0,
-                      n_near: int | None = None, ncontacts: int | None = None) -> dict:
+def bank_library_spec(probe: Probe | str, bank: str | Path = "default", seed: int = 0, n_exc: int = 7,
+                      n_inh: int = 3, n_far: int = 0, ncontacts: int | None = None) -> dict:
     """The description of a library computed from ``bank`` for ``probe``.
 
     Parameters
@@ -76,17 +83,17 @@ def bank_library_spec(probe: Probe | str, bank: str | Path = "default", seed: in
     bank : str | Path, default: "default"
     seed : int, default: 0
         Library seed (positions, rotations, spikes).
+    n_exc, n_inh : int, default: 7, 3
+        Units the recording will select: the near cells per model follow them (:func:`near_counts`).
     n_far : int, default: 0
         Background cells wanted in total (far-neurons noise); 0: none.
-    n_near : int | None, default: None
-        Near cells per model; None: :func:`near_templates_per_model`.
     ncontacts : int | None, default: None
         Points averaged over each contact surface for the near cells; None: 10 (MEArec's default),
         or 1 for probes of more than :data:`SURFACE_AVERAGE_MAX_CONTACTS` contacts.
     """
     probe_description = probe_spec(probe)
     resolved = spec_probe(probe_description)
-    n_near = near_templates_per_model(resolved) if n_near is None else int(n_near)
+    n_near = near_counts(bank, int(n_exc), int(n_inh))
     if ncontacts is None:
         ncontacts = 10 if resolved.get_contact_count() <= SURFACE_AVERAGE_MAX_CONTACTS else 1
     return {"bank": str(bank), "probe": probe_description, "seed": int(seed), "n_near": n_near, "n_far": int(n_far),
@@ -122,11 +129,16 @@ def library_from_bank(spec: dict, cache_folder: str | Path | None = None) -> Tem
 
 def _compute(spec: dict, path: Path) -> TemplateLibrary:
     probe = spec_probe(spec["probe"])
-    names = read_cell_bank(path).model_names
+    names = list(cell_bank_classes(path))
     source = BankCurrents(path, names)
-    parts = [place_cells(source, probe, _part_params(spec, "near", len(names)), progress_bar=False)]
+    counts = spec["n_near"]
+    parts = [place_cells(BankCurrents(path, [name for name in names if counts[name] == n]), probe,
+                         _part_params(spec, "near", n=n), progress_bar=False)
+             for n in sorted(set(counts.values()))]
+    n_near_templates = sum(part.num_templates for part in parts)
     if spec["n_far"]:
-        parts.append(place_cells(source, probe, _part_params(spec, "far", len(names)), progress_bar=False))
+        n_far = int(np.ceil(2 * spec["n_far"] / len(names)))  # twice the need: some far cells are still large
+        parts.append(place_cells(source, probe, _part_params(spec, "far", n=n_far), progress_bar=False))
     first = parts[0]
     return TemplateLibrary(
         templates=np.concatenate([part.templates for part in parts]),
@@ -136,16 +148,15 @@ def _compute(spec: dict, path: Path) -> TemplateLibrary:
         spike_indices=np.concatenate([part.spike_indices for part in parts]),
         sampling_frequency=first.sampling_frequency, nbefore=first.nbefore, probe=probe,
         source=f"cell bank {spec['bank']} on {probe.model_name or 'the probe'} (seed {spec['seed']})",
-        info=dict(spec=spec, n_near_templates=first.num_templates, near=first.info,
-                  far=parts[1].info if len(parts) > 1 else None))
+        info=dict(spec=spec, n_near_templates=n_near_templates, parts=[part.info for part in parts]))
 
 
-def _part_params(spec: dict, part: str, n_models: int | None = None) -> TemplateParameters:
-    """Placement parameters of the near or far cells of a library spec (``n`` needs ``n_models`` for far cells)."""
+def _part_params(spec: dict, part: str, n: int = 1) -> TemplateParameters:
+    """Placement parameters of the near or far cells of a library spec, ``n`` cells per model (the
+    number does not change a cell's placement stream)."""
     if part == "near":
-        return build_template_params(NEAR, n=spec["n_near"], seed=spec["seed"], ncontacts=spec.get("ncontacts", 10))
-    n_far = int(np.ceil(2 * spec["n_far"] / n_models)) if n_models else 1  # twice the need: some far cells are large
-    return build_template_params(FAR, n=n_far, seed=spec["seed"] + 1)
+        return build_template_params(NEAR, n=n, seed=spec["seed"], ncontacts=spec["ncontacts"])
+    return build_template_params(FAR, n=n, seed=spec["seed"] + 1)
 
 
 #: largest distance between two positions of an on-demand drift trajectory, µm

@@ -195,6 +195,14 @@ def is_cell_bank_file(file_path: str | Path) -> bool:
         return False
 
 
+def cell_bank_classes(file_path: str | Path) -> dict[str, str]:
+    """Model name → ``"E"``/``"I"`` (``""`` when unknown) of a bank file, without reading its currents."""
+    with h5py.File(file_path, "r") as file:
+        if MARKER not in file.attrs:
+            raise ValueError(f"{file_path} is not an si_recsim cell bank.")
+        return {name: str(_plain(file[name].attrs.get("cell_type", ""))) for name in sorted(file)}
+
+
 def read_cell_bank(file_path: str | Path, models: list[str] | None = None) -> CellBank:
     """Read a bank file (or only the cell models named in ``models``)."""
     file_path = Path(file_path)

@@ -67,7 +67,9 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
     if template_library is None:
         probe = DEFAULT_PROBE if probe is None else probe
         n_far = full_params.recordings.far_neurons_n if full_params.recordings.noise_mode == "far-neurons" else 0
-        template_library = bank_library_spec(probe, bank, seed=full_params.seeds.templates, n_far=n_far)
+        types = _unit_types(full_params, spike_times, unit_types)
+        template_library = bank_library_spec(probe, bank, seed=full_params.seeds.templates, n_exc=types.count("E"),
+                                             n_inh=types.count("I"), n_far=n_far)
     library = library_reference(template_library)
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
@@ -75,6 +77,15 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
     sorting = SimulatedSorting(full_params, spike_times=spike_times, unit_types=unit_types, **library)
     recording = SimulatedRecording(sorting, full_params, **library)
     return recording, sorting
+
+
+def _unit_types(params: RecordingParameters, spike_times: list | None, unit_types: list | None) -> list[str]:
+    """``"E"``/``"I"`` of every unit the recording will have."""
+    if spike_times is not None:
+        return [str(kind) for kind in unit_types] if unit_types is not None else ["E"] * len(spike_times)
+    if params.spiketrains.rates is not None:
+        return list(params.spiketrains.types)
+    return ["E"] * params.spiketrains.n_exc + ["I"] * params.spiketrains.n_inh
 
 
 def save_ground_truth(recording, sorting, folder: str | Path, format: str = "binary", overwrite: bool = False,
