@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from helpers import make_ball_and_sticks
 
+from si_recsim.library.cell_bank import CellCurrents
 from si_recsim.library.placement import (
     PlacementSettings,
     contact_points,
@@ -98,27 +99,25 @@ def test_recentre_puts_the_trough_at_nbefore():
     assert np.allclose(moved[0, -6:], template[0, -1])
 
 
-class _SyntheticSpikes:
+def _synthetic_spikes() -> CellCurrents:
     """A soma-centred dipole: a sink at the soma balanced by sources along the +y stick."""
-
-    def __init__(self):
-        n_segments, n_samples = 11, 64
-        self.starts = np.column_stack([np.zeros(n_segments), np.arange(n_segments) * 20.0 - 10, np.zeros(n_segments)])
-        self.ends = self.starts + [0.0, 20.0, 0.0]
-        self.diameters = np.full(n_segments, 2.0)
-        shape = -np.exp(-0.5 * ((np.arange(n_samples) - 20) / 3.0) ** 2)
-        currents = np.zeros((n_segments, n_samples))
-        currents[0] = 2.0 * shape
-        currents[1:] = -2.0 * shape / (n_segments - 1)
-        self.currents = np.stack([currents, 1.1 * currents])
-        self.nbefore = 20
+    n_segments, n_samples = 11, 64
+    starts = np.column_stack([np.zeros(n_segments), np.arange(n_segments) * 20.0 - 10, np.zeros(n_segments)])
+    shape = -np.exp(-0.5 * ((np.arange(n_samples) - 20) / 3.0) ** 2)
+    currents = np.zeros((n_segments, n_samples))
+    currents[0] = 2.0 * shape
+    currents[1:] = -2.0 * shape / (n_segments - 1)
+    return CellCurrents(name="synthetic", currents=np.stack([currents, 1.1 * currents]),
+                        somatic_voltage=np.zeros((2, n_samples)), starts=starts, ends=starts + [0.0, 20.0, 0.0],
+                        diameters=np.full(n_segments, 2.0), somatic=np.arange(n_segments) == 0, dt=2.0**-5,
+                        nbefore=20, stimulus_nA=0.0)
 
 
 def test_generated_templates_follow_the_acceptance_rules():
     probe = probe_from_name("Neuronexus-32")
     settings = PlacementSettings.from_params(n=12, min_amp=20.0, rot="3drot", ncontacts=3)
-    first = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
-    again = generate_cell_templates(_SyntheticSpikes(), probe, settings, True, np.random.default_rng(5))
+    first = generate_cell_templates(_synthetic_spikes(), probe, settings, True, np.random.default_rng(5))
+    again = generate_cell_templates(_synthetic_spikes(), probe, settings, True, np.random.default_rng(5))
     templates, locations = first["templates"], first["locations"]
     assert templates.shape == (12, 64, 32) and np.array_equal(templates, again["templates"])
     assert np.all(np.abs(templates.min(axis=(1, 2))) >= 20.0)
@@ -126,16 +125,16 @@ def test_generated_templates_follow_the_acceptance_rules():
     assert np.all(np.argmin(templates.min(axis=2), axis=1) == 20)
     assert np.all((locations[:, 2] >= 10) & (locations[:, 2] <= 80))
     one = dict(n=1, min_amp=0.0, ncontacts=1, rot="norot")
-    planar = generate_cell_templates(_SyntheticSpikes(), probe, PlacementSettings.from_params(**one), True,
+    planar = generate_cell_templates(_synthetic_spikes(), probe, PlacementSettings.from_params(**one), True,
                                      np.random.default_rng(0))
-    no_images = generate_cell_templates(_SyntheticSpikes(), probe,
+    no_images = generate_cell_templates(_synthetic_spikes(), probe,
                                         PlacementSettings.from_params(**one, method_of_images=False), True,
                                         np.random.default_rng(0))
     assert np.allclose(planar["templates"], 2 * no_images["templates"], rtol=1e-5)
 
 
 def test_unreachable_amplitude_returns_fewer_templates():
-    result = generate_cell_templates(_SyntheticSpikes(), probe_from_name("Neuronexus-32"),
+    result = generate_cell_templates(_synthetic_spikes(), probe_from_name("Neuronexus-32"),
                                      PlacementSettings.from_params(n=3, min_amp=1e6, max_iterations=5, ncontacts=1),
                                      True, np.random.default_rng(0))
     assert result["templates"].shape[0] == 0 and result["rejected"] == 15
@@ -162,8 +161,8 @@ def test_3d_probe_placement_convention():
     lifted = planar.to_3d(axes="xy")
     lifted.set_device_channel_indices(np.arange(32))
     settings = PlacementSettings.from_params(n=3, min_amp=0.0, ncontacts=4, rot="3drot", method_of_images=False)
-    flat = generate_cell_templates(_SyntheticSpikes(), planar, settings, True, np.random.default_rng(7))
-    solid = generate_cell_templates(_SyntheticSpikes(), lifted, settings, True, np.random.default_rng(7))
+    flat = generate_cell_templates(_synthetic_spikes(), planar, settings, True, np.random.default_rng(7))
+    solid = generate_cell_templates(_synthetic_spikes(), lifted, settings, True, np.random.default_rng(7))
     assert np.allclose(flat["templates"], solid["templates"])
     assert np.allclose(flat["locations"], solid["locations"])
     # a 3-D probe raised to z = 100 um places cells 10-80 um above its contacts, and is not doubled
@@ -171,6 +170,6 @@ def test_3d_probe_placement_convention():
     raised.move([0.0, 0.0, 100.0])
     raised.set_device_channel_indices(np.arange(32))
     settings = PlacementSettings.from_params(n=3, min_amp=0.0, ncontacts=4, rot="3drot")
-    moved = generate_cell_templates(_SyntheticSpikes(), raised, settings, True, np.random.default_rng(7))
+    moved = generate_cell_templates(_synthetic_spikes(), raised, settings, True, np.random.default_rng(7))
     assert np.all((moved["locations"][:, 2] >= 110) & (moved["locations"][:, 2] <= 180))
     assert np.allclose(moved["templates"], flat["templates"])

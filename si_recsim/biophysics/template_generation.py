@@ -12,7 +12,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from si_recsim.library.cell_bank import CellCurrents, read_cell_bank
+from si_recsim.library.cell_bank import CellCurrents, cell_bank_classes
 from si_recsim.library.cell_placement import BankCurrents, place_cells
 from si_recsim.library.default import bank_path
 from si_recsim.library.template_library import TemplateLibrary
@@ -146,7 +146,7 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
         communicator = None
     if bank is not None:
         path = bank_path(bank)
-        available = read_cell_bank(path).model_names if models is None else None
+        available = list(cell_bank_classes(path)) if models is None else None
         source = BankCurrents(path, list(models) if models is not None else available)
     else:
         source = SimulatedCurrents(_resolve_models(params, models, cache_folder), params, cache_folder)

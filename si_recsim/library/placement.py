@@ -130,9 +130,12 @@ class PlacementSettings:
 
 
 MAX_DRIFT_TRIES = 100
-#: a position whose trough at the contact centres is below this fraction of ``min_amp`` is rejected
-#: before the (ncontacts times costlier) average over the contact surfaces is computed
-SCREEN_FRACTION = 0.5
+#: a position whose trough at the contact centres (within :data:`SCREEN_WINDOW_MS` of the somatic
+#: peak) is below this fraction of ``min_amp`` is rejected before the (ncontacts times costlier)
+#: average over the contact surfaces is computed
+SCREEN_FRACTION = 0.7
+#: the screen looks at the samples within this many ms of the somatic peak, where troughs are, ms
+SCREEN_WINDOW_MS = 1.0
 
 
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -271,15 +274,16 @@ def draw_final_position(position: np.ndarray, limits: np.ndarray, settings: Plac
 
 
 def cell_potentials(spikes, spike: int, position: np.ndarray, angles: np.ndarray, points: np.ndarray, probe,
-                    settings: PlacementSettings) -> np.ndarray:
+                    settings: PlacementSettings, samples: slice = slice(None)) -> np.ndarray:
     """(n_contacts, n_samples) µV of spike ``spike`` of a cell (``spikes``: CellCurrents) whose soma is at
     ``position`` (µm), rotated by ``angles`` (rad), averaged over ``points`` of each contact; the
-    volume conductor of ``settings`` (conductivity, method of images, source model)."""
+    volume conductor of ``settings`` (conductivity, method of images, source model); only the
+    ``samples`` of the currents' cut-out."""
     image = settings.method_of_images if settings.method_of_images is not None else is_planar_mea(probe)
     somatic = spikes.somatic if settings.source_model == "soma_as_point" else None
     starts, ends = place_segments(spikes.starts, spikes.ends, position, angles)
-    return eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike], settings.sigma,
-                             IMAGE_FACTOR_PLANAR if image else 1.0, somatic, position)
+    return eap_from_currents(points, starts, ends, spikes.diameters, spikes.currents[spike][:, samples],
+                             settings.sigma, IMAGE_FACTOR_PLANAR if image else 1.0, somatic, position)
 
 
 def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrained: bool,
@@ -309,6 +313,8 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
     points = contact_points(probe, settings.ncontacts, rng) if points is None else points
     centres = contact_positions_3d(probe)[:, None, :]
     screening = points.shape[1] > 1 and settings.min_amp > 0
+    half_window = int(round(SCREEN_WINDOW_MS / spikes.dt))
+    around_peak = slice(max(spikes.nbefore - half_window, 0), spikes.nbefore + half_window + 1)
     limits = placement_limits(probe, settings)
     templates, locations, rotations, spike_indices = [], [], [], []
     seen = set()
@@ -321,8 +327,8 @@ def generate_cell_templates(spikes, probe, settings: PlacementSettings, constrai
         angles = random_angles(settings.rot, constrained, rng)
         spike = rng.integers(len(spikes.currents))
         key = tuple(np.round(position, 2))
-        if screening and abs(cell_potentials(spikes, spike, position, angles, centres, probe, settings).min()) < \
-                SCREEN_FRACTION * settings.min_amp:
+        if screening and abs(cell_potentials(spikes, spike, position, angles, centres, probe, settings,
+                                             around_peak).min()) < SCREEN_FRACTION * settings.min_amp:
             rejected += 1  # far too small at the contact centres: not worth averaging over the surfaces
             continue
         eap = cell_potentials(spikes, spike, position, angles, points, probe, settings)
