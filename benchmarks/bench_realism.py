@@ -4,7 +4,8 @@ The reference is the MEArec template library of the peer data (``../shared/data/
 1.11's ``gen-templates -n 5`` on its 13 Blue Brain layer-5 models, Neuronexus-32). Each candidate set
 is made on the same probe:
 
-* ``bank`` — the default cell bank (what ``generate_ground_truth(probe=...)`` uses), 5 per model;
+* ``bank`` — the library the default recording uses (``generate_ground_truth()``: the default cell
+  bank on Neuronexus-32, 10 near cells per model), for the library seed ``--seed``;
 * ``builtin library`` — the embedded default library (three built-in Hodgkin-Huxley models).
 
 Every template is band-passed like a recording (Butterworth 300-6000 Hz, order 3, zero phase). On the
@@ -19,7 +20,7 @@ set is from the reference (0.5: indistinguishable). Targets of the realism issue
 
 Usage::
 
-    python benchmarks/bench_realism.py [--reference PATH] [--n 5] [--seed 0]
+    python benchmarks/bench_realism.py [--reference PATH] [--seed 0]
 """
 
 from __future__ import annotations
@@ -113,19 +114,19 @@ def summary(name: str, values: np.ndarray, reference: np.ndarray) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default=str(REFERENCE))
-    parser.add_argument("--n", type=int, default=5, help="templates per cell model from the bank")
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     import si_recsim
+    from si_recsim.library.bank_library import bank_library_spec, library_from_bank
     from si_recsim.library.mearec_templates import read_mearec_templates
 
     reference = read_mearec_templates(arguments.reference).static()
     packaged = si_recsim.load_template_library("default")
     near = slice(0, packaged.info["n_near"])  # its cells 10-80 um from the probe, as the reference's
     candidates = {
-        "bank": si_recsim.generate_template_library(bank="default", probe="Neuronexus-32", n=arguments.n,
-                                                    seed=arguments.seed, progress_bar=False),
+        "bank (the default recording's library)": library_from_bank(bank_library_spec("Neuronexus-32",
+                                                                                      seed=arguments.seed)),
         "builtin library": si_recsim.TemplateLibrary(
             templates=packaged.templates[near], locations=packaged.locations[near],
             cell_models=packaged.cell_models[near], sampling_frequency=packaged.sampling_frequency,
