@@ -77,7 +77,8 @@ def test_bank_templates_equal_lfpys_line_source_for_the_same_currents(tmp_path):
         np.testing.assert_allclose(template, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
-def test_templates_from_a_bank_need_no_neuron(tmp_path):
+def test_templates_from_a_bank_need_no_neuron(tmp_path, monkeypatch):
+    monkeypatch.setenv("SI_RECSIM_CACHE", str(tmp_path / "cache"))  # the main job computes its library
     output = tmp_path / "np24.h5"
     code = (
         "import sys\n"
@@ -87,6 +88,10 @@ def test_templates_from_a_bank_need_no_neuron(tmp_path):
         f"library = si_recsim.generate_template_library(bank='default', probe='Neuropixels-24', n=2, seed=1,\n"
         f"    ncontacts=1, progress_bar=False, output={str(output)!r})\n"
         "print(library.num_templates, sorted(set(library.cell_models))[:2])\n"
+        "recording, sorting = si_recsim.generate_ground_truth(seed=2, **{'spiketrains.duration': 1})\n"
+        "assert recording.get_traces(end_frame=3200).shape == (3200, 32)\n"
+        "assert not any(name.split('.')[0] in ('neuron', 'LFPy') and sys.modules[name] is not None\n"
+        "               for name in sys.modules)\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
