@@ -237,6 +237,7 @@ def _assemble(source: CurrentsSource, results: list[dict], probe, params: Templa
         cell_models=cell_models, sampling_frequency=1000.0 / dt, nbefore=nbefore, probe=probe,
         rotations=np.concatenate([result["rotations"] for result in results]),
         spike_indices=np.concatenate([result["spike_indices"] for result in results]),
-        source=f"si_recsim templates ({', '.join(names)}; seed {params.seed})",
+        source=f"si_recsim templates ({', '.join(names) if len(names) <= 3 else f'{len(names)} cell models'}; "
+               f"seed {params.seed})",
         info=dict(params=params.model_dump(), models=details, models_without_templates=empty),
     )
