@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from si_recsim.biophysics.cell_models import CellModel
 from si_recsim.library.cell_bank import CellCurrents, read_cell_bank, write_cell_bank
+from si_recsim.library.default import default_cache_folder
 from si_recsim.params.templates import TemplateParameters, build_template_params
 
 SPIKE_THRESHOLD_MV = -30.0
@@ -66,11 +66,6 @@ class IntracellularSettings:
     @property
     def n_samples(self) -> int:
         return self.nbefore + int(round(self.cut_out[1] / self.dt))
-
-
-def default_cache_folder() -> Path:
-    """``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim``."""
-    return Path(os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
 
 
 def cache_key(model: CellModel, settings: IntracellularSettings) -> str:

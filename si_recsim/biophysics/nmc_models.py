@@ -218,7 +218,7 @@ def nmc_cell_models(folders, cache_folder: str | Path | None = None) -> list[Cel
     models : list of CellModel
         Named after their folders, at the temperature of their ``constants.hoc``.
     """
-    from si_recsim.biophysics.intracellular import default_cache_folder
+    from si_recsim.library.default import default_cache_folder
 
     folders = [Path(folder).resolve() for folder in folders]
     for folder in folders:

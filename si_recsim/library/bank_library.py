@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from probeinterface import Probe
 
-from si_recsim.library.cell_bank import cell_bank_classes, read_cell_bank
+from si_recsim.library.cell_bank import bank_file_identity, cell_bank_classes
 from si_recsim.library.cell_placement import BankCurrents, library_contact_points, place_cells
-from si_recsim.library.default import bank_path
+from si_recsim.library.default import bank_path, default_cache_folder
 from si_recsim.library.library_file import read_template_library, write_template_library
 from si_recsim.library.placement import PlacementSettings, cell_potentials, recentre
 from si_recsim.library.template_library import TemplateLibrary
@@ -110,13 +109,9 @@ def library_from_bank(spec: dict, cache_folder: str | Path | None = None) -> Tem
         ``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim`` when None.
     """
     path = bank_path(spec["bank"])
-    stat = path.stat()
-    key = hashlib.sha1(json.dumps(dict(spec, bank_file=str(path.resolve()), bank_size=stat.st_size,
-                                       bank_modified=stat.st_mtime_ns, near=NEAR, far=FAR, version=_CACHE_VERSION),
-                                  sort_keys=True,
-                                  default=str).encode()).hexdigest()[:16]
-    folder = Path(cache_folder) if cache_folder is not None else Path(
-        os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
+    inputs = dict(spec, bank_file=bank_file_identity(path), near=NEAR, far=FAR, version=_CACHE_VERSION)
+    key = hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    folder = Path(cache_folder) if cache_folder is not None else default_cache_folder()
     cached = folder / "libraries" / f"{key}.h5"
     if cached.exists():
         library = read_template_library(cached)
@@ -192,7 +187,7 @@ def templates_along(library: TemplateLibrary, template_ids: np.ndarray, trajecto
     if not is_bank_library(library):
         raise ValueError("Templates along a trajectory need a library computed from a cell bank.")
     spec, probe = library.spec, library.probe
-    bank = read_cell_bank(bank_path(spec["bank"]), sorted(set(library.cell_models[template_ids])))
+    bank = BankCurrents(bank_path(spec["bank"]), sorted(set(library.cell_models[template_ids])))
     n_near_rows = int(library.info["n_near_templates"])
     placements = {}
     templates = np.empty((len(template_ids), trajectories.shape[1], library.templates.shape[-2], library.num_channels),
@@ -203,7 +198,7 @@ def templates_along(library: TemplateLibrary, template_ids: np.ndarray, trajecto
             params = _part_params(spec, part)
             placements[part] = (PlacementSettings.from_params(params), library_contact_points(probe, params))
         settings, points = placements[part]
-        cell = bank.cells[library.cell_models[row]]
+        cell = bank.currents(library.cell_models[row])
         for step, position in enumerate(trajectories[unit]):
             potentials = cell_potentials(cell, int(library.spike_indices[row]), position, library.rotations[row], points,
                                          probe, settings)

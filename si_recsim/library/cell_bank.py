@@ -186,6 +186,13 @@ def write_cell_bank(file_path: str | Path, cells: list[CellCurrents], name: str,
     return file_path
 
 
+def bank_file_identity(file_path: str | Path) -> dict:
+    """What identifies a bank file's contents cheaply: its resolved path, size and modification time."""
+    path = Path(file_path).resolve()
+    stat = path.stat()
+    return dict(file=str(path), size=stat.st_size, modified_ns=stat.st_mtime_ns)
+
+
 def is_cell_bank_file(file_path: str | Path) -> bool:
     """Whether ``file_path`` is an HDF5 file written by :func:`write_cell_bank`."""
     try:

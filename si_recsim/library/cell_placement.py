@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from si_recsim.atomic import atomic_savez
 from si_recsim.jobs import process_pool, resolve_n_jobs
-from si_recsim.library.cell_bank import CellCurrents, read_cell_bank
+from si_recsim.library.cell_bank import CellCurrents, bank_file_identity, read_cell_bank
 from si_recsim.library.cell_classes import physrot_constrained
 from si_recsim.library.placement import PlacementSettings, contact_points, generate_cell_templates
 from si_recsim.library.template_library import TemplateLibrary
@@ -64,18 +64,17 @@ class BankCurrents:
         """Nothing to do: the currents are in the file."""
 
     def currents(self, name: str) -> CellCurrents:
-        return _bank_cell(str(Path(self.path).resolve()), Path(self.path).stat().st_mtime_ns, name)
+        return _bank_cell(**bank_file_identity(self.path), name=name)
 
     def identity(self, name: str) -> dict:
-        stat = Path(self.path).stat()
-        return dict(bank=str(Path(self.path).resolve()), size=stat.st_size, modified=stat.st_mtime_ns, model=name)
+        return dict(bank_file_identity(self.path), model=name)
 
 
 @functools.lru_cache(maxsize=64)
-def _bank_cell(path: str, modified_ns: int, name: str) -> CellCurrents:
-    """One cell model of a bank file, read once per process (keyed by the file's modification time);
-    callers do not modify it."""
-    return read_cell_bank(path, [name]).cells[name]
+def _bank_cell(file: str, size: int, modified_ns: int, name: str) -> CellCurrents:
+    """One cell model of a bank file, read once per process (keyed by the file's identity); callers do
+    not modify it."""
+    return read_cell_bank(file, [name]).cells[name]
 
 
 #: Templates per task: each model's templates are made in tasks of this size, each with its own
@@ -148,8 +147,6 @@ def place_cells(source: CurrentsSource, probe, params: TemplateParameters, parts
     if communicator is not None and communicator.Get_rank() != 0:
         return None
     return _assemble(source, results, probe, params)
-
-
 
 
 def _run_tasks(source, probe, params, parts_folder, n_jobs, progress_bar, communicator) -> list[dict]:

@@ -1,15 +1,22 @@
-"""The packaged data: the default template library and the cell-currents banks, by name.
+"""Where si_recsim's data lives: the packaged default library and cell-currents banks, by name, and
+the cache folder of what it computes (intracellular simulations, compiled mechanisms, libraries).
 
 The file is made by :mod:`si_recsim.biophysics.default_library` (see there to regenerate it).
 """
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
 DEFAULT_LIBRARY = "default"
 RESOURCE = "data/default_templates.h5"
+
+
+def default_cache_folder() -> Path:
+    """``$SI_RECSIM_CACHE`` or ``~/.cache/si_recsim``."""
+    return Path(os.environ.get("SI_RECSIM_CACHE", Path.home() / ".cache" / "si_recsim"))
 
 
 def default_library_path() -> Path:
