@@ -38,6 +38,13 @@ Integer = Annotated[int, BeforeValidator(_plain_number)]
 Flag = Annotated[bool, Strict()]
 
 
+def ordered_limits(value: list | None) -> list | None:
+    """A validator of ``[min, max]`` limits in µm (null allowed where the field's type allows it)."""
+    if value is not None and (len(value) != 2 or value[0] > value[1]):
+        raise ValueError("must be [min, max] in um with min <= max")
+    return value
+
+
 class ParameterSection(BaseModel):
     """A section of a parameter tree: unknown keys refused, values checked on assignment too."""
 

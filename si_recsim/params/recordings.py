@@ -23,17 +23,12 @@ from si_recsim.params.common import (
     field,
     fresh_seed,
     merged_tree,
+    ordered_limits,
     validated,
 )
 
 SEED_STAGES = ("spiketrains", "templates", "convolution", "noise")
 Limits = list[Number] | None
-
-
-def _ordered_limits(value: list | None, unit: str = "um") -> list | None:
-    if value is not None and (len(value) != 2 or value[0] > value[1]):
-        raise ValueError(f"must be null or [min, max] in {unit} with min <= max")
-    return value
 
 
 class SpikeTrainParams(ParameterSection):
@@ -106,7 +101,7 @@ class TemplateSelectionParams(ParameterSection):
     sparsity_threshold: Number = field(0.001, "(si_recsim) compute each unit on the channels where its template reaches "
                                               "this fraction of its peak (0 = all)", ge=0, le=1)
 
-    _limits = field_validator("xlim", "ylim", "zlim")(_ordered_limits)
+    _limits = field_validator("xlim", "ylim", "zlim")(ordered_limits)
 
     @field_validator("pad_len")
     @classmethod

@@ -22,6 +22,7 @@ from si_recsim.params.common import (
     field,
     fresh_seed,
     merged_tree,
+    ordered_limits,
     validated,
 )
 
@@ -81,12 +82,7 @@ class TemplateParameters(ParameterSection):
 
     _pairs = field_validator("target_spikes", "cut_out", "weights", "beta_distr_params")(_pair)
 
-    @field_validator("xlim", "ylim", "zlim", "drift_xlim", "drift_ylim", "drift_zlim")
-    @classmethod
-    def _limits(cls, value: list | None) -> list | None:
-        if value is not None and (len(value) != 2 or value[0] > value[1]):
-            raise ValueError("must be [min, max] in um with min <= max")
-        return value
+    _limits = field_validator("xlim", "ylim", "zlim", "drift_xlim", "drift_ylim", "drift_zlim")(ordered_limits)
 
     @field_validator("cell_models")
     @classmethod
