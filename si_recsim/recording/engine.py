@@ -195,7 +195,7 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
 
     Parameters
     ----------
-    params : dict
+    params : RecordingParameters
         Output of :func:`si_recsim.params.build_params`.
     library : TemplateLibrary
     frames : list of np.ndarray

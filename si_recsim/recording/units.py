@@ -90,7 +90,7 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
 
     Parameters
     ----------
-    params : dict
+    params : RecordingParameters
         Output of :func:`si_recsim.params.build_params`.
     library : TemplateLibrary
     spike_times : list of array-like | None, default: None
