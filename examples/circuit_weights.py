@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from si_recsim.plotting import save_figure  # noqa: E402
 from si_recsim.probes import probe_from_name  # noqa: E402
 from si_recsim.sonata.circuits.circuit_cells import CircuitCells
 from si_recsim.sonata.electrodes import electrodes_from_probe
@@ -47,8 +48,8 @@ def main(data: Path, output: Path) -> dict:
 
     # 3. the electrodes file neurodamus reads, and the geometry behind it
     weights_path = write_electrodes_file({"default": cells}, electrodes, output / "electrodes.h5",
-                                         with_neurite_types=True, progress_bar=True)
-    geometry_path = write_geometry({"default": cells}, output / "geometry.h5")
+                                         with_neurite_types=True, progress_bar=True, overwrite=True)
+    geometry_path = write_geometry({"default": cells}, output / "geometry.h5", overwrite=True)
     weights = read_electrodes_file(weights_path)["populations"]["default"]
     print(f"electrodes file: {weights['scaling_factors'].shape[0]} compartments x "
           f"{weights['scaling_factors'].shape[1]} electrodes (V/nA) -> {weights_path}")
@@ -71,7 +72,7 @@ def main(data: Path, output: Path) -> dict:
     axis.set_ylabel("y (µm, column axis)")
     axis.legend(loc="upper right")
     figure.colorbar(drawn, ax=axis, label=f"log10 |coefficient| for {electrodes[contact].name} (V/nA)")
-    figure.savefig(output / "coefficients_on_morphologies.png", dpi=120)
+    save_figure(figure, output / "coefficients_on_morphologies.png", overwrite=True)
     print(f"figure -> {output / 'coefficients_on_morphologies.png'}")
     return dict(weights=weights, contact=contact, n_electrodes=len(electrodes))
 

@@ -16,6 +16,7 @@ import spikeinterface.core as si  # noqa: E402
 import spikeinterface.widgets as sw  # noqa: E402
 
 import si_recsim  # noqa: E402
+from si_recsim.plotting import save_figure  # noqa: E402
 
 
 def main(output: Path) -> None:
@@ -33,7 +34,7 @@ def main(output: Path) -> None:
     analyzer = si.create_sorting_analyzer(sorting, recording, format="memory", sparse=True)
     analyzer.compute(["random_spikes", "templates", "unit_locations"])
     sw.plot_spikes_on_traces(analyzer, time_range=(1.0, 1.15), backend="matplotlib")
-    plt.savefig(output / "spikes_on_traces.png", dpi=120)
+    save_figure(plt.gcf(), output / "spikes_on_traces.png", overwrite=True)  # replaces only images it wrote
 
     # SpikeInterface's probe map, with the ground-truth cell positions drawn on top (it has no
     # widget for known locations without estimating them)
@@ -44,7 +45,7 @@ def main(output: Path) -> None:
     for unit_id, (x, y, z) in zip(sorting.unit_ids, locations):
         probe_widget.ax.annotate(f"{unit_id} ({z:.0f} um)", (x, y), fontsize=7, zorder=11)
     probe_widget.ax.set_title("units (red E, blue I) with distance from the probe")
-    plt.savefig(output / "probe_and_units.png", dpi=120)
+    save_figure(plt.gcf(), output / "probe_and_units.png", overwrite=True)
 
     # 3. save: traces, ground-truth sorting with properties, parameters and seeds
     folder = si_recsim.save_ground_truth(recording, sorting, output / "ground_truth", overwrite=True, n_jobs=2)

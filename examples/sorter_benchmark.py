@@ -2,10 +2,9 @@
 
 Run with ``python examples/sorter_benchmark.py [study_folder] [duration_s]`` (needs the ``test``
 extra: spykingcircus2's numba and hdbscan). The lazy recording goes into the study as it is: no
-``save()`` first.
+``save()`` first. An existing study folder is never deleted: the script stops and asks for another one.
 """
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import si_recsim
 
 
 def main(study_folder: Path, duration: float = 30.0, sorter: str = "spykingcircus2") -> dict:
-    recording, gt_sorting = si_recsim.generate_ground_truth(seed=0, **{"spiketrains.duration": duration})
     if study_folder.exists():
-        shutil.rmtree(study_folder)
+        raise SystemExit(f"{study_folder} exists: give another study folder (this example never deletes one).")
+    recording, gt_sorting = si_recsim.generate_ground_truth(seed=0, **{"spiketrains.duration": duration})
     study = SorterStudy.create(
         study_folder,
         datasets={"si_recsim": (recording, gt_sorting)},

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
-import yaml
+from si_recsim.errors import InputError, SetupError
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE (e.g. recordings.noise_level=5), got {text!r}.")
+    from si_recsim.params.common import ParameterError, parse_yaml
+
     key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return key.strip(), parse_yaml(value, f"--set {key.strip()}")
+    except ParameterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _n_jobs(text: str) -> int | float:
+    """``-j``: a positive number of processes, -1 (every usable core) or a fraction of the cores in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value == -1 or value >= 1 and value.is_integer():
+        return int(value)
+    if 0 < value < 1:
+        return value
+    raise argparse.ArgumentTypeError(f"-j expects a positive number of processes, -1 (all usable cores) or a "
+                                     f"fraction of them in (0, 1), got {text!r}.")
 
 
 def _new_output(arguments: argparse.Namespace) -> Path:
-    """The --output path, refused (before any work) when it exists without --overwrite."""
-    output = Path(arguments.output)
-    if output.exists() and not arguments.overwrite:
-        raise FileExistsError(f"{output} exists: choose another --output or pass --overwrite.")
-    return output
+    """The --output path, refused before any work when it exists without --overwrite, or was not written here."""
+    from si_recsim.atomic import check_output
+
+    return check_output(arguments.output, arguments.overwrite)
 
 
 def _gen_recordings(arguments: argparse.Namespace) -> int:
@@ -32,17 +52,17 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
     if arguments.duration is not None:
         overrides["spiketrains.duration"] = arguments.duration
     if arguments.probe is not None and arguments.templates is not None:
-        raise ValueError("--probe computes templates from a cell bank for that probe; -t gives a library: use one.")
+        raise InputError("--probe computes templates from a cell bank for that probe; -t gives a library: use one.")
     recording, sorting = generate_ground_truth(arguments.params, template_library=arguments.templates,
                                                probe=arguments.probe, bank=arguments.bank, seed=arguments.seed,
-                                               **overrides)
+                                               allow_large=arguments.allow_large, **overrides)
     print(f"{sorting.get_num_units()} units, {recording.get_num_channels()} channels, "
           f"{recording.get_total_duration():g} s at {recording.sampling_frequency:g} Hz; "
           f"templates: {recording.get_annotation('template_library_source')}; "
           f"seeds: {recording.get_annotation('si_recsim_params')['seeds']}")
     job_kwargs = dict(n_jobs=arguments.n_jobs, progress_bar=not arguments.no_progress)
     save_ground_truth(recording, sorting, output, format=arguments.format, overwrite=arguments.overwrite,
-                      **job_kwargs)
+                      allow_large=arguments.allow_large, **job_kwargs)
     print(f"Ground truth written to {output}/ (recording/, sorting/, params.yaml)")
     return 0
 
@@ -58,20 +78,22 @@ def _gen_templates(arguments: argparse.Namespace) -> int:
     bank = arguments.bank
     if arguments.cell_models is not None:
         if bank is not None:
-            raise ValueError("--cell-models simulates cell models with NEURON; --bank reads stored currents: give one.")
+            raise InputError("--cell-models simulates cell models with NEURON; --bank reads stored currents: give one.")
         overrides["cell_models"] = arguments.cell_models.split(",")
     elif bank is None:
         bank = "default"
     library = generate_template_library(arguments.params, bank=bank,
                                         output=output if arguments.format == "si_recsim" else None,
                                         n_jobs=arguments.n_jobs, cache_folder=arguments.cache_folder,
-                                        progress_bar=not arguments.no_progress, mpi=arguments.mpi, **overrides)
+                                        progress_bar=not arguments.no_progress, mpi=arguments.mpi,
+                                        overwrite=arguments.overwrite, allow_large=arguments.allow_large,
+                                        **overrides)
     if library is None:  # an MPI rank other than 0: rank 0 writes and reports
         return 0
     if arguments.format == "mearec":
         from si_recsim.library.mearec_templates import write_mearec_templates
 
-        write_mearec_templates(library, output)
+        write_mearec_templates(library, output, overwrite=arguments.overwrite)
     counts = {name: details["n_templates"] for name, details in library.info["models"].items()}
     print(f"{library.num_templates} templates ({counts}) on {library.probe.model_name or 'probe'} "
           f"({library.num_channels} channels), seed {library.info['params']['seed']}: written to {output}")
@@ -85,14 +107,15 @@ def _plot_templates(arguments: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from si_recsim.library.loading import load_template_library
-    from si_recsim.plotting import plot_drift_trajectory, plot_library
+    from si_recsim.plotting import plot_drift_trajectory, plot_library, save_figure
 
+    output = _new_output(arguments)
     library = load_template_library(arguments.library)
     if arguments.drift is not None:
         plot_drift_trajectory(library, arguments.drift)
     else:
         plot_library(library)
-    plt.savefig(arguments.output, dpi=130, bbox_inches="tight")
+    save_figure(plt.gcf(), output, overwrite=arguments.overwrite)
     print(f"Figure written to {arguments.output}")
     return 0
 
@@ -103,7 +126,7 @@ def _convert(arguments: argparse.Namespace) -> int:
     target = convert(arguments.source, arguments.target, arguments.to, overwrite=arguments.overwrite,
                      progress_bar=not arguments.no_progress, spikes=arguments.spikes,
                      electrodes_file=arguments.electrodes_file, weights_units=arguments.weights_units,
-                     population=arguments.population)
+                     population=arguments.population, allow_large=arguments.allow_large)
     print(f"Written {target}")
     return 0
 
@@ -117,7 +140,7 @@ def _cell_sources(arguments: argparse.Namespace) -> dict:
         circuit_only = [flag for flag, value in (("--population", arguments.population), ("--node-set", arguments.node_set),
                                                  ("--report", arguments.report)) if value]
         if circuit_only:
-            raise ValueError(f"{', '.join(circuit_only)} apply to a SONATA config (.json), not to the geometry "
+            raise InputError(f"{', '.join(circuit_only)} apply to a SONATA config (.json), not to the geometry "
                              f"file {source}.")
         return geometry_file_populations(source)
     from si_recsim.sonata.circuits.circuit_cells import circuit_populations
@@ -131,7 +154,7 @@ def _cell_sources(arguments: argparse.Namespace) -> dict:
     elif reports:
         pairs = [item.split("=", 1) for item in reports]
         if any(len(pair) != 2 for pair in pairs):
-            raise ValueError("--report takes one report file, or POPULATION=FILE items.")
+            raise InputError("--report takes one report file, or POPULATION=FILE items.")
         reports = dict(pairs)
     return circuit_populations(source, populations=arguments.population, node_set=arguments.node_set,
                                reports=reports, rule=rule, replace_axons=not arguments.no_replace_axons,
@@ -152,7 +175,7 @@ def _write_positions(arguments: argparse.Namespace) -> int:
     output = _new_output(arguments)
     populations = _cell_sources(arguments)
     written = write_geometry(populations, output, cells_per_batch=arguments.cells_per_batch,
-                             progress_bar=not arguments.no_progress)
+                             progress_bar=not arguments.no_progress, overwrite=arguments.overwrite)
     print(f"Segments {_rows_written(written, populations)} written to {written}")
     return 0
 
@@ -168,7 +191,8 @@ def _write_weights(arguments: argparse.Namespace) -> int:
                                     units=arguments.units, with_neurite_types=arguments.with_neurite_type,
                                     array_indices=arguments.array_indices, lead_fields=arguments.lead_field,
                                     progress_bar=not arguments.no_progress, n_jobs=arguments.n_jobs,
-                                    mpi=arguments.mpi, cells_per_batch=arguments.cells_per_batch)
+                                    mpi=arguments.mpi, cells_per_batch=arguments.cells_per_batch,
+                                    overwrite=arguments.overwrite)
     if written is None:  # an MPI rank other than 0
         return 0
     rows = _rows_written(written, populations)
@@ -213,8 +237,9 @@ def _default_params(arguments: argparse.Namespace) -> int:
     if arguments.output is None:
         print(text, end="")
         return 0
-    output = _new_output(arguments)
-    output.write_text(text)
+    from si_recsim.atomic import atomic_text
+
+    output = atomic_text(_new_output(arguments), text, overwrite=arguments.overwrite)
     print(f"Default {arguments.kind} parameters written to {output}")
     return 0
 
@@ -243,9 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                           help="override one parameter, e.g. --set recordings.noise_level=5 (repeatable)")
     generate.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
-    generate.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes (-1: all cores)")
+    generate.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes (-1: all cores)")
     generate.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    generate.add_argument("--allow-large", action="store_true", help="skip the check that refuses runs larger than "
+                          "this machine's memory or free disk")
     generate.set_defaults(handler=_gen_recordings)
 
     templates = commands.add_parser("gen-templates", help="place cell models in front of a probe: a template library",
@@ -265,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "mearec (an installed MEArec's models), built-in model names or NMC-portal model folders")
     templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                            help="override one parameter, e.g. --set min_amp=50 (repeatable)")
-    templates.add_argument("-j", "--n-jobs", type=int, default=1, help="parallel processes")
+    templates.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes")
     templates.add_argument("--mpi", action="store_true", help="spread the work over MPI ranks (run under mpirun; "
                            "needs mpi4py)")
     templates.add_argument("--cache-folder", help="intracellular cache (default: $SI_RECSIM_CACHE or "
@@ -274,12 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="library file format (mearec: MEArec's template file)")
     templates.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     templates.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    templates.add_argument("--allow-large", action="store_true", help="skip the check that refuses libraries larger "
+                           "than this machine's memory")
     templates.set_defaults(handler=_gen_templates)
 
     plot = commands.add_parser("plot-templates", help="draw a template library on its probe (needs matplotlib)")
     plot.add_argument("library", help="'default', a library from gen-templates, or a MEArec template file")
     plot.add_argument("-o", "--output", default="templates.png", help="image file (default: templates.png)")
     plot.add_argument("--drift", type=int, metavar="INDEX", help="draw the drift trajectory of this template")
+    plot.add_argument("--overwrite", action="store_true", help="replace an existing image written by si-recsim")
     plot.set_defaults(handler=_plot_templates)
 
     conversion = commands.add_parser("convert", help="convert recordings or template libraries between formats",
@@ -298,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--population", help="sum only this population (default: all)")
     conversion.add_argument("--overwrite", action="store_true", help="replace an existing target")
     conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    conversion.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
     conversion.set_defaults(handler=_convert)
 
     circuit = argparse.ArgumentParser(add_help=False)
@@ -345,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges")
     weights.add_argument("--lead-field", nargs="+", metavar="FILE",
                          help="Sim4Life lead-field files, one per (Dipole)Reciprocity electrode in table order")
-    weights.add_argument("-j", "--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+    weights.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="processes (-1: all cores)")
     weights.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks (run under mpirun; mpi4py)")
     weights.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     weights.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -372,17 +403,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``si-recsim``; returns the exit status."""
-    from si_recsim.params.common import ParameterError
-    from si_recsim.recording.selection import SelectionError
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that partial outputs are removed on the way out."""
 
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+# problems the user can fix: one line, exit 2; anything else is a bug and keeps its traceback
+USER_ERRORS = (InputError, SetupError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+               PermissionError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``si-recsim``; returns the exit status.
+
+    User errors (:mod:`si_recsim.errors`, missing or existing paths, permissions) print one line and
+    return 2; Ctrl-C returns 130 and SIGTERM 143, after removing partial outputs.
+    """
     arguments = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return arguments.handler(arguments)
-    except (ParameterError, SelectionError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

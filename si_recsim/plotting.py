@@ -7,11 +7,26 @@ positions, and drift trajectories.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from si_recsim.atomic import PNG_SOFTWARE, atomic_output
+from si_recsim.errors import InputError
 from si_recsim.library.template_library import TemplateLibrary
 
 _CATEGORY_COLORS = {"E": "tab:red", "I": "tab:blue", "U": "tab:gray"}
+
+
+def save_figure(figure, file_path: str | Path, overwrite: bool = False, dpi: int = 130) -> Path:
+    """Save a matplotlib ``figure`` as PNG through :func:`si_recsim.atomic.atomic_output`.
+
+    The image records si_recsim as its ``Software``, so ``overwrite`` replaces an image written here
+    and nothing else.
+    """
+    with atomic_output(file_path, overwrite=overwrite) as temporary:
+        figure.savefig(temporary, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": PNG_SOFTWARE})
+    return Path(file_path)
 
 
 def _axes(ax):
@@ -80,7 +95,7 @@ def plot_drift_trajectory(library: TemplateLibrary, template_index: int, ax=None
     from probeinterface.plotting import plot_probe
 
     if library.drift_steps is None:
-        raise ValueError("This library does not drift: make one with gen-templates and drifting: true.")
+        raise InputError("This library does not drift: make one with gen-templates and drifting: true.")
     if ax is None:
         _, (ax, ax_waveforms) = plt.subplots(1, 2, figsize=(9, 6))
     else:

@@ -24,6 +24,8 @@ import json
 import numpy as np
 from probeinterface import Probe, generate_multi_columns_probe
 
+from si_recsim.errors import InputError
+
 # MEAutility-style definitions: contacts per column along the shank, pitch (along, across) in µm,
 # stagger of odd columns along the shank in µm, contact shape and size (radius or half side, µm).
 _MEA_DEFINITIONS: dict[str, dict] = {
@@ -80,7 +82,7 @@ def _column_probe(columns: list[int], pitch_along: float, pitch_across: float, s
     """A column-grid probe from probeinterface's ``generate_multi_columns_probe``, centred on its
     contacts' mean; odd columns shifted by ``stagger`` along the shank (µm)."""
     if shape not in ("circle", "square"):
-        raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
+        raise InputError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
     shape_params = {"radius": float(size)} if shape == "circle" else {"width": 2.0 * float(size)}
     probe = generate_multi_columns_probe(
         num_columns=len(columns), num_contact_per_column=[int(n) for n in columns], xpitch=float(pitch_across),
@@ -134,7 +136,7 @@ def probe_from_name(name: str) -> Probe:
         probe = build_neuropixels_probe(name)
         probe.set_device_channel_indices(np.arange(probe.get_contact_count()))
         return probe
-    raise ValueError(
+    raise InputError(
         f"Unknown probe {name!r}. Named probes: {', '.join(available_probe_names())}; or a Neuropixels part "
         "number such as NP1000 (si-recsim available-probes lists them)."
     )
@@ -162,7 +164,7 @@ def probe_from_mearec_electrodes(info: dict) -> Probe:
     if info.get("pos") is not None:
         positions = mearec_to_si_positions(np.asarray(info["pos"], dtype=float), plane)
         if shape not in ("circle", "square"):
-            raise ValueError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
+            raise InputError(f"Unsupported contact shape {shape!r}: use 'circle' or 'square'.")
         probe = Probe(ndim=2, si_units="um")
         probe.set_contacts(positions=positions[:, :2], shapes=shape,
                            shape_params={"radius": size} if shape == "circle" else {"width": 2.0 * size})

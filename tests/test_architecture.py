@@ -10,7 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "si_recsim"
 # a subpackage may import only from itself and from the layers before its own
 LAYERS = [
-    {"version", "atomic", "jobs", "probes", "params"},
+    {"version", "errors"},
+    {"atomic", "jobs", "probes", "params", "resources"},
     {"physics"},
     {"library"},
     {"biophysics", "recording", "sonata"},

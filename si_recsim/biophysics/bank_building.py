@@ -20,6 +20,7 @@ import numpy as np
 
 from si_recsim.biophysics.cell_models import CellModel, builtin_cell_models
 from si_recsim.biophysics.intracellular import IntracellularSettings, simulate_spikes
+from si_recsim.errors import InputError, SetupError
 from si_recsim.library.cell_bank import CellCurrents, write_cell_bank
 from si_recsim.library.cell_classes import cell_category
 from si_recsim.params.recordings import CellTypeParams
@@ -63,7 +64,7 @@ def build_bank(output: str | Path, models: str = "mearec", spikes_per_model: int
 
         folders = mearec_model_folders()
         if not folders:
-            raise RuntimeError("The Blue Brain bank needs MEArec installed (pip install MEArec) for its cell models.")
+            raise SetupError("The Blue Brain bank needs MEArec installed (pip install MEArec) for its cell models.")
         chosen = nmc_cell_models(folders, cache_folder)
         name, licence, attribution = "bbp_l5", BBP_LICENCE, BBP_ATTRIBUTION
         description = f"{len(chosen)} Blue Brain layer-5 cell models (NMC portal), {spikes_per_model} spikes each"
@@ -72,7 +73,7 @@ def build_bank(output: str | Path, models: str = "mearec", spikes_per_model: int
         name, licence, attribution = "builtin", BUILTIN_LICENCE, BUILTIN_ATTRIBUTION
         description = f"si_recsim's {len(chosen)} built-in cell models, {spikes_per_model} spikes each"
     else:
-        raise ValueError(f"models must be 'mearec' or 'builtin', got {models!r}.")
+        raise InputError(f"models must be 'mearec' or 'builtin', got {models!r}.")
     cells = bank_cells(sorted(chosen, key=lambda model: model.name), spikes_per_model, cache_folder=cache_folder,
                        licence=licence)
     return write_cell_bank(output, cells, name=name, description=description, licence=licence,

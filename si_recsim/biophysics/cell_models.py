@@ -27,6 +27,8 @@ from functools import partial
 
 import numpy as np
 
+from si_recsim.errors import InputError
+
 
 @dataclass(frozen=True)
 class CellModel:
@@ -124,7 +126,7 @@ BUILTIN_MODEL_NAMES = tuple(_DESIGNS)
 def builtin_cell_model(name: str) -> CellModel:
     """One of the built-in models (:data:`BUILTIN_MODEL_NAMES`)."""
     if name not in _DESIGNS:
-        raise ValueError(f"Unknown built-in cell model {name!r}; available: {', '.join(BUILTIN_MODEL_NAMES)}.")
+        raise InputError(f"Unknown built-in cell model {name!r}; available: {', '.join(BUILTIN_MODEL_NAMES)}.")
     celsius, target_spikes, description, design = _DESIGNS[name]
     return CellModel(name=name, make_cell=partial(_instantiate, design), celsius=celsius, description=description,
                      target_spikes=target_spikes, fingerprint=repr(design))

@@ -40,7 +40,7 @@ def build_default_library(output: str | Path, cache_folder: str | Path | None = 
         source="si_recsim default library (built-in NEURON cell models on Neuronexus-32)",
         info=dict(near=near.info, far=far.info, n_near=near.num_templates, n_far=far.num_templates),
     )
-    write_template_library(library, output, dtype="float16")
+    write_template_library(library, output, dtype="float16", overwrite=True)
     return library
 
 

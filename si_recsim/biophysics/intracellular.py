@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from si_recsim.biophysics.cell_models import CellModel
+from si_recsim.errors import SetupError
 from si_recsim.library.cell_bank import CellCurrents, read_cell_bank, write_cell_bank
 from si_recsim.library.default import default_cache_folder
 from si_recsim.params.templates import TemplateParameters, build_template_params
@@ -99,7 +100,7 @@ def simulate_spikes(model: CellModel, settings: IntracellularSettings | None = N
     if path.exists():
         return read_cell_bank(path).cells[model.name]
     spikes = _simulate(model, settings)
-    write_cell_bank(path, [spikes], name=f"intracellular cache of {model.name}")
+    write_cell_bank(path, [spikes], name=f"intracellular cache of {model.name}", overwrite=True)
     return spikes
 
 
@@ -134,7 +135,7 @@ def _simulate(model: CellModel, settings: IntracellularSettings) -> CellCurrents
             amplitude *= settings.weights[0] if len(peaks) > high else settings.weights[1]
         del stimulus, cell
     tried = ", ".join(f"{amp:.3g} nA: {count} spikes" for amp, count in counts)
-    raise RuntimeError(
+    raise SetupError(
         f"Cell model {model.name} did not fire between {low} (excluded) and {high} spikes in "
         f"{settings.sim_time} s after {MAX_CALIBRATION_TRIES} current steps ({tried}). Change "
         "target_spikes, weights or sim_time, or check the model's excitability."

@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
+from si_recsim.atomic import atomic_output
 from si_recsim.biophysics.cell_models import CellModel
+from si_recsim.errors import InputError, SetupError
 
 SYNAPSE_MECHANISMS = ("ProbAMPANMDA_EMS", "ProbGABAAB_EMS")
 _LOADED: dict[str, str] = {}  # mechanism name -> hash of the source loaded in this process
@@ -50,7 +52,7 @@ def mechanism_sources(folders: list[Path]) -> dict[str, str]:
                 continue
             text = mod.read_text(errors="replace")
             if name in sources and sources[name] != text:
-                raise ValueError(
+                raise InputError(
                     f"Mechanism {name} differs between the chosen model folders (e.g. {folder}): simulate those "
                     "models in separate runs."
                 )
@@ -80,19 +82,15 @@ def compile_mechanisms(sources: dict[str, str], cache_folder: Path) -> Path:
         return target
     nrnivmodl = shutil.which("nrnivmodl") or str(Path(sys.executable).parent / "nrnivmodl")
     if not Path(nrnivmodl).exists():
-        raise RuntimeError("nrnivmodl (NEURON's mechanism compiler) was not found: install NEURON with pip "
+        raise SetupError("nrnivmodl (NEURON's mechanism compiler) was not found: install NEURON with pip "
                            "install 'si_recsim[templates]' in this environment.")
-    building = target.with_name(target.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    for name, text in sources.items():
-        (building / f"{name}.mod").write_text(text)
-    completed = subprocess.run([nrnivmodl, "."], cwd=building, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"nrnivmodl failed for mechanisms {sorted(sources)}:\n"
-                           f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    shutil.rmtree(target, ignore_errors=True)
-    building.rename(target)
+    with atomic_output(target, folder=True, keep_existing=True) as building:  # concurrent builds keep the first
+        for name, text in sources.items():
+            (building / f"{name}.mod").write_text(text)
+        completed = subprocess.run([nrnivmodl, "."], cwd=building, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise SetupError(f"nrnivmodl failed for mechanisms {sorted(sources)}:\n"
+                               f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     return target
 
 
@@ -107,14 +105,14 @@ def ensure_mechanisms(sources: dict[str, str], cache_folder: Path) -> None:
 
     clashes = [name for name, text in sources.items() if _LOADED.get(name, _source_hash(text)) != _source_hash(text)]
     if clashes:
-        raise RuntimeError(f"Mechanisms {clashes} are already loaded with other code in this process: NEURON cannot "
+        raise SetupError(f"Mechanisms {clashes} are already loaded with other code in this process: NEURON cannot "
                            "replace them; generate these models in a new Python process.")
     missing = {name: text for name, text in sources.items() if name not in _LOADED}
     if not missing:
         return
     library = compile_mechanisms(missing, cache_folder)
     if not neuron.load_mechanisms(str(library)):
-        raise RuntimeError(f"NEURON could not load the mechanisms compiled in {library}.")
+        raise SetupError(f"NEURON could not load the mechanisms compiled in {library}.")
     _LOADED.update({name: _source_hash(text) for name, text in missing.items()})
 
 
@@ -146,7 +144,7 @@ def _template_names(text: str) -> list[str]:
 def _template_name(folder: Path) -> str:
     names = _template_names((folder / "template.hoc").read_text())
     if not names:
-        raise ValueError(f"{folder / 'template.hoc'} declares no template (begintemplate).")
+        raise InputError(f"{folder / 'template.hoc'} declares no template (begintemplate).")
     return names[0]
 
 
@@ -170,12 +168,12 @@ def _load_model_templates(folder: Path) -> None:
         names = _template_names(text)
         clashes = [name for name in names if _TEMPLATES.get(name, digest) != digest]
         if clashes:
-            raise RuntimeError(f"hoc templates {clashes} of {path} are already defined differently in this process; "
+            raise SetupError(f"hoc templates {clashes} of {path} are already defined differently in this process; "
                                "NEURON cannot replace them: simulate this model in a new Python process.")
         if any(not hasattr(h, name) for name in names):
             code = re.sub(r"^\s*load_file\(.*$", "", text, flags=re.MULTILINE)
             if not h(code):
-                raise RuntimeError(f"NEURON could not execute {path}.")
+                raise SetupError(f"NEURON could not execute {path}.")
             _TEMPLATES.update({name: digest for name in names})
 
 
@@ -192,7 +190,7 @@ def _make_nmc_cell(folder: Path, sources: dict, cache_folder: Path, dt: float, t
     ensure_mechanisms(sources, cache_folder)
     morphologies = sorted((folder / "morphology").glob("*.asc")) + sorted((folder / "morphology").glob("*.swc"))
     if not morphologies:
-        raise ValueError(f"{folder}/morphology has no .asc or .swc file.")
+        raise InputError(f"{folder}/morphology has no .asc or .swc file.")
     with _working_directory(folder):
         h.load_file("stdrun.hoc")
         h.load_file("import3d.hoc")
@@ -224,7 +222,7 @@ def nmc_cell_models(folders, cache_folder: str | Path | None = None) -> list[Cel
     for folder in folders:
         missing = [item for item in ("template.hoc", "morphology", "mechanisms") if not (folder / item).exists()]
         if missing:
-            raise ValueError(f"{folder} is not an NMC-portal model folder: missing {missing}.")
+            raise InputError(f"{folder} is not an NMC-portal model folder: missing {missing}.")
     cache_folder = Path(cache_folder) if cache_folder else default_cache_folder()
     sources = mechanism_sources(folders)
     compile_mechanisms(sources, cache_folder)  # fails here, at once, if the mechanisms do not compile

@@ -12,6 +12,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from si_recsim.atomic import check_output, mark_folder, written_by_si_recsim
+from si_recsim.errors import InputError
 from si_recsim.library.cell_bank import CellCurrents, cell_bank_classes
 from si_recsim.library.cell_placement import BankCurrents, place_cells
 from si_recsim.library.default import bank_path
@@ -19,6 +21,7 @@ from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.templates import TemplateParameters, build_template_params
 from si_recsim.probes import probe_from_name
+from si_recsim.resources import require_memory
 
 
 @dataclasses.dataclass
@@ -73,7 +76,7 @@ def _resolve_models(params: TemplateParameters, models, cache_folder) -> list:
             elif entry == "mearec":
                 found = mearec_model_folders()
                 if not found:
-                    raise ValueError("cell_models 'mearec' needs MEArec installed (pip install MEArec).")
+                    raise InputError("cell_models 'mearec' needs MEArec installed (pip install MEArec).")
                 folders += found
             elif entry in BUILTIN_MODEL_NAMES:
                 models.append(builtin_cell_model(entry))
@@ -85,14 +88,15 @@ def _resolve_models(params: TemplateParameters, models, cache_folder) -> list:
             models += nmc_cell_models(folders, cache_folder)
     names = [model.name for model in models]
     if len(set(names)) != len(names):
-        raise ValueError(f"Cell model names must be unique, got {names}.")
+        raise InputError(f"Cell model names must be unique, got {names}.")
     return sorted(models, key=lambda model: model.name)
 
 
 def generate_template_library(params: dict | TemplateParameters | str | Path | None = None, models=None,
                               probe=None, bank: str | Path | None = "default", output: str | Path | None = None,
                               n_jobs: int | float | None = None, cache_folder: str | Path | None = None,
-                              progress_bar: bool = True, mpi: bool = False, **overrides) -> TemplateLibrary | None:
+                              progress_bar: bool = True, mpi: bool = False, overwrite: bool = False,
+                              allow_large: bool = False, **overrides) -> TemplateLibrary | None:
     """Templates of cell models placed in front of a probe, from a cell bank or simulated with NEURON.
 
     Parameters
@@ -125,6 +129,10 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
     mpi : bool, default: False
         Spread the work over the MPI ranks of ``MPI.COMM_WORLD`` (mpi4py; run under ``mpirun``).
         Rank 0 writes the output and returns the library; the other ranks return None.
+    overwrite : bool, default: False
+        Replace an existing ``output``, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
+    allow_large : bool, default: False
+        Skip the check that refuses, before any work, a library larger than the available memory.
     **overrides
         Parameter keys to replace, e.g. ``n=5, seed=0``.
 
@@ -137,6 +145,8 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
         raise ParameterError("cell_models are simulated with NEURON: pass bank=None with them, or choose the bank's "
                              "models with models=[names].")
     params = build_template_params(params, **overrides)
+    if output is not None:
+        check_output(output, overwrite)
     if mpi:
         from mpi4py import MPI
 
@@ -152,10 +162,14 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
         source = SimulatedCurrents(_resolve_models(params, models, cache_folder), params, cache_folder)
     if probe is None or isinstance(probe, str):
         probe = probe_from_name(probe or params.probe)
+    samples = (sum(params.cut_out) / params.dt) * (params.drift_steps if params.drifting else 1)
+    require_memory(f"{len(source.names)} cell models x {params.n} templates on {probe.get_contact_count()} contacts",
+                   len(source.names) * params.n * probe.get_contact_count() * samples * 4,
+                   "lower n (templates per model) or drift_steps", allow_large)
     parts_folder = Path(f"{output}.parts") if output is not None else None
     is_root = communicator is None or communicator.Get_rank() == 0
     if parts_folder is not None and is_root:
-        parts_folder.mkdir(parents=True, exist_ok=True)
+        _open_parts_folder(parts_folder)
     if communicator is not None:
         communicator.Barrier()
     library = place_cells(source, probe, params, parts_folder, n_jobs, progress_bar, communicator)
@@ -164,7 +178,18 @@ def generate_template_library(params: dict | TemplateParameters | str | Path | N
     if output is not None:
         from si_recsim.library.library_file import write_template_library
 
-        write_template_library(library, output)
+        write_template_library(library, output, overwrite=overwrite)
         library.spec = str(Path(output).resolve())
         shutil.rmtree(parts_folder, ignore_errors=True)
     return library
+
+
+def _open_parts_folder(parts_folder: Path) -> None:
+    """Create (marked as ours) or reuse the folder of finished tasks; refuse a folder si_recsim did not make."""
+    if parts_folder.exists():
+        if not written_by_si_recsim(parts_folder):
+            raise FileExistsError(f"{parts_folder} exists and was not written by si_recsim: move it away (finished "
+                                  "template tasks are kept there).")
+        return
+    parts_folder.mkdir(parents=True)
+    mark_folder(parts_folder)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import h5py
 
+from si_recsim.atomic import check_output
+from si_recsim.errors import InputError
+
 RECORDING_FORMATS = ("mearec", "binary", "zarr")
 LIBRARY_FORMATS = ("library", "mearec-templates")
 
@@ -18,7 +21,7 @@ def input_kind(path: str | Path) -> str:
     if path.is_dir():
         if any((path / name).exists() for name in ("recording", "recording.zarr")):
             return "ground-truth"
-        raise ValueError(f"{path} is not a ground-truth folder (recording/ and sorting/ from si-recsim).")
+        raise InputError(f"{path} is not a ground-truth folder (recording/ and sorting/ from si-recsim).")
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist.")
     try:
@@ -31,13 +34,13 @@ def input_kind(path: str | Path) -> str:
                 return "sonata-lfp-report"
     except OSError:
         pass
-    raise ValueError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
+    raise InputError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
                      "ground-truth folder.")
 
 
 def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = False, progress_bar: bool = True,
             spikes: str | Path | None = None, electrodes_file: str | Path | None = None,
-            weights_units: str = "V/nA", population: str | None = None) -> Path:
+            weights_units: str = "V/nA", population: str | None = None, allow_large: bool = False) -> Path:
     """Convert ``source`` into ``target`` in format ``to``.
 
     Parameters
@@ -50,12 +53,15 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
         Recordings become MEArec files or SpikeInterface ground-truth folders; libraries become
         si_recsim or MEArec template files.
     overwrite : bool, default: False
+        Replace an existing target, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
     progress_bar : bool, default: True
     spikes : str | Path | None
         LFP reports: the simulation's SONATA spike file, which becomes the ground-truth sorting
         (at the report's sampling rate).
     electrodes_file, weights_units, population
         LFP reports: see :class:`~si_recsim.io.sonata_reports.SonataLfpReportRecording`.
+    allow_large : bool, default: False
+        Skip the check that refuses ground-truth folders larger than the free disk space.
 
     Returns
     -------
@@ -63,20 +69,20 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
     """
     target = Path(target)
     if to not in RECORDING_FORMATS + LIBRARY_FORMATS:
-        raise ValueError(f"--to must be one of {list(RECORDING_FORMATS + LIBRARY_FORMATS)}, got {to!r}.")
+        raise InputError(f"--to must be one of {list(RECORDING_FORMATS + LIBRARY_FORMATS)}, got {to!r}.")
     kind = input_kind(source)
     if (kind == "library") != (to in LIBRARY_FORMATS):
         allowed = LIBRARY_FORMATS if kind == "library" else RECORDING_FORMATS
-        raise ValueError(f"{source} is a {kind}: convert it to one of {list(allowed)}.")
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists: choose another target or pass overwrite=True (--overwrite).")
+        raise InputError(f"{source} is a {kind}: convert it to one of {list(allowed)}.")
+    check_output(target, overwrite)
     if kind == "library":
         from si_recsim.library.library_file import write_template_library
         from si_recsim.library.loading import load_template_library
         from si_recsim.library.mearec_templates import write_mearec_templates
 
         library = load_template_library(source)
-        return write_template_library(library, target) if to == "library" else write_mearec_templates(library, target)
+        writer = write_template_library if to == "library" else write_mearec_templates
+        return writer(library, target, overwrite=overwrite)
     if kind == "sonata-lfp-report":
         recording, sorting = _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population)
     elif kind == "ground-truth":
@@ -90,19 +96,20 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
     if to == "mearec":
         from si_recsim.io.mearec_recording import write_mearec_recording
 
-        return write_mearec_recording(recording, sorting, target, progress_bar=progress_bar)
+        return write_mearec_recording(recording, sorting, target, progress_bar=progress_bar, overwrite=overwrite)
     from si_recsim.recording.ground_truth import save_ground_truth
 
-    return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar)
+    return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar,
+                             allow_large=allow_large)
 
 
 def _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population):
     from si_recsim.io.sonata_reports import SonataLfpReportRecording, SonataSpikesSorting
 
     if to == "mearec":
-        raise ValueError(f"{source} is an LFP report: convert it to 'binary' or 'zarr'.")
+        raise InputError(f"{source} is an LFP report: convert it to 'binary' or 'zarr'.")
     if spikes is None:
-        raise ValueError(f"Converting the LFP report {source} needs the simulation's spike file for the sorting "
+        raise InputError(f"Converting the LFP report {source} needs the simulation's spike file for the sorting "
                          "(spikes=..., --spikes out.h5).")
     recording = SonataLfpReportRecording(source, population=population, electrodes_file=electrodes_file,
                                          weights_units=weights_units)

@@ -22,6 +22,7 @@ from probeinterface import read_mearec as read_mearec_probe
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 
 from si_recsim.atomic import atomic_h5
+from si_recsim.errors import InputError
 from si_recsim.library.mearec_templates import read_h5_tree, si_to_mearec_rotations, write_h5_tree
 from si_recsim.probes import (
     mearec_electrodes_info,
@@ -48,10 +49,10 @@ def _open_checked(file_path: Path) -> h5py.File:
                if key not in file]
     if missing:
         file.close()
-        raise ValueError(f"{file_path} is not a MEArec recording file: missing {missing}.")
+        raise InputError(f"{file_path} is not a MEArec recording file: missing {missing}.")
     if _version_tuple(version) < MINIMUM_VERSION:
         file.close()
-        raise ValueError(f"{file_path} was written by MEArec {version}; files older than 1.5 store traces "
+        raise InputError(f"{file_path} was written by MEArec {version}; files older than 1.5 store traces "
                          "channel-major and are not supported: convert it with MEArec >= 1.5 (load and save it).")
     return file
 
@@ -188,7 +189,7 @@ def read_mearec_recording_templates(file_path: str | Path):
     recording = MEArecFileRecording(file_path)
     with _open_checked(file_path) as file:
         if "original_templates" not in file:
-            raise ValueError(f"{file_path} stores no templates (original_templates).")
+            raise InputError(f"{file_path} stores no templates (original_templates).")
         templates = file["original_templates"][()]
         cut_out = read_h5_tree(file["info/templates"]).get("cut_out") or [2.0, 5.0]
     if templates.ndim == 4:
@@ -227,7 +228,7 @@ def _annotations(sorting, unit_index: int) -> dict:
 
 
 def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_duration: float = 1.0,
-                           progress_bar: bool = True) -> Path:
+                           progress_bar: bool = True, overwrite: bool = False) -> Path:
     """Write a recording and its ground-truth sorting as a MEArec recording file.
 
     Parameters
@@ -241,6 +242,8 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
     chunk_duration : float, default: 1.0
         Seconds of traces per write.
     progress_bar : bool, default: True
+    overwrite : bool, default: False
+        Replace an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
 
     Returns
     -------
@@ -249,14 +252,14 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
     from tqdm.auto import tqdm
 
     if recording.get_num_segments() != 1:
-        raise ValueError("MEArec files hold one segment: select one with recording.select_segments([i]).")
+        raise InputError("MEArec files hold one segment: select one with recording.select_segments([i]).")
     file_path = Path(file_path)
     fs = recording.sampling_frequency
     n_samples, n_channels = recording.get_num_samples(), recording.get_num_channels()
     probe = recording.get_probe()
     electrodes = mearec_electrodes_info(probe)
     info = _info_tree(recording, sorting, electrodes)
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         file.attrs["mearec_version"] = MEAREC_FORMAT_VERSION
         file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
         from si_recsim.version import __version__

@@ -25,6 +25,8 @@ import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 from spikeinterface.core.core_tools import define_function_from_class
 
+from si_recsim.errors import InputError
+
 #: µV per report unit for the coefficient unit the electrodes file was written with
 GAIN_TO_UV = {"V/nA": 1e6, "mV/nA": 1e3}
 _BYTES_PER_READ = 2 ** 26  # rows of the report read at once: about 64 MB
@@ -61,9 +63,9 @@ class SonataLfpReportRecording(BaseRecording):
                  electrodes_file: str | Path | None = None, weights_units: str = "V/nA"):
         file_path = Path(file_path).resolve()
         if weights_units not in GAIN_TO_UV:
-            raise ValueError(f"weights_units must be one of {list(GAIN_TO_UV)}, got {weights_units!r}.")
+            raise InputError(f"weights_units must be one of {list(GAIN_TO_UV)}, got {weights_units!r}.")
         if node_ids is not None and population is None:
-            raise ValueError("node_ids are ids within one population: give population too.")
+            raise InputError("node_ids are ids within one population: give population too.")
         layout = _lfp_layout(file_path, population, node_ids)
         n_channels = layout.n_electrodes
         channel_ids = np.arange(n_channels).astype(str)
@@ -100,7 +102,7 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
         raise FileNotFoundError(f"LFP report {file_path} does not exist.")
     with h5py.File(file_path, "r") as file:
         if "report" not in file or not len(file["report"]):
-            raise ValueError(f"{file_path} is not a SONATA report: no /report/<population> group.")
+            raise InputError(f"{file_path} is not a SONATA report: no /report/<population> group.")
         available = sorted(file["report"])
         names = available if population is None else [_one_population(file_path, available, population)]
         columns, node_columns, electrodes, times = {}, {}, set(), set()
@@ -111,13 +113,13 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
             pointers = mapping["index_pointers"][()].astype(np.int64)
             element_ids = mapping["element_ids"][()].astype(np.int64)
             if len(pointers) != len(nodes) + 1 or pointers[-1] != group["data"].shape[1]:
-                raise ValueError(f"{file_path}: the mapping of population {name} does not match its data columns.")
+                raise InputError(f"{file_path}: the mapping of population {name} does not match its data columns.")
             chosen = np.arange(len(nodes))
             if node_ids is not None:
                 wanted = np.asarray(node_ids, dtype=np.int64)
                 missing = np.setdiff1d(wanted, nodes)
                 if missing.size:
-                    raise ValueError(f"{file_path}: node(s) {missing[:10].tolist()} of {name} are not in the report.")
+                    raise InputError(f"{file_path}: node(s) {missing[:10].tolist()} of {name} are not in the report.")
                 chosen = np.flatnonzero(np.isin(nodes, wanted))
             selected = np.concatenate([np.arange(pointers[i], pointers[i + 1]) for i in chosen]) \
                 if chosen.size else np.zeros(0, dtype=np.int64)
@@ -127,10 +129,10 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
             start, _, dt = (float(value) for value in mapping["time"][()])
             times.add((start, dt, group["data"].shape[0]))
         if len(electrodes) != 1:
-            raise ValueError(f"{file_path}: populations {names} have different electrode counts; read one "
+            raise InputError(f"{file_path}: populations {names} have different electrode counts; read one "
                              "population at a time (population=...).")
         if len(times) != 1:
-            raise ValueError(f"{file_path}: populations {names} have different time axes; read one at a time.")
+            raise InputError(f"{file_path}: populations {names} have different time axes; read one at a time.")
         (start, dt, n_samples), = times
     return _LfpLayout(names, electrodes.pop(), dt, start, n_samples, columns, node_columns)
 
@@ -144,7 +146,7 @@ def _electrodes_of(electrodes_file: Path, populations: list, n_channels: int) ->
     named = {info["columns"][population]: (name, info["position"]) for name, info in content["electrodes"].items()
              if population in info["columns"]}
     if sorted(named) != list(range(n_channels)) or any(position is None for _, position in named.values()):
-        raise ValueError(f"{electrodes_file} does not name and place all {n_channels} electrodes of population "
+        raise InputError(f"{electrodes_file} does not name and place all {n_channels} electrodes of population "
                          f"{population} (per-electrode groups with position, as write-weights writes them); "
                          "leave electrodes_file out to read the report without a probe.")
     names = np.array([named[column][0] for column in range(n_channels)])
@@ -272,10 +274,10 @@ def _one_population(file_path: Path, names, population: str | None) -> str:
     available = sorted(names)
     if population is None:
         if len(available) != 1:
-            raise ValueError(f"{file_path} has populations {available}: choose one (population=...).")
+            raise InputError(f"{file_path} has populations {available}: choose one (population=...).")
         return available[0]
     if population not in available:
-        raise ValueError(f"{file_path} has populations {available}, not {population!r}.")
+        raise InputError(f"{file_path} has populations {available}, not {population!r}.")
     return population
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from probeinterface import Probe
 
+from si_recsim.errors import InputError
 from si_recsim.library.cell_bank import bank_file_identity, cell_bank_classes
 from si_recsim.library.cell_placement import BankCurrents, library_contact_points, place_cells
 from si_recsim.library.default import bank_path, default_cache_folder
@@ -117,7 +118,7 @@ def library_from_bank(spec: dict, cache_folder: str | Path | None = None) -> Tem
         library = read_template_library(cached)
     else:
         library = _compute(spec, path)
-        write_template_library(library, cached)
+        write_template_library(library, cached, overwrite=True)  # another process may have cached it meanwhile
     library.spec = spec
     return library
 
@@ -185,7 +186,7 @@ def templates_along(library: TemplateLibrary, template_ids: np.ndarray, trajecto
         (n_units, n_steps, n_samples, n_channels) float32, µV.
     """
     if not is_bank_library(library):
-        raise ValueError("Templates along a trajectory need a library computed from a cell bank.")
+        raise InputError("Templates along a trajectory need a library computed from a cell bank.")
     spec, probe = library.spec, library.probe
     bank = BankCurrents(bank_path(spec["bank"]), sorted(set(library.cell_models[template_ids])))
     n_near_rows = int(library.info["n_near_templates"])

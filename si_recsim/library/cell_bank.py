@@ -32,6 +32,7 @@ import h5py
 import numpy as np
 
 from si_recsim.atomic import atomic_h5
+from si_recsim.errors import InputError
 
 FORMAT_VERSION = 1
 MARKER = "si_recsim_cell_bank"
@@ -95,11 +96,11 @@ class CellCurrents:
         self.somatic = np.asarray(self.somatic, dtype=bool)
         n_segments = len(self.starts)
         if self.currents.ndim != 3 or self.currents.shape[1] != n_segments:
-            raise ValueError(f"{self.name}: currents must be (n_spikes, {n_segments} segments, n_samples), got "
+            raise InputError(f"{self.name}: currents must be (n_spikes, {n_segments} segments, n_samples), got "
                              f"{self.currents.shape}.")
         if not (self.ends.shape == (n_segments, 3) and self.diameters.shape == (n_segments,)
                 and self.somatic.shape == (n_segments,)):
-            raise ValueError(f"{self.name}: starts, ends, diameters and somatic must describe {n_segments} segments.")
+            raise InputError(f"{self.name}: starts, ends, diameters and somatic must describe {n_segments} segments.")
         if self.spike_indices is None:
             self.spike_indices = np.arange(1, len(self.currents) + 1)
         self.spike_indices = np.asarray(self.spike_indices, dtype=np.int32)
@@ -146,7 +147,8 @@ class CellBank:
 
 
 def write_cell_bank(file_path: str | Path, cells: list[CellCurrents], name: str, description: str = "",
-                    licence: str = "", attribution: str = "", currents_dtype: str = "float32") -> Path:
+                    licence: str = "", attribution: str = "", currents_dtype: str = "float32",
+                    overwrite: bool = False) -> Path:
     """Write ``cells`` as a bank file, atomically.
 
     Parameters
@@ -159,12 +161,14 @@ def write_cell_bank(file_path: str | Path, cells: list[CellCurrents], name: str,
         Of the cell models the currents come from (e.g. ``"CC BY-NC-SA 4.0"`` for Blue Brain models).
     currents_dtype : "float32" | "float16", default: "float32"
         float16 keeps three significant digits and halves the file.
+    overwrite : bool, default: False
+        Replace an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
     """
     names = [cell.name for cell in cells]
     if len(set(names)) != len(names) or any("/" in cell_name or not cell_name for cell_name in names):
-        raise ValueError(f"Cell model names must be unique and non-empty, without '/': {names}.")
+        raise InputError(f"Cell model names must be unique and non-empty, without '/': {names}.")
     file_path = Path(file_path)
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         file.attrs[MARKER] = FORMAT_VERSION
         for key, value in dict(name=name, description=description, licence=licence, attribution=attribution).items():
             file.attrs[key] = value
@@ -206,7 +210,7 @@ def cell_bank_classes(file_path: str | Path) -> dict[str, str]:
     """Model name → ``"E"``/``"I"`` (``""`` when unknown) of a bank file, without reading its currents."""
     with h5py.File(file_path, "r") as file:
         if MARKER not in file.attrs:
-            raise ValueError(f"{file_path} is not an si_recsim cell bank.")
+            raise InputError(f"{file_path} is not an si_recsim cell bank.")
         return {name: str(_plain(file[name].attrs.get("cell_type", ""))) for name in sorted(file)}
 
 
@@ -217,14 +221,14 @@ def read_cell_bank(file_path: str | Path, models: list[str] | None = None) -> Ce
         raise FileNotFoundError(f"Cell bank {file_path} does not exist: pass a bank file or a packaged bank's name.")
     with h5py.File(file_path, "r") as file:
         if MARKER not in file.attrs:
-            raise ValueError(f"{file_path} is not an si_recsim cell bank.")
+            raise InputError(f"{file_path} is not an si_recsim cell bank.")
         if int(file.attrs[MARKER]) > FORMAT_VERSION:
-            raise ValueError(f"{file_path} has cell-bank format {int(file.attrs[MARKER])}; this si_recsim reads up to "
+            raise InputError(f"{file_path} has cell-bank format {int(file.attrs[MARKER])}; this si_recsim reads up to "
                              f"{FORMAT_VERSION}: upgrade si_recsim.")
         available = sorted(file)
         unknown = sorted(set(models or []) - set(available))
         if unknown:
-            raise ValueError(f"Cell bank {file_path} has no models {unknown}; it has {available}.")
+            raise InputError(f"Cell bank {file_path} has no models {unknown}; it has {available}.")
         cells = {}
         for model in models or available:
             group = file[model]

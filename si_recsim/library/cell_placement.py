@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from si_recsim.atomic import atomic_savez
+from si_recsim.errors import InputError, SetupError
 from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.library.cell_bank import CellCurrents, bank_file_identity, read_cell_bank
 from si_recsim.library.cell_classes import physrot_constrained
@@ -216,7 +217,7 @@ def _assemble(source: CurrentsSource, results: list[dict], probe, params: Templa
     names = source.names
     empty = [name for name, result in zip(names, results) if len(result["templates"]) == 0]
     if len(empty) == len(names):
-        raise RuntimeError(
+        raise SetupError(
             f"No template reached min_amp = {params.min_amp} uV for any cell model: lower min_amp, move cells "
             "closer (xlim) or raise max_iterations."
         )
@@ -228,7 +229,7 @@ def _assemble(source: CurrentsSource, results: list[dict], probe, params: Templa
                for name, result in zip(names, results)}
     dt, nbefore = float(results[0]["dt"]), int(results[0]["nbefore"])
     if any(float(result["dt"]) != dt or int(result["nbefore"]) != nbefore for result in results):
-        raise ValueError("The cell models' currents have different sampling or cut-outs: use models of one bank.")
+        raise InputError("The cell models' currents have different sampling or cut-outs: use models of one bank.")
     return TemplateLibrary(
         templates=templates, locations=np.concatenate([result["locations"] for result in results]),
         cell_models=cell_models, sampling_frequency=1000.0 / dt, nbefore=nbefore, probe=probe,

@@ -24,16 +24,21 @@ import numpy as np
 from probeinterface import Probe
 
 from si_recsim.atomic import atomic_h5
+from si_recsim.errors import InputError
 from si_recsim.library.template_library import TemplateLibrary
 
 FORMAT_VERSION = 1
 MARKER = "si_recsim_template_library"
 
 
-def write_template_library(library: TemplateLibrary, file_path: str | Path, dtype: str = "float32") -> Path:
-    """Write ``library`` to ``file_path`` atomically; ``dtype`` float32 or float16 for the templates."""
+def write_template_library(library: TemplateLibrary, file_path: str | Path, dtype: str = "float32",
+                           overwrite: bool = False) -> Path:
+    """Write ``library`` to ``file_path`` atomically; ``dtype`` float32 or float16 for the templates.
+
+    ``overwrite`` replaces an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
+    """
     file_path = Path(file_path)
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         file.attrs[MARKER] = FORMAT_VERSION
         file.attrs["sampling_frequency"] = float(library.sampling_frequency)
         file.attrs["nbefore"] = int(library.nbefore)
@@ -64,10 +69,10 @@ def read_template_library(file_path: str | Path) -> TemplateLibrary:
     file_path = Path(file_path)
     with h5py.File(file_path, "r") as file:
         if MARKER not in file.attrs:
-            raise ValueError(f"{file_path} is not an si_recsim template library.")
+            raise InputError(f"{file_path} is not an si_recsim template library.")
         version = int(file.attrs[MARKER])
         if version > FORMAT_VERSION:
-            raise ValueError(f"{file_path} has library format {version}; this si_recsim reads up to "
+            raise InputError(f"{file_path} has library format {version}; this si_recsim reads up to "
                              f"{FORMAT_VERSION}: upgrade si_recsim.")
         library = TemplateLibrary(
             templates=file["templates"][()].astype(np.float32), locations=file["locations"][()],

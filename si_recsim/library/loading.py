@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from probeinterface import Probe
 
+from si_recsim.errors import InputError
 from si_recsim.library.analytic import make_analytic_library
 from si_recsim.library.bank_library import library_from_bank
 from si_recsim.library.default import DEFAULT_LIBRARY, default_library_path
@@ -58,7 +59,7 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
         )
     if path.suffix.lower() in (".h5", ".hdf5"):
         return read_template_library(path) if is_template_library_file(path) else read_mearec_templates(path)
-    raise ValueError(f"Unknown template library format {path.suffix!r} for {path}: use an si_recsim library or a "
+    raise InputError(f"Unknown template library format {path.suffix!r} for {path}: use an si_recsim library or a "
                      "MEArec template file (.h5).")
 
 

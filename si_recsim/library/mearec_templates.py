@@ -9,6 +9,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from si_recsim.atomic import atomic_h5
+from si_recsim.errors import InputError
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.templates import get_default_template_params
 from si_recsim.probes import (
@@ -64,7 +65,7 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
         missing = [key for key in ("templates", "locations", "celltypes", "info/params", "info/electrodes")
                    if key not in file]
         if missing:
-            raise ValueError(f"{file_path} is not a MEArec template file: missing {missing}.")
+            raise InputError(f"{file_path} is not a MEArec template file: missing {missing}.")
         raw = file["templates"][()]
         templates = np.swapaxes(raw, -1, -2)  # (..., n_channels, n_samples) -> (..., n_samples, n_channels)
         params = read_h5_tree(file["info/params"])
@@ -118,14 +119,15 @@ def write_h5_tree(group: h5py.Group, tree: dict) -> None:
             group.create_dataset(key, data=np.asarray(value))
 
 
-def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> Path:
+def write_mearec_templates(library: TemplateLibrary, file_path: str | Path, overwrite: bool = False) -> Path:
     """Write ``library`` as a MEArec template file (``MEArec.load_templates`` opens it).
 
     Positions and rotations are converted to MEArec's frame, templates transposed to
     (n_templates, n_channels, n_samples); ``info/params`` carries the generation parameters with
     ``dt``, ``cut_out`` and ``probe`` set from the library (keys it lacks take the defaults of
     :func:`si_recsim.params.templates.get_default_template_params`, MEArec's own); the file is
-    written to a temporary name and renamed.
+    written to a temporary name and renamed; ``overwrite`` replaces an existing file only when si_recsim
+    wrote it.
     """
     file_path = Path(file_path)
     electrodes = mearec_electrodes_info(library.probe)
@@ -136,7 +138,7 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path) -> P
     params.update(dt=dt, cut_out=[library.nbefore * dt, (library.templates.shape[1] - library.nbefore) * dt],
                   probe=electrodes["electrode_name"])
     rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
         file.create_dataset("templates", data=np.swapaxes(library.templates, -1, -2).astype(np.float32))
         file.create_dataset("locations", data=si_to_mearec_positions(library.locations, plane))

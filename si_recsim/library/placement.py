@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from si_recsim.errors import InputError
 from si_recsim.params.templates import TemplateParameters, build_template_params
 from si_recsim.physics import IMAGE_FACTOR_PLANAR, point_source_positions, segment_matrix
 from si_recsim.probes import contact_positions_3d, is_planar_mea
@@ -202,7 +203,7 @@ def random_angles(mode: str, constrained: bool, rng: np.random.Generator) -> np.
     it.
     """
     if mode not in ROTATION_MODES:
-        raise ValueError(f"rot must be one of {list(ROTATION_MODES)}, got {mode!r}.")
+        raise InputError(f"rot must be one of {list(ROTATION_MODES)}, got {mode!r}.")
     angles = np.zeros(3)
     if mode in _MEAREC_AXIS:
         angles[_MEAREC_AXIS[mode]] = rng.uniform(-np.pi, np.pi)

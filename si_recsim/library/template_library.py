@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from probeinterface import Probe
 
+from si_recsim.errors import InputError
 from si_recsim.probes import contact_positions_3d
 
 
@@ -71,26 +72,26 @@ class TemplateLibrary:
         self.locations = np.asarray(self.locations, dtype=float)
         self.cell_models = np.asarray(self.cell_models).astype(str)
         if self.templates.ndim not in (3, 4):
-            raise ValueError(
+            raise InputError(
                 "Library templates must be (n_templates, n_samples, n_channels), or (n_templates, n_drift_steps, "
                 f"n_samples, n_channels) for drifting libraries; got shape {self.templates.shape}."
             )
         n_templates, n_samples, n_channels = (self.templates.shape[0],) + self.templates.shape[-2:]
         expected = (n_templates, 3) if self.templates.ndim == 3 else (n_templates, self.templates.shape[1], 3)
         if self.locations.shape != expected:
-            raise ValueError(f"Library locations must be {expected}; got {self.locations.shape}.")
+            raise InputError(f"Library locations must be {expected}; got {self.locations.shape}.")
         if self.cell_models.shape != (n_templates,):
-            raise ValueError(f"Library needs one cell model name per template ({n_templates}); got {self.cell_models.shape}.")
+            raise InputError(f"Library needs one cell model name per template ({n_templates}); got {self.cell_models.shape}.")
         if self.probe.get_contact_count() != n_channels:
-            raise ValueError(
+            raise InputError(
                 f"Library probe has {self.probe.get_contact_count()} contacts but templates have {n_channels} channels."
             )
         if not 0 <= self.nbefore < n_samples:
-            raise ValueError(f"nbefore ({self.nbefore}) must be inside the template (0..{n_samples - 1}).")
+            raise InputError(f"nbefore ({self.nbefore}) must be inside the template (0..{n_samples - 1}).")
         if self.spike_indices is not None:
             self.spike_indices = np.asarray(self.spike_indices, dtype=np.int32).reshape(n_templates)
         if not np.all(np.isfinite(self.templates)):
-            raise ValueError("Library templates contain NaN or infinite values.")
+            raise InputError("Library templates contain NaN or infinite values.")
 
     @property
     def num_templates(self) -> int:
@@ -153,7 +154,7 @@ class TemplateLibrary:
         source : str, default: "spikeinterface Templates"
         """
         if templates.probe is None:
-            raise ValueError("These Templates have no probe: build them with probe=... so channels have positions.")
+            raise InputError("These Templates have no probe: build them with probe=... so channels have positions.")
         probe = templates.probe.copy()
         if probe.device_channel_indices is None:
             probe.set_device_channel_indices(np.arange(probe.get_contact_count()))

@@ -9,6 +9,7 @@ writes them back in MEArec's layout.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,17 +17,25 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
+from si_recsim.errors import InputError
 
-class ParameterError(ValueError):
+
+class ParameterError(InputError):
     """A parameter is missing, unknown or out of range."""
 
 
+_EXPONENT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
 def _plain_number(value: Any) -> Any:
-    """numpy scalars as Python numbers; booleans and strings are not numbers."""
+    """numpy scalars as Python numbers; booleans and strings are not numbers, except exponent notation
+    without a dot or sign (``1e12``), which YAML 1.1 reads as a string."""
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+        return float(value)
     if isinstance(value, (bool, str)):
-        raise ValueError("must be a number")
+        raise InputError("must be a number")
     return value
 
 
@@ -41,7 +50,7 @@ Flag = Annotated[bool, Strict()]
 def ordered_limits(value: list | None) -> list | None:
     """A validator of ``[min, max]`` limits in µm (null allowed where the field's type allows it)."""
     if value is not None and (len(value) != 2 or value[0] > value[1]):
-        raise ValueError("must be [min, max] in um with min <= max")
+        raise InputError("must be [min, max] in um with min <= max")
     return value
 
 
@@ -57,11 +66,23 @@ def field(default: Any, description: str, **constraints: Any) -> Any:
     return Field(default, description=description, **constraints)
 
 
+MAX_PARAMS_FILE_BYTES = 4 * 1024 * 1024
+
+
 def parse_yaml(text: str, source: str = "<string>") -> Any:
     """Parse YAML safely (libyaml's C parser when PyYAML has it), naming ``source`` and the line on a
-    syntax error."""
+    syntax error.
+
+    Aliases (``*name``) are refused: parameter files have no use for them, and a few hundred bytes of
+    nested aliases expand to gigabytes (a "billion laughs" document).
+    """
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ParameterError(f"{source}, line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
+                                     "not accepted in parameter files; write the values out.")
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}" if mark is not None else source
@@ -74,7 +95,14 @@ def load_params_file(file_path: str | Path) -> dict:
     file_path = Path(file_path)
     if not file_path.is_file():
         raise ParameterError(f"Parameter file {file_path} does not exist: pass the path of a YAML file.")
-    loaded = parse_yaml(file_path.read_text(), str(file_path))
+    if file_path.stat().st_size > MAX_PARAMS_FILE_BYTES:
+        raise ParameterError(f"Parameter file {file_path} is {file_path.stat().st_size / 2**20:.0f} MiB: parameter "
+                             f"files are at most {MAX_PARAMS_FILE_BYTES // 2**20} MiB of YAML; pass the right file.")
+    try:
+        text = file_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ParameterError(f"Parameter file {file_path} is not UTF-8 text (byte {error.start}).") from None
+    loaded = parse_yaml(text, str(file_path))
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

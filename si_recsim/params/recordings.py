@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import field_validator, model_validator
 
+from si_recsim.errors import InputError
 from si_recsim.params.common import (
     Flag,
     Integer,
@@ -52,19 +53,19 @@ class SpikeTrainParams(ParameterSection):
         p = "spiketrains."
         if self.rates is not None:
             if not self.rates or min(self.rates) <= 0:
-                raise ValueError(f"'{p}rates' must be a non-empty list of rates above 0 Hz, got {self.rates!r}.")
+                raise InputError(f"'{p}rates' must be a non-empty list of rates above 0 Hz, got {self.rates!r}.")
             if self.types is None or len(self.types) != len(self.rates):
-                raise ValueError(f"'{p}types' must list 'E' or 'I' for each of the {len(self.rates)} rates; "
+                raise InputError(f"'{p}types' must list 'E' or 'I' for each of the {len(self.rates)} rates; "
                                  f"got {self.types!r}.")
             max_rate = max(self.rates)
         elif self.types is not None:
-            raise ValueError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
+            raise InputError(f"'{p}types' is set but '{p}rates' is not: give both, or neither.")
         else:
             if self.n_exc + self.n_inh == 0:
-                raise ValueError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
+                raise InputError(f"'{p}n_exc' + '{p}n_inh' is 0: ask for at least one unit.")
             max_rate = max(self.f_exc + 5 * self.st_exc, self.f_inh + 5 * self.st_inh)
         if self.ref_per > 0 and max_rate * self.ref_per / 1000.0 >= 0.5:
-            raise ValueError(f"A rate of {max_rate:g} Hz with '{p}ref_per' = {self.ref_per:g} ms leaves no room for "
+            raise InputError(f"A rate of {max_rate:g} Hz with '{p}ref_per' = {self.ref_per:g} ms leaves no room for "
                              "random intervals: lower the rates or the refractory period.")
         return self
 
@@ -107,20 +108,20 @@ class TemplateSelectionParams(ParameterSection):
     @classmethod
     def _pad(cls, value: list) -> list:
         if len(value) != 2 or min(value) < 0:
-            raise ValueError("must be [before, after] in ms, both >= 0")
+            raise InputError("must be [before, after] in ms, both >= 0")
         return value
 
     @field_validator("template_ids")
     @classmethod
     def _ids(cls, value: list | None) -> list | None:
         if value is not None and (not value or min(value) < 0):
-            raise ValueError("must be a non-empty list of library indices >= 0")
+            raise InputError("must be a non-empty list of library indices >= 0")
         return value
 
     @model_validator(mode="after")
     def _amplitudes(self) -> TemplateSelectionParams:
         if self.max_amp is not None and self.max_amp <= self.min_amp:
-            raise ValueError(f"'templates.max_amp' ({self.max_amp:g}) must be larger than 'templates.min_amp' "
+            raise InputError(f"'templates.max_amp' ({self.max_amp:g}) must be larger than 'templates.min_amp' "
                              f"({self.min_amp:g}).")
         return self
 
@@ -199,28 +200,28 @@ class RecordingSectionParams(ParameterSection):
     @classmethod
     def _units(cls, value: list | None) -> list | None:
         if value is not None and any(unit < 0 for unit in value):
-            raise ValueError("must be a list of unit indices >= 0")
+            raise InputError("must be a list of unit indices >= 0")
         return value
 
     @field_validator("exp_decay")
     @classmethod
     def _decay(cls, value):
         if min(np.atleast_1d(value), default=0) < 0:
-            raise ValueError("must be >= 0 (one value, or one per bursting unit)")
+            raise InputError("must be >= 0 (one value, or one per bursting unit)")
         return value
 
     @field_validator("preferred_dir")
     @classmethod
     def _direction(cls, value: list) -> list:
         if len(value) != 3 or not any(value):
-            raise ValueError("must be a non-zero [x, y, z] vector")
+            raise InputError("must be a non-zero [x, y, z] vector")
         return value
 
     @field_validator("non_rigid_step_factors")
     @classmethod
     def _step_factors(cls, value: list | None) -> list | None:
         if value is not None and len(value) != 2:
-            raise ValueError("must be null or [above, below]")
+            raise InputError("must be null or [above, below]")
         return value
 
     @model_validator(mode="after")
@@ -229,33 +230,33 @@ class RecordingSectionParams(ParameterSection):
         try:
             dtype = np.dtype(self.dtype)
         except TypeError as error:
-            raise ValueError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
+            raise InputError(f"'{p}dtype' must be a numpy dtype name such as float32 or int16: {error}") from None
         if dtype.kind not in "iuf":
-            raise ValueError(f"'{p}dtype' must be a float or integer dtype, got {self.dtype!r}.")
+            raise InputError(f"'{p}dtype' must be a float or integer dtype, got {self.dtype!r}.")
         if self.adc_bit_depth is not None:
             if dtype.kind == "f":
-                raise ValueError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
+                raise InputError(f"'{p}adc_bit_depth' only applies to integer dtypes; '{p}dtype' is {dtype.name}.")
             lsb = self.lsb or 1
             if lsb * 2 ** self.adc_bit_depth > 2 ** (8 * dtype.itemsize):
-                raise ValueError(f"'{p}adc_bit_depth' = {self.adc_bit_depth} with lsb {lsb:g} does not fit in "
+                raise InputError(f"'{p}adc_bit_depth' = {self.adc_bit_depth} with lsb {lsb:g} does not fit in "
                                  f"{dtype.name}: use fewer bits or a wider dtype.")
         cutoffs = np.atleast_1d(self.filter_cutoff).tolist()
         if len(cutoffs) not in (1, 2) or min(cutoffs) <= 0:
-            raise ValueError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got "
+            raise InputError(f"'{p}filter_cutoff' must be a high-pass cutoff or [low, high] in Hz, got "
                              f"{self.filter_cutoff!r}.")
         if len(cutoffs) == 2 and cutoffs[0] >= cutoffs[1]:
-            raise ValueError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {self.filter_cutoff!r}.")
+            raise InputError(f"'{p}filter_cutoff' must be [low, high] with low < high, got {self.filter_cutoff!r}.")
         if self.fast_drift_min_jump > self.fast_drift_max_jump:
-            raise ValueError(f"'{p}fast_drift_min_jump' must not exceed '{p}fast_drift_max_jump'.")
+            raise InputError(f"'{p}fast_drift_min_jump' must not exceed '{p}fast_drift_max_jump'.")
         times, values = self.external_drift_times, self.external_drift_um
         if (times is None) != (values is None):
-            raise ValueError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
+            raise InputError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
         if times is not None and (len(times) < 1 or len(times) != len(values) or np.any(np.diff(times) <= 0)):
-            raise ValueError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")
+            raise InputError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")
         if self.overlap:
-            raise ValueError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
+            raise InputError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
         if self.extract_waveforms:
-            raise ValueError(f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
+            raise InputError(f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
                              "create_sorting_analyzer(...).compute('waveforms') on the generated recording.")
         return self
 
@@ -276,7 +277,7 @@ class RecordingParameters(ParameterSection):
         return getattr(self.seeds, stage)
 
 
-HEADER = """Parameters of si_recsim ground-truth recordings (si-recsim default-params recordings).
+HEADER = """si_recsim parameters of ground-truth recordings (si-recsim default-params recordings).
 Keys, sections and defaults follow MEArec's recordings_params.yaml, so MEArec parameter files load
 unchanged; keys marked "(si_recsim)" are additions. Start a file from this one and keep only what
 you change: missing keys take these defaults."""

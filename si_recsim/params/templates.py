@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import field_validator, model_validator
 
+from si_recsim.errors import InputError
 from si_recsim.params.common import (
     Flag,
     Integer,
@@ -32,7 +33,7 @@ Pair = list[Number]
 
 def _pair(value: list) -> list:
     if len(value) != 2:
-        raise ValueError("must be a pair [a, b]")
+        raise InputError("must be a pair [a, b]")
     return value
 
 
@@ -88,31 +89,31 @@ class TemplateParameters(ParameterSection):
     @classmethod
     def _models(cls, value):
         if isinstance(value, list) and not value:
-            raise ValueError("must be 'builtin', 'mearec', a folder or a non-empty list of those and built-in names")
+            raise InputError("must be 'builtin', 'mearec', a folder or a non-empty list of those and built-in names")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> TemplateParameters:
         if min(self.target_spikes) < 0 or self.target_spikes[0] >= self.target_spikes[1]:
-            raise ValueError(f"'target_spikes' must be [low, high] with 0 <= low < high, got {self.target_spikes}.")
+            raise InputError(f"'target_spikes' must be [low, high] with 0 <= low < high, got {self.target_spikes}.")
         if min(self.cut_out) < 0 or min(self.weights) < 0 or min(self.beta_distr_params) < 0:
-            raise ValueError("'cut_out', 'weights' and 'beta_distr_params' must not be negative.")
+            raise InputError("'cut_out', 'weights' and 'beta_distr_params' must not be negative.")
         if self.delay >= self.sim_time * 1000:
-            raise ValueError(f"'delay' ({self.delay:g} ms) must be shorter than 'sim_time' ({self.sim_time:g} s).")
+            raise InputError(f"'delay' ({self.delay:g} ms) must be shorter than 'sim_time' ({self.sim_time:g} s).")
         if self.xlim[0] <= 0:
-            raise ValueError(f"'xlim' must be [min, max] distances from the probe plane above 0 um, got {self.xlim}.")
+            raise InputError(f"'xlim' must be [min, max] distances from the probe plane above 0 um, got {self.xlim}.")
         if self.min_drift > self.max_drift:
-            raise ValueError(f"'min_drift' ({self.min_drift:g}) must not exceed 'max_drift' ({self.max_drift:g}).")
+            raise InputError(f"'min_drift' ({self.min_drift:g}) must not exceed 'max_drift' ({self.max_drift:g}).")
         if self.drifting:
             reachable = np.linalg.norm([max(abs(value) for value in limits)
                                         for limits in (self.drift_xlim, self.drift_ylim, self.drift_zlim)])
             if reachable < self.min_drift:
-                raise ValueError(f"'min_drift' ({self.min_drift:g} um) cannot be reached within drift_xlim/ylim/zlim "
+                raise InputError(f"'min_drift' ({self.min_drift:g} um) cannot be reached within drift_xlim/ylim/zlim "
                                  f"(at most {reachable:.1f} um): widen the limits or lower min_drift.")
         return self
 
 
-HEADER = """Parameters of si_recsim template libraries (si-recsim default-params templates).
+HEADER = """si_recsim parameters of template libraries (si-recsim default-params templates).
 Keys and defaults follow MEArec's templates_params.yaml, so MEArec files load unchanged; keys marked
 "(si_recsim)" are additions. Positions use MEArec's frame: x is the distance from the probe plane,
 y runs across and z along the probe."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from si_recsim.errors import InputError
+
 #: Factor of the method of images for contacts on an insulating plane (planar probes, MEArec's
 #: ``mea`` type): an explicit option, never applied implicitly.
 IMAGE_FACTOR_PLANAR = 2.0
@@ -101,7 +103,7 @@ def line_source_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndar
     if out is None:
         matrix = np.empty(shape)
     elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}, got {out.dtype} {out.shape}.")
+        raise InputError(f"out must be a C-contiguous float64 array of shape {shape}, got {out.dtype} {out.shape}.")
     else:
         matrix = out
     # cache-sized tiles of (segments, electrodes): every temporary stays in the CPU cache, several
@@ -161,7 +163,7 @@ def segment_matrix(electrodes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         (n_electrodes, n_segments), mV per nA.
     """
     if method not in ("linesource", "pointsource"):
-        raise ValueError(f"method must be 'linesource' or 'pointsource', got {method!r}.")
+        raise InputError(f"method must be 'linesource' or 'pointsource', got {method!r}.")
     starts, ends = _positions(starts), _positions(ends)
     radius = np.asarray(diameters, dtype=float) / 2.0
     midpoints = (starts + ends) / 2.0 if point_positions is None else _positions(point_positions)
@@ -220,5 +222,5 @@ def _log_ratio(upper: np.ndarray, lower: np.ndarray, radial_squared: np.ndarray)
 def _positions(values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != 3:
-        raise ValueError(f"Positions must be an (n, 3) array in um, got shape {values.shape}.")
+        raise InputError(f"Positions must be an (n, 3) array in um, got shape {values.shape}.")
     return values

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.errors import InputError
+
 
 def point_source_positions(starts: np.ndarray, ends: np.ndarray, somatic: np.ndarray,
                            soma_center: np.ndarray) -> np.ndarray:
@@ -49,12 +51,12 @@ class CellSegments:
         self.neurite_types = np.asarray(self.neurite_types, dtype=np.int32)
         n = len(self.starts)
         if not (self.ends.shape == (n, 3) and self.section_ids.shape == (n,) and self.neurite_types.shape == (n,)):
-            raise ValueError(f"Cell {self.node_id}: starts, ends, section_ids and neurite_types must describe the "
+            raise InputError(f"Cell {self.node_id}: starts, ends, section_ids and neurite_types must describe the "
                              f"same {n} segments.")
         if self.diameters is not None:
             self.diameters = np.asarray(self.diameters, dtype=float).reshape(n)
         if not (np.all(np.isfinite(self.starts)) and np.all(np.isfinite(self.ends))):
-            raise ValueError(f"Cell {self.node_id}: segment coordinates must be finite.")
+            raise InputError(f"Cell {self.node_id}: segment coordinates must be finite.")
 
     @property
     def somatic(self) -> np.ndarray:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingSectionParams
 from si_recsim.probes import mearec_to_si_positions
@@ -201,7 +202,7 @@ def ground_truth_motion(recording):
 
     drift = recording.get_drift_model()
     if drift is None:
-        raise ValueError("This recording does not drift (recordings.drifting is false).")
+        raise InputError("This recording does not drift (recordings.drifting is false).")
     moving = np.flatnonzero(drift.factors != 0)
     positions = drift.unit_positions(drift.times)[moving]
     middle = drift.trajectories[moving, drift.n_steps // 2]

@@ -17,6 +17,8 @@ import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 from spikeinterface.core.core_tools import define_function_from_class
 
+from si_recsim.errors import InputError
+from si_recsim.jobs import exit_with_parent
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
@@ -32,7 +34,7 @@ LIBRARY_ANNOTATION = "template_library_source"
 
 def _library_from_kwargs(template_library, template_library_path) -> TemplateLibrary:
     if (template_library is None) == (template_library_path is None):
-        raise ValueError("Give exactly one of template_library (a name, or arrays) and template_library_path.")
+        raise InputError("Give exactly one of template_library (a name, or arrays) and template_library_path.")
     return load_template_library(template_library_path if template_library_path is not None else template_library)
 
 
@@ -138,7 +140,7 @@ class SimulatedRecording(BaseRecording):
                                  f"{library.num_templates}: give the library the sorting was made with.")
         fs = sampling_frequency(params, library)
         if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
-            raise ValueError(f"The sorting must have one segment at the recording's {fs} Hz.")
+            raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
         frames = [np.asarray(sorting.get_unit_spike_train(unit_id), dtype=np.int64) for unit_id in sorting.unit_ids]
         bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
         engine = build_engine(params, library, frames, template_ids, bursting)
@@ -196,6 +198,7 @@ class SimulatedRecordingSegment(BaseRecordingSegment):
         return self.engine.num_samples
 
     def get_traces(self, start_frame, end_frame, channel_indices):
+        exit_with_parent()  # in a worker of a pool (SpikeInterface's): do not outlive the parent
         traces = self.engine.get_traces(int(start_frame), int(end_frame))
         return traces if channel_indices is None else traces[:, channel_indices]
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from si_recsim.errors import InputError
+
 TOLERANCE = 1e-7
 
 
@@ -84,7 +86,7 @@ def butterworth(cutoff, order: int, sampling_frequency: float, mode: str) -> Lin
     if len(cutoffs) == 2 and cutoffs[1] >= nyquist:
         cutoffs = cutoffs[:1]
     if cutoffs[0] >= nyquist:
-        raise ValueError(
+        raise InputError(
             f"Filter cutoff {cutoffs[0]} Hz is not below the Nyquist frequency {nyquist} Hz: lower "
             "recordings.filter_cutoff or raise recordings.fs."
         )
@@ -99,7 +101,7 @@ def resonant_peak(peak: float, quality: float, sampling_frequency: float) -> Lin
     import scipy.signal
 
     if peak >= sampling_frequency / 2.0:
-        raise ValueError(
+        raise InputError(
             f"recordings.color_peak ({peak} Hz) must be below the Nyquist frequency {sampling_frequency / 2} Hz."
         )
     b, a = scipy.signal.iirpeak(peak, quality, fs=sampling_frequency)

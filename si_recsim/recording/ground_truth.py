@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import yaml
+from probeinterface import Probe
 
+from si_recsim.atomic import atomic_output, check_output
+from si_recsim.errors import InputError
 from si_recsim.library.bank_library import bank_library_spec
 from si_recsim.library.loading import library_reference
+from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.recordings import RecordingParameters, build_params
+from si_recsim.probes import probe_from_name
+from si_recsim.recording.budget import check_recording_budget, check_saving_budget
 from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
@@ -22,7 +26,7 @@ ZARR_SUFFIX = ".zarr"
 def generate_ground_truth(params: dict | RecordingParameters | str | Path | None = None, template_library=None,
                           spike_times: list | None = None, unit_types: list | None = None,
                           seed: int | None = None, probe=None, bank: str | Path = "default",
-                          **overrides) -> tuple[SimulatedRecording, SimulatedSorting]:
+                          allow_large: bool = False, **overrides) -> tuple[SimulatedRecording, SimulatedSorting]:
     """Build a lazy ground-truth recording and its sorting.
 
     Parameters
@@ -48,6 +52,9 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         :mod:`si_recsim.library.bank_library`).
     bank : str | Path, default: "default"
         The cell bank used with ``probe``.
+    allow_large : bool, default: False
+        Skip the check that refuses, before any work, a recording whose spike trains and templates
+        would not fit in memory (:func:`si_recsim.recording.budget.check_recording_budget`).
     **overrides
         Dotted parameter keys, e.g. ``**{"spiketrains.duration": 60}``.
 
@@ -63,7 +70,13 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         overrides["seed"] = seed
     full_params = build_params(params, **overrides)
     if probe is not None and template_library is not None:
-        raise ValueError("Give a probe (templates computed from a cell bank) or a template library, not both.")
+        raise InputError("Give a probe (templates computed from a cell bank) or a template library, not both.")
+    if template_library is None:
+        n_channels = (probe_from_name(probe or DEFAULT_PROBE) if not isinstance(probe, Probe) else probe).get_contact_count()
+    else:
+        n_channels = template_library.num_channels if isinstance(template_library, TemplateLibrary) else 1
+    given = None if spike_times is None else (len(spike_times), sum(len(times) for times in spike_times))
+    check_recording_budget(full_params, n_channels, *(given or (None, None)), allow_large=allow_large)
     if template_library is None:
         probe = DEFAULT_PROBE if probe is None else probe
         n_far = full_params.recordings.far_neurons_n if full_params.recordings.noise_mode == "far-neurons" else 0
@@ -89,14 +102,14 @@ def _unit_types(params: RecordingParameters, spike_times: list | None, unit_type
 
 
 def save_ground_truth(recording, sorting, folder: str | Path, format: str = "binary", overwrite: bool = False,
-                      **job_kwargs):
+                      allow_large: bool = False, **job_kwargs):
     """Write traces, ground-truth sorting (with all properties) and parameters to one folder.
 
     The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
     ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml``
     (the complete parameters with the seeds used).
-    Everything is written to a temporary sibling folder that is renamed at the end, so an
-    interrupted run never leaves a half-written folder.
+    Everything is written through :func:`si_recsim.atomic.atomic_output`: to a temporary sibling folder
+    renamed at the end, so an interrupted run never leaves a half-written folder.
 
     Parameters
     ----------
@@ -105,6 +118,10 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     folder : str | Path
     format : "binary" | "zarr", default: "binary"
     overwrite : bool, default: False
+        Replace an existing folder, only one si_recsim wrote (it holds a ``.si_recsim`` marker); anything
+        else at ``folder`` is refused.
+    allow_large : bool, default: False
+        Skip the check that refuses traces larger than the free disk space.
     **job_kwargs
         SpikeInterface job arguments (``n_jobs``, ``chunk_duration``, ``progress_bar``, ...).
         Without a chunking argument, chunks are whole blocks of the recording's grid, about
@@ -115,29 +132,20 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     folder : Path
     """
     if format not in ("binary", "zarr"):
-        raise ValueError(f"format must be 'binary' or 'zarr', got {format!r}.")
-    folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder} exists: choose another folder or pass overwrite=True.")
+        raise InputError(f"format must be 'binary' or 'zarr', got {format!r}.")
+    folder = check_output(folder, overwrite)
+    check_saving_budget(recording, folder, allow_large)
     params = recording.get_annotation(PARAMS_ANNOTATION)
     chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
     if isinstance(recording, SimulatedRecording) and not chunking & set(job_kwargs):
         job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_output(folder, folder=True, overwrite=overwrite) as temporary:
         suffix = ZARR_SUFFIX if format == "zarr" else ""
         recording.save(format=format, folder=temporary / f"{RECORDING_FOLDER}{suffix}", **job_kwargs)
         sorting_format = "zarr" if format == "zarr" else "numpy_folder"
         sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
         if params is not None:
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
-        if folder.exists():
-            shutil.rmtree(folder)
-        temporary.rename(folder)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
     return folder
 
 

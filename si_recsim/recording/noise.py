@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from si_recsim.errors import InputError
 from si_recsim.recording.filtering import LinearFilter
 from si_recsim.recording.gaussian import fill_standard_normal
 
@@ -52,7 +53,7 @@ class WhiteNoise:
 
     def __init__(self, seed: int, n_channels: int, block_size: int, margin: int):
         if 2 * margin > block_size:
-            raise ValueError(
+            raise InputError(
                 f"The filters need {margin} samples of context but blocks have {block_size}: raise "
                 "recordings.block_duration."
             )
@@ -190,7 +191,7 @@ class FarNeurons:
             mean[channels] += weight * template[0, 0].sum(axis=1)
             variance[channels] += weight * (template[0, 0].astype(float) ** 2).sum(axis=1)
         if np.any(variance <= 0):
-            raise ValueError("far-neurons noise: some channels get no background signal; use a larger far_neurons_n.")
+            raise InputError("far-neurons noise: some channels get no background signal; use a larger far_neurons_n.")
         scale = level / np.sqrt(variance * (1.0 + floor**2))
         injector.templates = [(template * scale[channels, None]).astype(np.float32)
                               for template, channels in zip(injector.templates, injector.channels)]

@@ -16,12 +16,13 @@ from collections import Counter
 
 import numpy as np
 
+from si_recsim.errors import SetupError
 from si_recsim.library.cell_classes import cell_category
 from si_recsim.params.recordings import CellTypeParams, TemplateSelectionParams
 from si_recsim.probes import si_to_mearec_positions
 
 
-class SelectionError(RuntimeError):
+class SelectionError(SetupError):
     """No set of templates satisfies the selection rules."""
 
 

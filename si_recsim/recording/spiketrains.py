@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.params.recordings import SpikeTrainParams
 
 
@@ -90,7 +91,7 @@ def renewal_spike_times(rate: float, t_start: float, t_stop: float, refractory: 
     """
     mean_free = 1.0 / rate - refractory
     if mean_free <= 0:
-        raise ValueError(f"Rate {rate} Hz is impossible with a refractory period of {refractory * 1e3} ms.")
+        raise InputError(f"Rate {rate} Hz is impossible with a refractory period of {refractory * 1e3} ms.")
     # start before t_start so that the train is stationary (in equilibrium) inside the interval
     warmup = 10.0 / rate
     origin = t_start - warmup
@@ -145,19 +146,19 @@ def spike_trains_from_times(times: list, t_start: float, t_stop: float, types: l
     """
     duration = t_stop - t_start
     if duration <= 0:
-        raise ValueError(f"t_stop ({t_stop}) must be larger than t_start ({t_start}).")
+        raise InputError(f"t_stop ({t_stop}) must be larger than t_start ({t_start}).")
     cleaned = []
     for index, unit_times in enumerate(times):
         unit_times = np.sort(np.asarray(unit_times, dtype=float))
         if unit_times.size and (unit_times[0] < t_start or unit_times[-1] >= t_stop):
-            raise ValueError(
+            raise InputError(
                 f"Spike train {index} has spikes outside [{t_start}, {t_stop}) s: crop it or change the duration."
             )
         cleaned.append(unit_times)
     rates = np.array([len(unit_times) / duration for unit_times in cleaned])
     types = np.asarray(types if types is not None else ["E"] * len(cleaned), dtype="U1")
     if len(types) != len(cleaned):
-        raise ValueError(f"Got {len(types)} types for {len(cleaned)} spike trains: give one 'E' or 'I' per train.")
+        raise InputError(f"Got {len(types)} types for {len(cleaned)} spike trains: give one 'E' or 'I' per train.")
     return SpikeTrains(times=cleaned, rates=rates, types=types, t_start=t_start, t_stop=t_stop)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.physics import line_source_matrix, point_source_matrix
 from si_recsim.physics.segments import CellSegments
 from si_recsim.sonata.electrodes import Electrode
@@ -60,7 +61,7 @@ def csd_arrays(electrodes: list[Electrode], array_indices: list[str] | None = No
 def _array_geometry(positions: np.ndarray) -> tuple[np.ndarray, float]:
     """Axis (first principal component) of an electrode array and half its mean spacing along it."""
     if len(positions) < 2:
-        raise ValueError("ObjectiveCSD_Plane and ObjectiveCSD_Disk electrodes need an array of at least two "
+        raise InputError("ObjectiveCSD_Plane and ObjectiveCSD_Disk electrodes need an array of at least two "
                          "electrodes (the array's axis defines their orientation).")
     centred = positions - positions.mean(axis=0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
@@ -86,7 +87,7 @@ def _four_sphere(electrode: np.ndarray, midpoints: np.ndarray, name: str) -> np.
 
     centre = midpoints.mean(axis=0)
     if np.linalg.norm(centre) >= FOUR_SPHERE_RADII[0]:
-        raise ValueError(f"A cell at {centre} um lies outside the brain sphere of the four-sphere model (radius "
+        raise InputError(f"A cell at {centre} um lies outside the brain sphere of the four-sphere model (radius "
                          f"{FOUR_SPHERE_RADII[0]} um around the origin): place the circuit inside it.")
     model = FourSphereVolumeConductor(electrode, radii=list(FOUR_SPHERE_RADII), sigmas=list(FOUR_SPHERE_SIGMAS))
     unit_dipoles = model.get_dipole_potential(np.eye(3), centre)[0]
@@ -125,7 +126,7 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
         DipoleReciprocity electrodes.
     """
     if units not in UNITS:
-        raise ValueError(f"units must be one of {list(UNITS)}, got {units!r}.")
+        raise InputError(f"units must be one of {list(UNITS)}, got {units!r}.")
     somatic = np.concatenate([cell.somatic for cell in cells])
     starts = np.concatenate([cell.starts for cell in cells])
     ends = np.concatenate([cell.ends for cell in cells])
@@ -175,7 +176,7 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
         elif electrode.type in ("Reciprocity", "DipoleReciprocity"):
             field = (lead_fields or {}).get(index)
             if field is None:
-                raise ValueError(f"Electrode '{electrode.name}' ({electrode.type}) has no lead-field file.")
+                raise InputError(f"Electrode '{electrode.name}' ({electrode.type}) has no lead-field file.")
             if electrode.type == "Reciprocity":
                 result[:, index] = field.potential_at(midpoints)
                 continue
@@ -187,5 +188,5 @@ def batch_coefficients(cells: list[CellSegments], electrodes: list[Electrode], s
             for low, high in zip(bounds[:-1], bounds[1:]):
                 result[low:high, index] = _four_sphere(point[None], midpoints[low:high], electrode.name) * UNITS[units]
         else:
-            raise ValueError(f"Electrode '{electrode.name}' has unknown type {electrode.type}.")
+            raise InputError(f"Electrode '{electrode.name}' has unknown type {electrode.type}.")
     return result

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.errors import InputError
+
 TYPES = ("LineSource", "PointSource", "Reciprocity", "DipoleReciprocity", "ObjectiveCSD_Sphere",
          "ObjectiveCSD_Disk", "ObjectiveCSD_Plane", "FourSphere")
 _OLD_CSD_ARITY = {"ObjectiveCSD_Sphere": (1, 1), "ObjectiveCSD_Disk": (1, 2), "ObjectiveCSD_Plane": (1, 1)}
 
 
-class ElectrodeError(ValueError):
+class ElectrodeError(InputError):
     """An electrode table row is invalid."""
 
 
@@ -77,6 +79,9 @@ def make_electrode(record: dict, row: str) -> Electrode:
         raise ElectrodeError(f"{row}: the electrode has no name.")
     if "/" in name:
         raise ElectrodeError(f"{row}: electrode name '{name}' contains '/', which would nest HDF5 groups; rename it.")
+    if name in (".", "..") or any(ord(character) < 32 or ord(character) == 127 for character in name):
+        raise ElectrodeError(f"{row}: electrode name {name!r} cannot name an HDF5 group (it is '.' or '..' or holds "
+                             "control characters such as NUL); rename it.")
     try:
         position = tuple(float(record[axis]) for axis in ("x", "y", "z"))
     except KeyError as missing:
@@ -115,12 +120,17 @@ def read_electrodes_csv(file_path: str | Path) -> list[Electrode]:
     """Electrodes from a CSV with header ``name,x,y,z,layer,region,type`` (optional ``radius``,
     ``thickness``; the first column may be an unnamed index holding the names)."""
     file_path = Path(file_path)
-    with file_path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            raise ElectrodeError(f"{file_path} is empty: write a header name,x,y,z,layer,region,type.")
-        fields = [field.strip() for field in reader.fieldnames]
-        rows = list(reader)
+    with file_path.open(newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is accepted
+        try:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None:
+                raise ElectrodeError(f"{file_path} is empty: write a header name,x,y,z,layer,region,type.")
+            fields = [field.strip() for field in reader.fieldnames]
+            rows = list(reader)
+        except UnicodeDecodeError as error:
+            raise ElectrodeError(f"{file_path} is not UTF-8 text (byte {error.start}): save it as UTF-8.") from None
+        except csv.Error as error:
+            raise ElectrodeError(f"{file_path} is not a readable CSV table ({error}).") from None
     if "name" not in fields and fields[0] == "":
         fields[0] = "name"
     missing = [key for key in ("name", "x", "y", "z") if key not in fields]
@@ -137,7 +147,12 @@ def read_electrodes_json(file_path: str | Path) -> list[Electrode]:
     """Electrodes from BlueRecording's JSON (a list of objects with name, x, y, z, type, layer, region,
     radius, thickness)."""
     file_path = Path(file_path)
-    records = json.loads(file_path.read_text())
+    try:
+        records = json.loads(file_path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise ElectrodeError(f"{file_path} is not UTF-8 text (byte {error.start}): save it as UTF-8.") from None
+    except json.JSONDecodeError as error:
+        raise ElectrodeError(f"{file_path} is not valid JSON: {error}.") from None
     if not isinstance(records, list):
         raise ElectrodeError(f"{file_path} must hold a JSON list of electrodes.")
     return validate_electrodes([make_electrode(record, f"{file_path.name} item {index}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.sonata.coefficients import batch_coefficients
 from si_recsim.sonata.electrodes import Electrode, validate_electrodes
@@ -26,9 +27,9 @@ def _sigmas(sigma, n_electrodes: int) -> np.ndarray:
     if values.size == 1:
         values = np.full(n_electrodes, values[0])
     if values.size != n_electrodes:
-        raise ValueError(f"Give one conductivity, or one per electrode ({n_electrodes}); got {values.size}.")
+        raise InputError(f"Give one conductivity, or one per electrode ({n_electrodes}); got {values.size}.")
     if np.any(~np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"Conductivities must be positive, in S/m; got {values.tolist()}.")
+        raise InputError(f"Conductivities must be positive, in S/m; got {values.tolist()}.")
     return values
 
 
@@ -36,7 +37,7 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
                           sigma=DEFAULT_SIGMA, units: str = "V/nA", with_neurite_types: bool = False,
                           array_indices: list[str] | None = None, lead_fields: list | None = None,
                           progress_bar: bool = False, n_jobs: int | float | None = None, mpi: bool = False,
-                          cells_per_batch: int = CELLS_PER_BATCH) -> Path | None:
+                          cells_per_batch: int = CELLS_PER_BATCH, overwrite: bool = False) -> Path | None:
     """Compute coefficients for every compartment and electrode and write the electrodes file.
 
     Parameters
@@ -69,6 +70,8 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
         path, the others None.
     cells_per_batch : int, default: 512
         Cells loaded and computed at once (bounds memory).
+    overwrite : bool, default: False
+        Replace an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
 
     Returns
     -------
@@ -79,7 +82,7 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
     sigmas = _sigmas(sigma, len(electrodes))
     fields = _lead_fields(electrodes, lead_fields or [])
     if int(cells_per_batch) < 1:
-        raise ValueError(f"cells_per_batch must be at least 1, got {cells_per_batch}.")
+        raise InputError(f"cells_per_batch must be at least 1, got {cells_per_batch}.")
     sources = {population: as_source(cells) for population, cells in populations.items()}
     task = _BatchTask(electrodes, sigmas, units, array_indices, fields)
     batches = {population: source_batches(source, int(cells_per_batch)) for population, source in sources.items()}
@@ -91,9 +94,9 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
         communicator = MPI.COMM_WORLD
         if communicator.Get_size() > 1:
             return write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
-                                  progress_bar)
+                                  progress_bar, overwrite)
     return write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar,
-                  _local_blocks(task, n_jobs))
+                        _local_blocks(task, n_jobs), overwrite)
 
 
 class _BatchTask:
@@ -137,6 +140,6 @@ def _lead_fields(electrodes: list[Electrode], files: list) -> dict:
     needing = [index for index, electrode in enumerate(electrodes)
                if electrode.type in ("Reciprocity", "DipoleReciprocity")]
     if len(files) != len(needing):
-        raise ValueError(f"{len(needing)} Reciprocity/DipoleReciprocity electrodes need one lead-field file each, in "
+        raise InputError(f"{len(needing)} Reciprocity/DipoleReciprocity electrodes need one lead-field file each, in "
                          f"table order; got {len(files)} (--lead-field).")
     return {index: LeadField(path) for index, path in zip(needing, files)}

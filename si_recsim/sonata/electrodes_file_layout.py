@@ -28,11 +28,12 @@ from si_recsim.atomic import atomic_h5
 from si_recsim.sonata.electrodes import Electrode
 
 
-def write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks) -> Path:
+def write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks,
+                 overwrite: bool = False) -> Path:
     """Write the file from ``blocks(batches[population])``, an iterator of computed batches in order."""
     from tqdm.auto import tqdm
 
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         for population, source in sources.items():
             factors, types = create_population(file, population, source.node_ids, len(electrodes), with_neurite_types)
             counts = []

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from si_recsim.atomic import atomic_h5
+from si_recsim.errors import InputError
 from si_recsim.physics.segments import CellSegments
 
 
@@ -71,7 +72,7 @@ def as_source(cells) -> CellSource:
     cells = list(cells)
     source = CellList(cells)
     if len(source.node_ids) != len(cells):
-        raise ValueError("A population lists a node id twice; give each cell once.")
+        raise InputError("A population lists a node id twice; give each cell once.")
     return source
 
 
@@ -85,7 +86,7 @@ GEOMETRY_KEYS = ("starts", "ends", "section_ids", "neurite_types")
 
 
 def write_geometry(populations: dict, file_path: str | Path, cells_per_batch: int = 512,
-                   progress_bar: bool = False) -> Path:
+                   progress_bar: bool = False, overwrite: bool = False) -> Path:
     """Write cells' segments to a geometry file (rows ordered per cell, cells by node id).
 
     Parameters
@@ -96,10 +97,12 @@ def write_geometry(populations: dict, file_path: str | Path, cells_per_batch: in
     cells_per_batch : int, default: 512
         Cells in memory at once.
     progress_bar : bool, default: False
+    overwrite : bool, default: False
+        Replace an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
     """
     from tqdm.auto import tqdm
 
-    with atomic_h5(file_path) as file:
+    with atomic_h5(file_path, overwrite=overwrite) as file:
         for population, cells in populations.items():
             source = as_source(cells)
             group = file.create_group(population)
@@ -146,7 +149,7 @@ class GeometryFileCells:
         self.file_path, self.population = Path(file_path), population
         with h5py.File(self.file_path, "r") as file:
             if population not in file:
-                raise ValueError(f"{file_path} has no population {population!r}; it has {sorted(file)}.")
+                raise InputError(f"{file_path} has no population {population!r}; it has {sorted(file)}.")
             stored_ids = file[population]["node_ids"][()].astype(np.int64)
             self._offsets = file[population]["offsets"][()].astype(np.int64)
         self._order = np.argsort(stored_ids, kind="stable")  # file position of each sorted id
@@ -158,7 +161,7 @@ class GeometryFileCells:
         found = np.searchsorted(self.node_ids, node_ids)
         if np.any(found >= len(self.node_ids)) or np.any(self.node_ids[np.minimum(found, len(self.node_ids) - 1)]
                                                           != node_ids):
-            raise ValueError(f"{self.file_path} population {self.population} lacks some of nodes {node_ids[:10]}.")
+            raise InputError(f"{self.file_path} population {self.population} lacks some of nodes {node_ids[:10]}.")
         positions = self._order[found]
         return _GeometryFileBatch(self.file_path, self.population, node_ids, positions, self._offsets[positions],
                                   self._offsets[positions + 1])

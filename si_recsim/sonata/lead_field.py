@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from si_recsim.errors import InputError
+
 POTENTIAL = "EM Potential(x,y,z,f0)"
 FIELD = "EM E(x,y,z,f0)"
 
@@ -33,7 +35,7 @@ class LeadField:
             raise FileNotFoundError(f"Lead-field file {self.file_path} does not exist.")
         with h5py.File(self.file_path, "r") as file:
             if "CurrentApplied" not in file or "Meshes" not in file or "FieldGroups" not in file:
-                raise ValueError(f"{self.file_path} is not a Sim4Life lead-field export (CurrentApplied, Meshes, "
+                raise InputError(f"{self.file_path} is not a Sim4Life lead-field export (CurrentApplied, Meshes, "
                                  "FieldGroups).")
             self.current_applied = float(np.asarray(file["CurrentApplied"][()]).ravel()[0])
             mesh = file["Meshes"][next(iter(file["Meshes"]))]
@@ -56,7 +58,7 @@ class LeadField:
             outside |= (points[:, axis] < coordinates[0]) | (points[:, axis] > coordinates[-1])
         if np.any(outside):
             extent = [(coordinates[0] * 1e6, coordinates[-1] * 1e6) for coordinates in grid_axes]
-            raise ValueError(f"{outside.sum()} compartments lie outside the {what} grid of {self.file_path.name} "
+            raise InputError(f"{outside.sum()} compartments lie outside the {what} grid of {self.file_path.name} "
                              f"(extent in um: {extent}), e.g. at {positions_um[np.flatnonzero(outside)[0]]}: use a "
                              "lead field that covers the circuit.")
         return RegularGridInterpolator(grid_axes, values, method="linear")(points)
@@ -64,13 +66,13 @@ class LeadField:
     def potential_at(self, positions_um: np.ndarray) -> np.ndarray:
         """Potential per unit applied current at positions (µm)."""
         if self.potential is None:
-            raise ValueError(f"{self.file_path} has no '{POTENTIAL}' field: Reciprocity needs the potential.")
+            raise InputError(f"{self.file_path} has no '{POTENTIAL}' field: Reciprocity needs the potential.")
         return self._interpolate(self.axes, self.potential, positions_um, "potential") / self.current_applied
 
     def field_at(self, position_um: np.ndarray) -> np.ndarray:
         """E field per unit applied current at one position (µm), from the staggered component grids."""
         if any(component is None for component in self.field):
-            raise ValueError(f"{self.file_path} has no '{FIELD}' field: DipoleReciprocity needs the E field.")
+            raise InputError(f"{self.file_path} has no '{FIELD}' field: DipoleReciprocity needs the E field.")
         centres = [(axis[1:] + axis[:-1]) / 2.0 for axis in self.axes]
         values = []
         for index, component in enumerate(self.field):

@@ -9,21 +9,21 @@ Then either
   added by rank 0 alone afterwards; or
 * **gather** (the plain h5py wheel): rank 0 gathers the blocks and writes them.
 
-Rank 0 renames the temporary file when every rank has finished. An error on any rank aborts the
-whole MPI job (``MPI_Abort``) after printing it, instead of leaving the other ranks waiting in a
-collective call; the output path is then never written.
+Rank 0 owns the temporary file (:func:`si_recsim.atomic.atomic_output`) and publishes it when every
+rank has finished. An error on any rank aborts the whole MPI job (``MPI_Abort``) after printing it,
+instead of leaving the other ranks waiting in a collective call; the output path is then never written.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import h5py
 
+from si_recsim.atomic import atomic_output, mark_h5
 from si_recsim.sonata.electrodes_file_layout import create_population, write_blocks, write_electrode_groups, write_offsets
 
 
@@ -33,14 +33,14 @@ def mpi_write_mode() -> str:
 
 
 def write_with_mpi(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
-                   progress_bar) -> Path | None:
+                   progress_bar, overwrite: bool = False) -> Path | None:
     """Write with every rank of ``communicator``; rank 0 returns the path, the others None."""
     with _abort_on_error(communicator):
         if mpi_write_mode() == "MPI-IO":
             return _write_with_mpi_io(communicator, sources, batches, task, Path(file_path), with_neurite_types,
-                                      electrodes, progress_bar)
+                                      electrodes, progress_bar, overwrite)
         return _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes,
-                               progress_bar)
+                               progress_bar, overwrite)
 
 
 @contextmanager
@@ -65,7 +65,8 @@ def _rounds(communicator, population_batches: list, task):
         yield block
 
 
-def _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar):
+def _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar,
+                    overwrite):
     rank = communicator.Get_rank()
 
     def blocks(population_batches):
@@ -80,24 +81,35 @@ def _write_gathered(communicator, sources, batches, task, file_path, with_neurit
                 pass
         communicator.Barrier()
         return None
-    path = write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks)
+    path = write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks, overwrite)
     communicator.Barrier()
     return path
 
 
 def _write_with_mpi_io(communicator, sources, batches, task, file_path: Path, with_neurite_types, electrodes,
-                       progress_bar):
+                       progress_bar, overwrite):
+    with ExitStack() as stack:  # rank 0 owns the temporary (atomic_output) and publishes it
+        rank = communicator.Get_rank()
+        temporary = stack.enter_context(atomic_output(file_path, overwrite=overwrite)) if rank == 0 else None
+        temporary = communicator.bcast(temporary, root=0)
+        _write_rows(communicator, sources, batches, task, temporary, with_neurite_types, len(electrodes),
+                    progress_bar)
+        if rank == 0:  # the file is closed by every rank here
+            with h5py.File(temporary, "a") as file:
+                mark_h5(file)
+                write_electrode_groups(file, electrodes, list(sources))
+    communicator.Barrier()
+    return file_path if rank == 0 else None
+
+
+def _write_rows(communicator, sources, batches, task, temporary: Path, with_neurite_types, n_electrodes: int,
+                progress_bar) -> None:
     from tqdm.auto import tqdm
 
     rank = communicator.Get_rank()
-    temporary = file_path.with_name(f".{file_path.name}.tmp")
-    if rank == 0:
-        file_path.parent.mkdir(parents=True, exist_ok=True)
-    communicator.Barrier()
     with h5py.File(temporary, "w", driver="mpio", comm=communicator) as file:
         for population, source in sources.items():
-            factors, types = create_population(file, population, source.node_ids, len(electrodes),
-                                               with_neurite_types)
+            factors, types = create_population(file, population, source.node_ids, n_electrodes, with_neurite_types)
             counts = []
             rounds = _rounds(communicator, batches[population], task)
             for block in tqdm(rounds, total=-(-len(batches[population]) // communicator.Get_size()),
@@ -114,9 +126,3 @@ def _write_with_mpi_io(communicator, sources, batches, task, file_path: Path, wi
                         types[low: low + rows[rank]] = block.neurite_types
                 counts.extend(part for part in shared if part is not None)
             write_offsets(file, population, source.node_ids, counts)
-    if rank == 0:  # the file is closed by every rank here
-        with h5py.File(temporary, "a") as file:
-            write_electrode_groups(file, electrodes, list(sources))
-        os.replace(temporary, file_path)
-    communicator.Barrier()
-    return file_path if rank == 0 else None

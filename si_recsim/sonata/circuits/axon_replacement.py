@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.sonata.circuits.morphology import AXON, NeuronMorphology
 
 STUB_LENGTH = 30.0  # µm, each of the two stub sections
@@ -37,7 +38,7 @@ def replaced_axon_path(morphology: NeuronMorphology, points: list, soma: np.ndar
     leaves = np.flatnonzero((morphology.types == AXON) & ~np.isin(np.arange(morphology.n_sections),
                                                                      morphology.parents))
     if leaves.size == 0:
-        raise ValueError(f"{morphology.path.name} has no axon to lay the replaced axon along; use "
+        raise InputError(f"{morphology.path.name} has no axon to lay the replaced axon along; use "
                          "replace_axons=False (--no-replace-axons) for cells without an axon.")
     best, best_length = None, -1.0
     for leaf in leaves:
@@ -87,7 +88,7 @@ def stub_boundaries(path: np.ndarray, arc: np.ndarray, kind: str, n_segments: in
         if inside.size == 1:
             inside = np.array([inside[0] - 1, inside[0]])
     else:
-        raise ValueError(f"kind must be 'stub1', 'stub2' or 'myelin', got {kind!r}.")
+        raise InputError(f"kind must be 'stub1', 'stub2' or 'myelin', got {kind!r}.")
     fractions = (arc[inside] - start) / length
     targets = np.arange(n_segments + 1) / n_segments
     return np.column_stack([_interpolate(targets, fractions, path[inside, axis]) for axis in range(3)])

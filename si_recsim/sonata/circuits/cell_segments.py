@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.physics.segments import CellSegments
 from si_recsim.sonata.circuits.axon_replacement import replaced_axon_path, stub_boundaries
 from si_recsim.sonata.circuits.discretisation import Layout
@@ -44,16 +45,16 @@ def cell_segments(node_id: int, morphology: NeuronMorphology, position: np.ndarr
             boundaries, kind = np.repeat(position[None], n_segments + 1, axis=0), 0
         elif replace_axons and (section_id in (1, 2) or section_id > morphology.n_sections):
             if section_id > morphology.n_sections + 1:
-                raise ValueError(_beyond(node_id, morphology, section_id))
+                raise InputError(_beyond(node_id, morphology, section_id))
             if path is None:
                 path = replaced_axon_path(morphology, placed, position)
             stub = {1: "stub1", 2: "stub2"}.get(section_id, "myelin")
             boundaries = stub_boundaries(*path, stub, n_segments)
             kind = MYELIN if stub == "myelin" else AXON
         elif section_id > morphology.n_sections:
-            raise ValueError(_beyond(node_id, morphology, section_id))
+            raise InputError(_beyond(node_id, morphology, section_id))
         elif replace_axons and section_id <= n_axon:
-            raise ValueError(f"Node {node_id}: section id {section_id} is a reconstructed axon section, which axon "
+            raise InputError(f"Node {node_id}: section id {section_id} is a reconstructed axon section, which axon "
                              "replacement removes; the layout comes from a simulation without it: use "
                              "replace_axons=False (--no-replace-axons).")
         else:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.physics.segments import CellSegments
 from si_recsim.sonata.circuits.cell_segments import cell_segments
 from si_recsim.sonata.circuits.discretisation import ReportDiscretisation, RuleDiscretisation
@@ -46,7 +47,7 @@ class CircuitCells:
         self.paths = resolve_config(config)
         populations = biophysical_populations(self.paths.circuit_config)
         if population not in populations:
-            raise ValueError(f"{config} has no biophysical population {population!r}; it has {populations}.")
+            raise InputError(f"{config} has no biophysical population {population!r}; it has {populations}.")
         self.population = population
         self.node_ids = select_node_ids(self.paths, population, node_set, node_ids)
         self.discretisation = ReportDiscretisation(report, population) if report is not None \
@@ -89,7 +90,7 @@ def circuit_populations(config: str | Path, populations: list[str] | None = None
     names = populations or available
     unknown = sorted(set(names) - set(available))
     if unknown:
-        raise ValueError(f"{config} has no biophysical population(s) {unknown}; it has {available}.")
+        raise InputError(f"{config} has no biophysical population(s) {unknown}; it has {available}.")
     result = {}
     for name in names:
         report = reports.get(name) if isinstance(reports, dict) else reports
@@ -97,5 +98,5 @@ def circuit_populations(config: str | Path, populations: list[str] | None = None
         if len(cells.node_ids):
             result[name] = cells
     if not result:
-        raise ValueError(f"No cells of {names} in node set {node_set or paths.node_set!r}.")
+        raise InputError(f"No cells of {names} in node set {node_set or paths.node_set!r}.")
     return result

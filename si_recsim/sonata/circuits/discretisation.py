@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.errors import InputError
 from si_recsim.sonata.circuits.morphology import AXON, NeuronMorphology
 
 
@@ -43,12 +44,12 @@ class RuleDiscretisation:
 
     def __post_init__(self):
         if not self.segment_length > 0:
-            raise ValueError(f"segment_length must be positive (µm), got {self.segment_length}.")
+            raise InputError(f"segment_length must be positive (µm), got {self.segment_length}.")
         for name in ("soma_segments", "stub_segments"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+                raise InputError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if int(self.myelin_segments) < 0:
-            raise ValueError(f"myelin_segments must be 0 (no myelin) or more, got {self.myelin_segments}.")
+            raise InputError(f"myelin_segments must be 0 (no myelin) or more, got {self.myelin_segments}.")
 
     def layouts(self, node_ids: np.ndarray, morphologies: list[NeuronMorphology],
                 replace_axons: bool) -> list[Layout]:
@@ -81,7 +82,7 @@ class ReportDiscretisation:
             raise FileNotFoundError(f"Compartment report {report_path} does not exist.")
         reader = libsonata.ElementReportReader(str(self.report_path))
         if population not in reader.get_population_names():
-            raise ValueError(f"Report {report_path} has no population {population!r}; it has "
+            raise InputError(f"Report {report_path} has no population {population!r}; it has "
                              f"{sorted(reader.get_population_names())}. Use a report of the same circuit.")
         self.node_ids = np.sort(np.asarray(reader[population].get_node_ids(), dtype=np.int64))
 
@@ -91,7 +92,7 @@ class ReportDiscretisation:
 
         missing = np.setdiff1d(node_ids, self.node_ids)
         if missing.size:
-            raise ValueError(f"Report {self.report_path.name} does not cover node(s) {missing[:10].tolist()} of "
+            raise InputError(f"Report {self.report_path.name} does not cover node(s) {missing[:10].tolist()} of "
                              f"population {self.population}; use a report of all the cells, or the length rule.")
         reader = libsonata.ElementReportReader(str(self.report_path))[self.population]
         mapping = np.asarray(reader.get_node_id_element_id_mapping(

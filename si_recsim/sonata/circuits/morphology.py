@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from si_recsim.errors import InputError
+
 AXON, BASAL, APICAL, MYELIN = 1, 2, 3, 6  # neurite type codes (neurodamus' SECTION_TYPES index)
 _MORPHIO_TYPES = {"axon": AXON, "basal_dendrite": BASAL, "apical_dendrite": APICAL}
 
@@ -61,13 +63,13 @@ def load_morphology(path: str | Path) -> NeuronMorphology:
     try:
         morphology = morphio.Morphology(str(path), options=morphio.Option.nrn_order)
     except morphio.MorphioError as error:
-        raise ValueError(f"MorphIO cannot read {path}: {error}") from error
+        raise InputError(f"MorphIO cannot read {path}: {error}") from error
     sections = morphology.sections
     types = []
     for section in sections:
         name = section.type.name
         if name not in _MORPHIO_TYPES:
-            raise ValueError(f"{path}: section {section.id} has type {name}; only axon, basal and apical "
+            raise InputError(f"{path}: section {section.id} has type {name}; only axon, basal and apical "
                              "dendrites map to neurodamus sections.")
         types.append(_MORPHIO_TYPES[name])
     return NeuronMorphology(points=[np.asarray(section.points, dtype=float) for section in sections],

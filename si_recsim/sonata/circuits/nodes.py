@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from si_recsim.errors import InputError
+
 _QUATERNION = ("orientation_x", "orientation_y", "orientation_z", "orientation_w")
 _EULER = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 # morphology format → (alternate_morphologies key, extension); the first existing one is used
@@ -34,7 +36,7 @@ def resolve_config(config_path: str | Path) -> CircuitPaths:
     try:
         content = json.loads(config_path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{config_path} is not a JSON SONATA config: {error}") from error
+        raise InputError(f"{config_path} is not a JSON SONATA config: {error}") from error
     if "networks" in content:
         circuit = libsonata.CircuitConfig.from_file(str(config_path))
         return CircuitPaths(config_path, _path_or_none(circuit.node_sets_path), None)
@@ -46,7 +48,7 @@ def resolve_config(config_path: str | Path) -> CircuitPaths:
         circuit = libsonata.CircuitConfig.from_file(str(circuit_path))
         node_sets = _path_or_none(simulation.node_sets_file) or _path_or_none(circuit.node_sets_path)
         return CircuitPaths(circuit_path, node_sets, simulation.node_set or None)
-    raise ValueError(f"{config_path} is neither a SONATA circuit config (no 'networks') nor a simulation "
+    raise InputError(f"{config_path} is neither a SONATA circuit config (no 'networks') nor a simulation "
                      "config (no 'network' or 'run').")
 
 
@@ -74,17 +76,17 @@ def select_node_ids(paths: CircuitPaths, population: str, node_set: str | None =
         node_ids = np.unique(np.asarray(node_ids, dtype=np.int64))
         bad = node_ids[(node_ids < 0) | (node_ids >= nodes.size)]
         if bad.size:
-            raise ValueError(f"Population {population} has {nodes.size} nodes (ids 0-{nodes.size - 1}); "
+            raise InputError(f"Population {population} has {nodes.size} nodes (ids 0-{nodes.size - 1}); "
                              f"{bad[:10].tolist()} do not exist.")
         return node_ids
     node_set = node_set or paths.node_set
     if node_set is None:
         return np.arange(nodes.size, dtype=np.int64)
     if paths.node_sets_file is None:
-        raise ValueError(f"Node set {node_set!r} asked for, but the config names no node sets file.")
+        raise InputError(f"Node set {node_set!r} asked for, but the config names no node sets file.")
     node_sets = libsonata.NodeSets.from_file(str(paths.node_sets_file))
     if node_set not in node_sets.names:
-        raise ValueError(f"Node set {node_set!r} is not in {paths.node_sets_file}; it has "
+        raise InputError(f"Node set {node_set!r} is not in {paths.node_sets_file}; it has "
                          f"{sorted(node_sets.names)}.")
     return np.asarray(node_sets.materialize(node_set, nodes).flatten(), dtype=np.int64)
 
@@ -110,7 +112,7 @@ def node_placements(circuit_config: Path, population: str, node_ids: np.ndarray,
     names = nodes.attribute_names
     missing = {"x", "y", "z", "morphology"} - names
     if missing:
-        raise ValueError(f"Population {population} has no {sorted(missing)} attribute(s); a biophysical "
+        raise InputError(f"Population {population} has no {sorted(missing)} attribute(s); a biophysical "
                          "population needs positions and morphology names.")
     positions = np.column_stack([nodes.get_attribute(axis, selection) for axis in "xyz"]).astype(float)
     if set(_QUATERNION) <= names:
@@ -135,13 +137,13 @@ def _morphology_folders(circuit, population: str, morphology_format: str | None)
     folders = []
     for name in formats:
         if name not in MORPHOLOGY_FORMATS:
-            raise ValueError(f"morphology_format must be one of {list(MORPHOLOGY_FORMATS)}, got {name!r}.")
+            raise InputError(f"morphology_format must be one of {list(MORPHOLOGY_FORMATS)}, got {name!r}.")
         key, extension = MORPHOLOGY_FORMATS[name]
         folder = alternates.get(key) if key else properties.morphologies_dir
         if folder:
             folders.append((Path(folder), extension))
     if not folders:
-        raise ValueError(f"Population {population} declares no morphology folder"
+        raise InputError(f"Population {population} declares no morphology folder"
                          f"{'' if not morphology_format else ' for format ' + morphology_format}.")
     return folders
 
