@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "si_recsim"
 # a subpackage may import only from itself and from the layers before its own
 LAYERS = [
     {"version", "errors"},
-    {"atomic", "jobs", "probes", "params", "resources"},
+    {"atomic", "jobs", "probes", "params", "resources", "h5_input"},
     {"physics"},
     {"library"},
     {"biophysics", "recording", "sonata"},

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
-
 from si_recsim.atomic import check_output
 from si_recsim.errors import InputError
+from si_recsim.h5_input import open_h5
 
 RECORDING_FORMATS = ("mearec", "binary", "zarr")
 LIBRARY_FORMATS = ("library", "mearec-templates")
@@ -22,18 +21,13 @@ def input_kind(path: str | Path) -> str:
         if any((path / name).exists() for name in ("recording", "recording.zarr")):
             return "ground-truth"
         raise InputError(f"{path} is not a ground-truth folder (recording/ and sorting/ from si-recsim).")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist.")
-    try:
-        with h5py.File(path, "r") as file:
-            if "recordings" in file and "spiketrains" in file:
-                return "mearec-recording"
-            if "templates" in file:
-                return "library"
-            if "report" in file:
-                return "sonata-lfp-report"
-    except OSError:
-        pass
+    with open_h5(path, "a MEArec recording, a template library or a SONATA LFP report") as file:
+        if "recordings" in file and "spiketrains" in file:
+            return "mearec-recording"
+        if "templates" in file:
+            return "library"
+        if "report" in file:
+            return "sonata-lfp-report"
     raise InputError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
                      "ground-truth folder.")
 

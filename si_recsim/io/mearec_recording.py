@@ -23,6 +23,7 @@ from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
+from si_recsim.h5_input import checked_array, checked_dataset, open_h5, positive_number, read_dataset
 from si_recsim.library.mearec_templates import read_h5_tree, si_to_mearec_rotations, write_h5_tree
 from si_recsim.probes import (
     mearec_electrodes_info,
@@ -41,20 +42,39 @@ def _version_tuple(text: str) -> tuple:
     return tuple(int(part) for part in str(text).split(".")[:3] if part.isdigit())
 
 
-def _open_checked(file_path: Path) -> h5py.File:
-    file = h5py.File(file_path, "r")
-    version = file.attrs.get("mearec_version", "1.4.0")
-    version = version.decode() if isinstance(version, bytes) else str(version)
-    missing = [key for key in ("recordings", "channel_positions", "info/recordings", "info/electrodes")
-               if key not in file]
-    if missing:
+WHAT = "a MEArec recording file"
+
+
+def _open_checked(file_path: Path) -> tuple[h5py.File, dict]:
+    """The file, open, and its ``info`` tree, after checking what the readers rely on: traces numeric
+    (n_samples, n_channels) and readable to their end, positions (n_channels, 3), a positive ``fs``,
+    integer-named units with numeric 1-D spike times."""
+    file = open_h5(file_path, WHAT)
+    try:
+        version = file.attrs.get("mearec_version", "1.4.0")
+        version = version.decode() if isinstance(version, bytes) else str(version)
+        missing = [key for key in ("recordings", "channel_positions", "info/recordings", "info/electrodes")
+                   if key not in file]
+        if missing:
+            raise InputError(f"{file_path} is not {WHAT}: missing {missing}.")
+        if _version_tuple(version) < MINIMUM_VERSION:
+            raise InputError(f"{file_path} was written by MEArec {version}; files older than 1.5 store traces "
+                             "channel-major and are not supported: convert it with MEArec >= 1.5 (load and save it).")
+        info = read_h5_tree(file["info"])
+        info["recordings"]["fs"] = positive_number(info["recordings"].get("fs"), "info/recordings/fs", file_path)
+        positions = checked_array(file, "channel_positions", (2,), WHAT, shape=(None, 3))
+        traces = checked_dataset(file, "recordings", (2,), WHAT, shape=(None, len(positions)))
+        if traces.shape[0]:
+            read_dataset(traces, WHAT, np.s_[-1:])  # a truncated file fails here, not halfway through a run
+        units = list(file["spiketrains"]) if "spiketrains" in file else []
+        if not all(unit.isdigit() for unit in units):
+            raise InputError(f"{file_path}: spike trains are named {units[:5]}..., not 0, 1, ...: it is not {WHAT}.")
+        for unit in units:
+            checked_array(file, f"spiketrains/{unit}/times", (1,), WHAT)
+    except BaseException:
         file.close()
-        raise InputError(f"{file_path} is not a MEArec recording file: missing {missing}.")
-    if _version_tuple(version) < MINIMUM_VERSION:
-        file.close()
-        raise InputError(f"{file_path} was written by MEArec {version}; files older than 1.5 store traces "
-                         "channel-major and are not supported: convert it with MEArec >= 1.5 (load and save it).")
-    return file
+        raise
+    return file, info
 
 
 class MEArecFileRecording(BaseRecording):
@@ -72,9 +92,9 @@ class MEArecFileRecording(BaseRecording):
 
     def __init__(self, file_path: str | Path):
         file_path = Path(file_path).resolve()
-        with _open_checked(file_path) as file:
-            info = read_h5_tree(file["info"])
-            fs = float(info["recordings"]["fs"])
+        file, info = _open_checked(file_path)
+        with file:
+            fs = info["recordings"]["fs"]
             n_samples, n_channels = file["recordings"].shape
             dtype = file["recordings"].dtype
             gain = float(file["recordings"].attrs.get("gain_to_uV", 1.0))
@@ -121,9 +141,9 @@ class MEArecFileSorting(BaseSorting):
 
     def __init__(self, file_path: str | Path):
         file_path = Path(file_path).resolve()
-        with _open_checked(file_path) as file:
-            info = read_h5_tree(file["info"])
-            fs = float(info["recordings"]["fs"])
+        file, info = _open_checked(file_path)
+        with file:
+            fs = info["recordings"]["fs"]
             t_start = float(info.get("spiketrains", {}).get("t_start") or 0.0)
             units = sorted(file["spiketrains"], key=int) if "spiketrains" in file else []
             frames, annotations = [], []
@@ -187,10 +207,11 @@ def read_mearec_recording_templates(file_path: str | Path):
 
     file_path = Path(file_path)
     recording = MEArecFileRecording(file_path)
-    with _open_checked(file_path) as file:
+    file, _ = _open_checked(file_path)
+    with file:
         if "original_templates" not in file:
             raise InputError(f"{file_path} stores no templates (original_templates).")
-        templates = file["original_templates"][()]
+        templates = checked_array(file, "original_templates", (3, 4), WHAT)
         cut_out = read_h5_tree(file["info/templates"]).get("cut_out") or [2.0, 5.0]
     if templates.ndim == 4:
         templates = templates[:, templates.shape[1] // 2]
@@ -203,7 +224,8 @@ def read_mearec_recording_templates(file_path: str | Path):
 
 def read_mearec_drift(file_path: str | Path) -> list[dict]:
     """The drift signals of a drifting MEArec recording (``drift_list``), empty when it does not drift."""
-    with _open_checked(Path(file_path)) as file:
+    file, _ = _open_checked(Path(file_path))
+    with file:
         if "drift_list" not in file:
             return []
         return [read_h5_tree(file[f"drift_list/{index}"]) for index in sorted(file["drift_list"], key=int)]

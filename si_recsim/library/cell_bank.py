@@ -33,6 +33,7 @@ import numpy as np
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
+from si_recsim.h5_input import open_h5
 
 FORMAT_VERSION = 1
 MARKER = "si_recsim_cell_bank"
@@ -208,7 +209,7 @@ def is_cell_bank_file(file_path: str | Path) -> bool:
 
 def cell_bank_classes(file_path: str | Path) -> dict[str, str]:
     """Model name → ``"E"``/``"I"`` (``""`` when unknown) of a bank file, without reading its currents."""
-    with h5py.File(file_path, "r") as file:
+    with open_h5(file_path, "an si_recsim cell bank") as file:
         if MARKER not in file.attrs:
             raise InputError(f"{file_path} is not an si_recsim cell bank.")
         return {name: str(_plain(file[name].attrs.get("cell_type", ""))) for name in sorted(file)}
@@ -219,7 +220,7 @@ def read_cell_bank(file_path: str | Path, models: list[str] | None = None) -> Ce
     file_path = Path(file_path)
     if not file_path.is_file():
         raise FileNotFoundError(f"Cell bank {file_path} does not exist: pass a bank file or a packaged bank's name.")
-    with h5py.File(file_path, "r") as file:
+    with open_h5(file_path, "an si_recsim cell bank") as file:
         if MARKER not in file.attrs:
             raise InputError(f"{file_path} is not an si_recsim cell bank.")
         if int(file.attrs[MARKER]) > FORMAT_VERSION:

@@ -25,6 +25,7 @@ from probeinterface import Probe
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
+from si_recsim.h5_input import checked_array, open_h5
 from si_recsim.library.template_library import TemplateLibrary
 
 FORMAT_VERSION = 1
@@ -67,15 +68,17 @@ def is_template_library_file(file_path: str | Path) -> bool:
 def read_template_library(file_path: str | Path) -> TemplateLibrary:
     """Read a library written by :func:`write_template_library`."""
     file_path = Path(file_path)
-    with h5py.File(file_path, "r") as file:
+    what = "an si_recsim template library"
+    with open_h5(file_path, what) as file:
         if MARKER not in file.attrs:
-            raise InputError(f"{file_path} is not an si_recsim template library.")
+            raise InputError(f"{file_path} is not {what}.")
         version = int(file.attrs[MARKER])
         if version > FORMAT_VERSION:
             raise InputError(f"{file_path} has library format {version}; this si_recsim reads up to "
                              f"{FORMAT_VERSION}: upgrade si_recsim.")
+        templates = checked_array(file, "templates", (3, 4), what).astype(np.float32)
         library = TemplateLibrary(
-            templates=file["templates"][()].astype(np.float32), locations=file["locations"][()],
+            templates=templates, locations=checked_array(file, "locations", (2, 3), what, shape=(len(templates),)),
             cell_models=[name.decode() if isinstance(name, bytes) else name for name in file["cell_types"][()]],
             sampling_frequency=float(file.attrs["sampling_frequency"]), nbefore=int(file.attrs["nbefore"]),
             probe=Probe.from_dict(json.loads(file["probe"][()])), rotations=file["rotations"][()],

@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
+from si_recsim.h5_input import checked_array, open_h5, positive_number
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.templates import get_default_template_params
 from si_recsim.probes import (
@@ -61,21 +62,31 @@ def read_mearec_templates(file_path: str | Path) -> TemplateLibrary:
     library : TemplateLibrary
     """
     file_path = Path(file_path)
-    with h5py.File(file_path, "r") as file:
+    what = "a MEArec template file"
+    with open_h5(file_path, what) as file:
         missing = [key for key in ("templates", "locations", "celltypes", "info/params", "info/electrodes")
                    if key not in file]
         if missing:
-            raise InputError(f"{file_path} is not a MEArec template file: missing {missing}.")
-        raw = file["templates"][()]
+            raise InputError(f"{file_path} is not {what}: missing {missing}.")
+        raw = checked_array(file, "templates", (3, 4), what)
+        n_templates = raw.shape[0]
         templates = np.swapaxes(raw, -1, -2)  # (..., n_channels, n_samples) -> (..., n_samples, n_channels)
         params = read_h5_tree(file["info/params"])
         electrodes = read_h5_tree(file["info/electrodes"])
         plane = str(electrodes.get("plane", "yz"))
-        locations = mearec_to_si_positions(file["locations"][()], plane)
-        rotations = mearec_to_si_rotations(file["rotations"][()], plane) if "rotations" in file else None
-        cell_models = [_decode(name) for name in file["celltypes"][()]]
-    dt_ms = float(params["dt"])
-    nbefore = int(round(float(params["cut_out"][0]) / dt_ms))
+        positions = checked_array(file, "locations", (2, 3), what, shape=(n_templates,))
+        if positions.shape[-1] != 3:
+            raise InputError(f"{file_path}: 'locations' has shape {positions.shape}, expected (n_templates, [steps,] 3).")
+        locations = mearec_to_si_positions(positions, plane)
+        rotations = (mearec_to_si_rotations(checked_array(file, "rotations", (2,), what, shape=(n_templates, 3)), plane)
+                     if "rotations" in file else None)
+        cell_models = [_decode(name) for name in checked_array(file, "celltypes", (1,), what, kinds="SOU",
+                                                               shape=(n_templates,))]
+    dt_ms = positive_number(params.get("dt"), "info/params/dt", file_path)
+    cut_out = np.asarray(params.get("cut_out", []))
+    if cut_out.shape != (2,) or cut_out.dtype.kind not in "iuf":
+        raise InputError(f"{file_path}: info/params/cut_out must be [before, after] in ms, got {params.get('cut_out')!r}.")
+    nbefore = int(round(float(cut_out[0]) / dt_ms))
     return TemplateLibrary(
         templates=templates, locations=locations, cell_models=cell_models, sampling_frequency=1000.0 / dt_ms,
         nbefore=nbefore, probe=probe_from_mearec_electrodes(electrodes), rotations=rotations,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,11 @@ def aligned_chunk_size(recording, chunk_duration: float) -> int:
 def load_ground_truth(folder: str | Path):
     """Reload a folder written by :func:`save_ground_truth`.
 
+    SpikeInterface's loader instantiates the classes a folder's JSON names and unpickles what it
+    holds, so a folder is code as much as data: this refuses, before loading, a folder whose JSON
+    names classes outside ``spikeinterface``/``si_recsim``, or that holds pickles (``.pkl``, object
+    arrays). Load only folders you trust.
+
     Returns
     -------
     recording : BaseRecording
@@ -177,4 +183,52 @@ def load_ground_truth(folder: str | Path):
         if not found:
             raise FileNotFoundError(f"{folder} is not a ground-truth folder: {name}/ is missing.")
         paths.append(found[0])
+    for path in paths:
+        refuse_foreign_code(path)
     return load(paths[0]), load(paths[1])
+
+
+TRUSTED_MODULES = ("spikeinterface.", "si_recsim.")
+
+
+def refuse_foreign_code(folder: Path) -> None:
+    """Raise :class:`InputError` when ``folder`` names a class outside :data:`TRUSTED_MODULES` or holds a pickle."""
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in (".pkl", ".pickle"):
+            raise InputError(f"{path} is a pickle, which loading would execute: si_recsim loads only folders it can "
+                             "read without unpickling; re-save the folder as JSON.")
+        if path.suffix == ".npy" and _npy_holds_objects(path):
+            raise InputError(f"{path} holds Python objects (a pickle), which loading would execute; re-save it.")
+        if path.suffix == ".json" or path.name in (".zattrs", "zarr.json"):
+            try:
+                tree = json.loads(path.read_text())
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise InputError(f"{path} is not valid JSON ({error}).") from None
+            foreign = sorted({name for name in _class_names(tree) if not name.startswith(TRUSTED_MODULES)})
+            if foreign:
+                raise InputError(f"{path} names classes outside spikeinterface and si_recsim ({', '.join(foreign)}), "
+                                 "which loading would import and run: load it yourself if you trust it.")
+
+
+def _class_names(tree) -> list[str]:
+    if isinstance(tree, dict):
+        own = [str(tree["class"])] if "class" in tree else []
+        return own + [name for value in tree.values() for name in _class_names(value)]
+    if isinstance(tree, list):
+        return [name for value in tree for name in _class_names(value)]
+    if isinstance(tree, str) and tree.lstrip().startswith("{") and '"class"' in tree:
+        try:  # zarr attributes keep provenance as a JSON string
+            return _class_names(json.loads(tree))
+        except json.JSONDecodeError:
+            return []
+    return []
+
+
+def _npy_holds_objects(path: Path) -> bool:
+    with open(path, "rb") as file:
+        try:
+            version = np.lib.format.read_magic(file)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            return version not in header or header[version](file)[2].hasobject
+        except ValueError:
+            return True
