@@ -132,6 +132,7 @@ def atomic_output(destination: str | Path, folder: bool = False, overwrite: bool
     remove_stale_temporaries(destination.parent)  # first: it may put back an output set aside by a killed run
     if not keep_existing:
         check_output(destination, overwrite)
+    existed = os.path.lexists(destination)
     created = _make_parents(destination.parent)
     published = False
     try:
@@ -141,7 +142,7 @@ def atomic_output(destination: str | Path, folder: bool = False, overwrite: bool
             if folder:
                 mark_folder(temporary)
             _flush(temporary)
-            published = _publish(temporary, destination, overwrite, keep_existing)
+            published = _publish(temporary, destination, overwrite and existed, keep_existing)
         finally:
             if os.path.lexists(temporary):
                 _remove(temporary)
@@ -229,12 +230,14 @@ def _new_temporary(destination: Path, kind: str, folder: bool) -> Path:
     return temporary
 
 
-def _publish(temporary: Path, destination: Path, overwrite: bool, keep_existing: bool) -> bool:
-    """Move ``temporary`` onto ``destination``; True when it was published."""
+def _publish(temporary: Path, destination: Path, replace: bool, keep_existing: bool) -> bool:
+    """Move ``temporary`` onto ``destination`` (replacing it only with ``replace``); True when published."""
     if os.path.lexists(destination):
         if keep_existing:
             return False
-        check_output(destination, overwrite)
+        if not replace:
+            raise _appeared(destination)
+        check_output(destination, overwrite=True)
         if temporary.is_dir() or destination.is_dir():
             aside = _temporary_name(destination, "old")
             _rename_noreplace(destination, aside)
@@ -253,10 +256,14 @@ def _publish(temporary: Path, destination: Path, overwrite: bool, keep_existing:
         except FileExistsError:
             if keep_existing:
                 return False
-            raise FileExistsError(f"{destination} appeared while this run was writing it and was left as it is: "
-                                  "this run's output is discarded; choose another output.") from None
+            raise _appeared(destination) from None
     _fsync_folder(destination.parent)
     return True
+
+
+def _appeared(destination: Path) -> FileExistsError:
+    return FileExistsError(f"{destination} appeared while this run was writing it and was left as it is: this run's "
+                           "output is discarded; choose another output.")
 
 
 _RENAME_NOREPLACE = 1

@@ -110,6 +110,25 @@ def distance_correlation_factor(channel_locations: np.ndarray, half_distance: fl
     return np.linalg.cholesky(correlation).astype(np.float32)
 
 
+_blas_controller = None
+
+
+def mix_channels(mixing: np.ndarray, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``mixing @ values`` with BLAS held to one thread.
+
+    A multithreaded BLAS may split the sums differently with the number of threads, changing the
+    last bit; one thread keeps the order fixed, so the bytes do not depend on ``n_jobs`` or the
+    thread settings of the process (SpikeInterface's workers run one BLAS thread each).
+    """
+    from threadpoolctl import ThreadpoolController
+
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        return np.matmul(mixing, values, out=out)
+
+
 @dataclass
 class ColorSpec:
     """Noise colouring: resonant filter, its context margin and the scales of both components."""
@@ -131,7 +150,7 @@ class GaussianNoise:
 
     def _correlated(self, stream: int, start: int, stop: int) -> np.ndarray:
         values = self.white.get(stream, start, stop)
-        return self.mixing @ values if self.mixing is not None else values
+        return mix_channels(self.mixing, values) if self.mixing is not None else values
 
     def fill(self, buffer: np.ndarray, start: int) -> None:
         """Write the noise of samples ``[start, start + n)`` into ``buffer`` (n_channels, n), µV."""
@@ -140,7 +159,7 @@ class GaussianNoise:
             if self.mixing is None:
                 self.white.fill(MAIN_STREAM, start, buffer, self.level)
             else:
-                np.matmul(self.mixing, self.white.get(MAIN_STREAM, start, stop), out=buffer)
+                mix_channels(self.mixing, self.white.get(MAIN_STREAM, start, stop), out=buffer)
                 buffer *= np.float32(self.level)
             return
         margin = self.color.margin
