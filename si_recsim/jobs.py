@@ -28,14 +28,15 @@ def resolve_n_jobs(n_jobs: int | float | None) -> int:
     Raises
     ------
     InputError
-        For 0, negative values other than -1, and fractions outside (0, 1).
+        For 0, negative whole numbers other than -1, and fractions outside (0, 1].
     """
     from spikeinterface.core.job_tools import fix_job_kwargs
 
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int | float)
-                               or not (n_jobs == -1 or n_jobs >= 1 or 0 < n_jobs < 1)):
+    whole = isinstance(n_jobs, int) and not isinstance(n_jobs, bool) and (n_jobs == -1 or n_jobs >= 1)
+    fraction = isinstance(n_jobs, float) and 0 < n_jobs <= 1
+    if n_jobs is not None and not (whole or fraction):
         raise InputError(f"n_jobs must be a positive number of processes, -1 (every usable core) or a fraction of "
-                         f"the cores in (0, 1), got {n_jobs!r}.")
+                         f"the cores in (0, 1], got {n_jobs!r}.")
     return int(fix_job_kwargs({} if n_jobs is None else {"n_jobs": n_jobs})["n_jobs"])
 
 
