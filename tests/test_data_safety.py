@@ -39,7 +39,10 @@ def test_overwrite_refuses_a_folder_si_recsim_did_not_write(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "not written by si_recsim" in error and len(error.strip().splitlines()) == 1
     assert (user / "thesis.tex").read_text() == "chapter 1" and (user / "data" / "raw.bin").stat().st_size == 100
-    assert _names(tmp_path) == ["my_analysis"]
+    assert main(["gen-recordings", "-o", str(user / "thesis.tex"), "--overwrite", *FAST]) == 2  # a file, too
+    assert "not written by si_recsim" in capsys.readouterr().err
+    assert (user / "thesis.tex").read_text() == "chapter 1"
+    assert _names(tmp_path) == ["my_analysis"] and _names(user) == ["data", "thesis.tex"]
 
 
 def test_overwrite_refuses_files_si_recsim_did_not_write(tmp_path, capsys):
