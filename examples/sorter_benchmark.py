@@ -26,10 +26,10 @@ def main(study_folder: Path, duration: float = 30.0, sorter: str = "spykingcircu
     study.run(verbose=False)
     study.compute_results()
     performance = study.get_performance_by_unit().reset_index()
-    amplitudes = gt_sorting.get_property("amplitude_uV")
-    performance["amplitude_uV"] = amplitudes
+    amplitudes = gt_sorting.get_property("filtered_peak_uV")  # the amplitude the sorter sees
+    performance["filtered_peak_uV"] = amplitudes
     performance["cell_type"] = gt_sorting.get_property("cell_type")
-    print(performance[["gt_unit_id", "cell_type", "amplitude_uV", "accuracy", "recall", "precision"]]
+    print(performance[["gt_unit_id", "cell_type", "filtered_peak_uV", "accuracy", "recall", "precision"]]
           .to_string(index=False))
     accuracy = performance["accuracy"].to_numpy(dtype=float)
     summary = dict(mean_accuracy=float(np.mean(accuracy)), well_detected=int(np.sum(accuracy >= 0.8)),

@@ -30,7 +30,7 @@ def test_sorter_benchmark_finds_the_large_units(tmp_path):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     summary = example.main(tmp_path / "study", duration=20.0)
-    large = summary["amplitudes"] >= 80.0
+    large = summary["amplitudes"] >= 60.0  # filtered peak, µV
     assert large.sum() >= 2
     assert np.all(summary["accuracy"][large] >= 0.8)
     assert summary["mean_accuracy"] > 0.5  # chance level is near 0

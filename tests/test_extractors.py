@@ -83,7 +83,7 @@ def test_unit_templates_and_locations_come_from_the_library_rows_of_the_sorting(
 
 
 def test_a_recording_refuses_a_sorting_from_another_library(mearec_library_path):
-    chosen = {"templates.template_ids": [100, 400], "spiketrains.rates": [5.0, 5.0], "spiketrains.types": ["E", "E"]}
+    chosen = {"templates.template_ids": [100, 400], "spiketrains.rates": [5.0, 5.0], "spiketrains.types": ["E", "I"]}
     _, sorting = generate_ground_truth(seed=1, template_library="default", **SHORT, **chosen)
     assert si_recsim.load_template_library(mearec_library_path).num_templates <= 400
     with pytest.raises(ParameterError, match="give the library the sorting was made with"):

@@ -7,7 +7,7 @@ import scipy.signal
 from helpers import injected_by_spikeinterface
 from spikeinterface.core import load
 
-from si_recsim import generate_ground_truth
+from si_recsim import ParameterError, generate_ground_truth
 from si_recsim.recording.filtering import butterworth
 from si_recsim.recording.modulation import bursting_amplitudes
 
@@ -257,12 +257,19 @@ def test_int16_output_with_adc_gain():
 
 
 def test_explicit_template_ids_and_resampling():
+    # in the default bank library of the default probe, templates 0-89 are interneurons, 90+ pyramidal cells
     recording, sorting = generate_ground_truth(seed=1, **SHORT, **{
-        "templates.template_ids": [3, 5, 8], "spiketrains.rates": [5.0, 5.0, 9.0],
-        "spiketrains.types": ["E", "E", "I"], "recordings.fs": 24000})
-    assert list(sorting.get_property("template_id")) == [3, 5, 8]
+        "templates.template_ids": [3, 95, 8], "spiketrains.rates": [5.0, 9.0, 7.0],
+        "spiketrains.types": ["E", "I", "I"], "recordings.fs": 24000})
+    assert list(sorting.get_property("template_id")) == [3, 95, 8]
+    # each template gets a spike train of its cell model's type: the E train (5 Hz) goes to the pyramidal cell
+    assert list(sorting.get_property("cell_type")) == ["I", "E", "I"]
+    assert list(sorting.get_property("firing_rate")) == [9.0, 5.0, 7.0]
     assert recording.sampling_frequency == 24000 and recording.get_num_samples() == 4 * 24000
     assert sorting.sampling_frequency == 24000
+    with pytest.raises(ParameterError, match="2 inhibitory"):
+        generate_ground_truth(seed=1, **SHORT, **{"templates.template_ids": [3, 8, 95], "spiketrains.n_exc": 2,
+                                                  "spiketrains.n_inh": 1})
 
 
 def test_channel_sparsity_drops_only_tiny_contributions():
@@ -273,7 +280,7 @@ def test_channel_sparsity_drops_only_tiny_contributions():
     sparse, _ = generate_ground_truth(**common, **{"templates.sparsity_threshold": 0.05})
     assert all(len(channels) == 32 for channels in dense._engine.injector.channels)
     assert any(len(channels) < 32 for channels in sparse._engine.injector.channels)
-    peak = dense_sorting.get_property("amplitude_uV").max()
+    peak = dense_sorting.get_property("template_peak_uV").max()
     difference = np.abs(_traces(dense) - _traces(sparse)).max()
     assert 0 < difference <= 0.05 * peak * 1.2 * 3  # at most three overlapping spikes, modulation within 20 %
 

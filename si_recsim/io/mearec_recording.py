@@ -144,12 +144,11 @@ class MEArecFileSorting(BaseSorting):
         file, info = _open_checked(file_path)
         with file:
             fs = info["recordings"]["fs"]
-            t_start = float(info.get("spiketrains", {}).get("t_start") or 0.0)
             units = sorted(file["spiketrains"], key=int) if "spiketrains" in file else []
             frames, annotations = [], []
             for unit in units:
                 times = file[f"spiketrains/{unit}/times"][()]
-                frames.append(np.floor((times - t_start) * fs).astype(np.int64))
+                frames.append(np.floor(times * fs).astype(np.int64))  # the readers' rule: the file's time base starts at 0
                 annotations.append(read_h5_tree(file[f"spiketrains/{unit}/annotations"]))
             extras = {key: file[key][()] for key in ("template_locations", "template_ids", "voltage_peaks")
                       if key in file}
@@ -296,11 +295,10 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
                                                                                                 n_samples))
         file.create_dataset("channel_positions",
                             data=si_to_mearec_positions(_contact_positions(probe), electrodes["plane"]))
-        t_start = float(info["spiketrains"].get("t_start", 0.0))
-        for unit_index, unit_id in enumerate(sorting.unit_ids):
+        for unit_index, unit_id in enumerate(sorting.unit_ids):  # times from the first sample; t_start stays in info
             group = file.create_group(f"spiketrains/{unit_index}")
-            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_id, fs, t_start))
-            group.create_dataset("t_stop", data=t_start + n_samples / fs)
+            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_id, fs))
+            group.create_dataset("t_stop", data=n_samples / fs)
             write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
         _write_templates(file, recording, sorting, electrodes["plane"])
         _write_drift(file, recording)
@@ -308,10 +306,11 @@ def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_dura
     return file_path
 
 
-def spike_times_for_readers(sorting, unit_id, fs: float, t_start: float) -> np.ndarray:
-    """Spike times in s that readers turn back into the same frames with floor(t * fs): a thousandth
-    of a sample after the frame, so rounding cannot move it to the previous one."""
-    return (sorting.get_unit_spike_train(unit_id) + 1e-3) / fs + t_start
+def spike_times_for_readers(sorting, unit_id, fs: float) -> np.ndarray:
+    """Spike times in s from the first sample (MEArec's file time base, whatever ``spiketrains.t_start``)
+    that readers turn back into the same frames with floor(t * fs): a thousandth of a sample after
+    the frame, so rounding cannot move it to the previous one."""
+    return (sorting.get_unit_spike_train(unit_id) + 1e-3) / fs
 
 
 def _contact_positions(probe) -> np.ndarray:

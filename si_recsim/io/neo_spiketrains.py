@@ -27,7 +27,7 @@ def sorting_to_neo_spiketrains(sorting, t_start: float = 0.0) -> list:
     for index, unit_id in enumerate(sorting.unit_ids):
         frames = sorting.get_unit_spike_train(unit_id)
         t_stop = t_start + (n_frames if n_frames is not None else (frames.max(initial=0) + 1)) / fs
-        times = spike_times_for_readers(sorting, unit_id, fs, t_start)
+        times = t_start + spike_times_for_readers(sorting, unit_id, fs)  # MEArec bins from t_start
         annotations = {annotation: _plain(properties[key][index]) for key, annotation in
                        _PROPERTY_TO_ANNOTATION.items() if key in properties}
         if "gt_unit_locations" in properties:

@@ -46,7 +46,8 @@ class TraceEngine:
 
     def __init__(self, *, num_channels: int, sampling_frequency: float, num_samples: int, injector: SpikeInjector,
                  noise, recording_filter: LinearFilter | None, block_size: int, margin: int, dtype: np.dtype,
-                 gain_to_uV: float, lsb: float | None, drift: DriftModel | None = None):
+                 gain_to_uV: float, lsb: float | None, drift: DriftModel | None = None,
+                 unit_library: TemplateLibrary | None = None, unit_indices: np.ndarray | None = None):
         self.num_channels = num_channels
         self.sampling_frequency = sampling_frequency
         self.num_samples = num_samples
@@ -59,6 +60,8 @@ class TraceEngine:
         self.gain_to_uV = gain_to_uV
         self.lsb = lsb
         self.drift = drift
+        self.unit_library = unit_library  # the units' templates are unit_library.templates[unit_indices]
+        self.unit_indices = unit_indices
         self.n_fft = block_size + 2 * margin
         self.response = None
         if recording_filter is not None:
@@ -100,6 +103,23 @@ class TraceEngine:
                 while len(self._cache) > _CACHED_BLOCKS:
                     self._cache.popitem(last=False)
         return values
+
+    def unit_templates(self) -> TemplateLibrary:
+        """The units' templates in unit order, at the library's rate (with the drift axis, along each
+        unit's trajectory, when the recording drifts)."""
+        library, ids = self.unit_library, self.unit_indices
+        return TemplateLibrary(templates=library.templates[ids], locations=library.locations[ids],
+                               cell_models=library.cell_models[ids], sampling_frequency=library.sampling_frequency,
+                               nbefore=library.nbefore, probe=library.probe, source=library.source,
+                               rotations=None if library.rotations is None else library.rotations[ids])
+
+    def jittered_templates(self, unit: int) -> np.ndarray:
+        """The copies ``unit``'s spikes are drawn from, dense over channels: (n_drift_steps, n_jitters,
+        n_samples, n_channels) float32 µV at the recording's rate, spike time at ``injector.nbefore``."""
+        sparse = self.injector.templates[unit]
+        dense = np.zeros(sparse.shape[:2] + (sparse.shape[-1], self.num_channels), dtype=np.float32)
+        dense[..., self.injector.channels[unit]] = np.swapaxes(sparse, -1, -2)
+        return dense
 
     def block_length(self, block: int) -> int:
         """Samples of block ``block`` (the last block may be short)."""
@@ -220,7 +240,8 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         unit_library = TemplateLibrary(
             templates=templates_along(library, template_ids, drift.trajectories), locations=drift.trajectories,
             cell_models=library.cell_models[template_ids], sampling_frequency=library.sampling_frequency,
-            nbefore=library.nbefore, probe=library.probe, source=library.source)
+            nbefore=library.nbefore, probe=library.probe, source=library.source,
+            rotations=library.rotations[template_ids] if library.rotations is not None else None)
         unit_ids = np.arange(len(template_ids))
     templates, channels, nbefore = prepare_templates(unit_library, unit_ids, params.templates, fs,
                                                      stage_rng(params, "convolution", 0))
@@ -252,7 +273,7 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
     return TraceEngine(
         num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
         injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,
-        dtype=dtype, gain_to_uV=gain_to_uV, lsb=lsb, drift=drift,
+        dtype=dtype, gain_to_uV=gain_to_uV, lsb=lsb, drift=drift, unit_library=unit_library, unit_indices=unit_ids,
     )
 
 

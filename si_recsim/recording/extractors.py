@@ -48,8 +48,12 @@ class SimulatedSorting(BaseSorting):
 
     Properties: ``gt_unit_locations`` (n_units, 3) µm (the middle of the trajectory for drifting
     units), ``main_channel_id``, ``cell_type`` (``"E"``/``"I"``), ``cell_model``, ``template_id``
-    (library index), ``firing_rate`` (target, Hz), ``bursting``, ``drifting``, ``amplitude_uV``
-    (absolute negative peak of the library template). Annotations: ``si_recsim_params`` (the
+    (library index), ``firing_rate`` (target, Hz), ``bursting``, ``drifting``, ``template_peak_uV``
+    (absolute negative peak of the unfiltered library template, all channels), ``filtered_peak_uV``
+    (the same on the main channel after the recording's filter: the amplitude a sorter sees, before
+    noise and modulation), ``voltage_peaks`` ((n_units, n_channels) absolute negative peak per
+    channel of the library template, MEArec's), ``snr`` (MEArec's: template peak / ``noise_level``).
+    Annotations: ``si_recsim_params`` (the
     complete parameters with the seeds used) and ``template_library_source``.
 
     Parameters
@@ -90,7 +94,10 @@ class SimulatedSorting(BaseSorting):
         self.set_property("firing_rate", units.firing_rates)
         self.set_property("bursting", units.bursting)
         self.set_property("drifting", units.drifting)
-        self.set_property("amplitude_uV", units.amplitudes)
+        self.set_property("template_peak_uV", units.template_peaks)
+        self.set_property("filtered_peak_uV", units.filtered_peaks)
+        self.set_property("voltage_peaks", units.voltage_peaks)
+        self.set_property("snr", units.snr)
         self.annotate(**{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
         self.name = "si_recsim ground-truth sorting"
         self.extra_requirements.append("si_recsim")
@@ -166,15 +173,47 @@ class SimulatedRecording(BaseRecording):
         """The library the units' templates come from (drifting only for drifting recordings)."""
         return self._library
 
-    def get_unit_templates(self):
-        """The units' library templates as SpikeInterface ``Templates`` (dense, µV, at the library's
-        sampling rate, the middle drift step of drifting units), unit ids of the sorting."""
+    def get_unit_templates(self, kind: str = "library"):
+        """The units' templates as SpikeInterface ``Templates`` (dense, µV, unit ids of the sorting).
+
+        Parameters
+        ----------
+        kind : "library" | "convolved", default: "library"
+            ``"library"``: as selected from the library, at its sampling rate (the middle drift step of
+            drifting units). ``"convolved"``: what the traces are built from, at the recording's rate:
+            padded, resampled and tapered, the mean of each unit's jittered copies (the expected
+            waveform of a spike before amplitude modulation; the middle drift step). Neither is filtered.
+        """
         from spikeinterface.core import Templates
 
-        library = self._library.static()
-        return Templates(templates_array=library.templates[self._template_ids],
-                         sampling_frequency=library.sampling_frequency, nbefore=library.nbefore,
-                         probe=library.probe, unit_ids=self._unit_ids, channel_ids=self.channel_ids, is_in_uV=True)
+        if kind == "library":
+            library = self._library.static()
+            array, fs, nbefore = library.templates[self._template_ids], library.sampling_frequency, library.nbefore
+        elif kind == "convolved":
+            copies = [self._engine.jittered_templates(unit) for unit in range(len(self._unit_ids))]
+            array = np.stack([unit_copies[unit_copies.shape[0] // 2].mean(axis=0) for unit_copies in copies])
+            fs, nbefore = self.sampling_frequency, self._engine.injector.nbefore
+        else:
+            raise InputError(f"kind must be 'library' or 'convolved', got {kind!r}.")
+        return Templates(templates_array=array, sampling_frequency=fs, nbefore=nbefore, probe=self.get_probe(),
+                         unit_ids=self._unit_ids, channel_ids=self.channel_ids, is_in_uV=True)
+
+    def get_unit_template_library(self) -> TemplateLibrary:
+        """The units' own templates in unit order (a :class:`TemplateLibrary`, library rate); drifting
+        recordings keep the drift axis, along each unit's trajectory."""
+        return self._engine.unit_templates()
+
+    def get_jittered_templates(self, unit_index: int) -> tuple[np.ndarray, int]:
+        """The sub-sample-jittered copies a unit's spikes are drawn from, at the recording's rate.
+
+        Returns
+        -------
+        copies : np.ndarray
+            (n_drift_steps, n_jitters, n_samples, n_channels) float32 µV (n_drift_steps = 1 without drift).
+        nbefore : int
+            Sample of the spike time.
+        """
+        return self._engine.jittered_templates(int(unit_index)), self._engine.injector.nbefore
 
     def get_unit_locations(self) -> np.ndarray:
         """(n_units, 3) soma positions in µm (the middle of the trajectory of drifting units)."""

@@ -88,6 +88,24 @@ class SpikeInjector:
                 for buffer_rows, template_rows in runs:
                     buffer[buffer_rows, low:high] += piece[template_rows]
 
+    def add_unit_rows_to(self, buffer: np.ndarray, start: int, template_rows: np.ndarray) -> None:
+        """Add each unit's spikes, on one of its channels, into its own row of ``buffer`` (n_units, n).
+
+        ``template_rows[unit]`` is the row of that channel among the unit's active channels. The
+        spikes are the recording's own (jitter, drift step, amplitude and shape modulation).
+        """
+        n_samples, length = self.n_samples, buffer.shape[1]
+        stop = start + length
+        for unit, unit_frames in enumerate(self.frames):
+            first = np.searchsorted(unit_frames, start + self.nbefore - n_samples + 1)
+            last = np.searchsorted(unit_frames, stop + self.nbefore)
+            if first >= last:
+                continue
+            waveforms = self._waveforms(unit, first, last)[:, int(template_rows[unit])]
+            for waveform, onset in zip(waveforms, (unit_frames[first:last] - self.nbefore - start).tolist()):
+                low, high = max(onset, 0), min(onset + n_samples, length)
+                buffer[unit, low:high] += waveform[low - onset: high - onset]
+
     def _waveforms(self, unit: int, first: int, last: int) -> np.ndarray:
         """Modulated waveforms of spikes ``[first, last)`` of ``unit``: (n_spikes, n_active_channels, n_samples)."""
         steps = self.drift_indices[unit][first:last]

@@ -164,12 +164,14 @@ def spike_trains_from_times(times: list, t_start: float, t_stop: float, types: l
 
 def add_synchrony(spike_trains: SpikeTrains, pairs: np.ndarray, sync_rate: float, sync_jitter: float,
                   refractory: float, rng: np.random.Generator) -> SpikeTrains:
-    """Make a fraction of spikes synchronous within spatially overlapping pairs.
+    """Make ``sync_rate`` of each spatially overlapping pair's spikes coincident, keeping firing rates.
 
-    For each pair (i, j), spikes of unit j are moved next to spikes of unit i (within
-    ``sync_jitter`` seconds) until the fraction of unit j's spikes that are synchronous with unit i
-    reaches ``sync_rate``. Moving (rather than adding) keeps unit j's rate; moved spikes that would
-    violate the refractory period are not moved.
+    MEArec's measure (``compute_sync_rate``): the spikes of one unit with a spike of the other within
+    ``sync_jitter``, over all the pair's spikes. So at 0.2, one in five of the pair's spikes is
+    coincident. Spikes of the faster unit are moved next to spikes of the slower one (each slower
+    spike gets at most one partner) until the target is met, so no spike is added or removed; a move
+    that would break the refractory period is not made. The largest reachable rate is
+    ``min(n_i, n_j) / (n_i + n_j)`` (0.5 for equal rates).
 
     Parameters
     ----------
@@ -179,7 +181,7 @@ def add_synchrony(spike_trains: SpikeTrains, pairs: np.ndarray, sync_rate: float
     sync_rate : float
         Target fraction in [0, 1].
     sync_jitter : float
-        Maximum time offset of a synchronous spike, seconds.
+        Maximum time offset of a coincident spike, seconds.
     refractory : float
         Refractory period, seconds.
     rng : np.random.Generator
@@ -190,19 +192,22 @@ def add_synchrony(spike_trains: SpikeTrains, pairs: np.ndarray, sync_rate: float
         A new object; the input is not modified.
     """
     times = [unit_times.copy() for unit_times in spike_trains.times]
-    for first, second in np.asarray(pairs, dtype=int).reshape(-1, 2):
-        reference, moving = times[first], times[second]
-        if reference.size == 0 or moving.size == 0:
+    for pair in np.asarray(pairs, dtype=int).reshape(-1, 2):
+        slower, faster = sorted(pair.tolist(), key=lambda unit: (times[unit].size, unit))
+        anchors, moving = times[slower], times[faster]
+        if anchors.size == 0 or moving.size == 0:
             continue
-        synchronous = _synchronous_mask(moving, reference, sync_jitter)
-        missing = int(np.ceil(sync_rate * moving.size)) - int(synchronous.sum())
+        target = min(int(round(sync_rate * (anchors.size + moving.size))), anchors.size)
+        paired_anchors = _synchronous_mask(anchors, moving, sync_jitter)
+        missing = target - int(paired_anchors.sum())
         if missing <= 0:
             continue
-        candidates = rng.permutation(np.flatnonzero(~synchronous))[:missing]
-        targets = rng.choice(reference, size=candidates.size, replace=reference.size < candidates.size)
-        new_times = targets + rng.uniform(-sync_jitter, sync_jitter, size=candidates.size)
+        candidates = rng.permutation(np.flatnonzero(~_synchronous_mask(moving, anchors, sync_jitter)))[:missing]
+        free = rng.permutation(np.flatnonzero(~paired_anchors))[:candidates.size]
+        candidates = candidates[:free.size]
+        new_times = anchors[free] + rng.uniform(-sync_jitter, sync_jitter, size=free.size)
         kept = np.delete(moving, candidates)
-        for new_time in new_times:
+        for new_time in np.sort(new_times):
             if spike_trains.t_start <= new_time < spike_trains.t_stop:
                 kept = _insert_if_not_refractory(kept, new_time, refractory)
         # spikes that could not be moved go back where they were when that keeps the refractory period
@@ -210,7 +215,7 @@ def add_synchrony(spike_trains: SpikeTrains, pairs: np.ndarray, sync_rate: float
             if kept.size >= moving.size:
                 break
             kept = _insert_if_not_refractory(kept, old_time, refractory)
-        times[second] = kept
+        times[faster] = kept
     return SpikeTrains(times=times, rates=spike_trains.rates, types=spike_trains.types,
                        t_start=spike_trains.t_start, t_stop=spike_trains.t_stop)
 

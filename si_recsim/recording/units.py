@@ -17,12 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from si_recsim.library.bank_library import DRIFT_STEP_UM, drift_trajectories, is_bank_library
+from si_recsim.library.cell_classes import cell_category
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams
 from si_recsim.recording.drift import DriftModel, build_drift, preferred_direction
+from si_recsim.recording.filtering import butterworth
 from si_recsim.recording.selection import overlapping_pairs, select_library_templates
 from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
+from si_recsim.recording.template_processing import resample_template
 
 
 def stage_rng(params: RecordingParameters, stage: str, *keys: int) -> np.random.Generator:
@@ -63,10 +66,16 @@ class GroundTruthUnits:
     frames : list of np.ndarray
         Sorted spike sample indices per unit (int64), relative to ``t_start``.
     template_ids, unit_types, cell_models, locations, firing_rates, bursting, main_channel_indices,
-    amplitudes, drifting : np.ndarray
+    template_peaks, filtered_peaks, drifting : np.ndarray
         Library index, ``"E"``/``"I"``, cell model name, (n_units, 3) µm (middle of the trajectory
         for drifting units), target rate Hz, bool, channel index of the largest trough, absolute
-        negative peak µV of the library template, bool.
+        negative peak µV of the (unfiltered) library template, the same on the main channel after the
+        recording's filter (what a sorter sees), bool.
+    voltage_peaks : np.ndarray
+        (n_units, n_channels) absolute negative peak of the library template on every channel, µV
+        (MEArec's ``voltage_peaks``; middle drift step).
+    snr : np.ndarray
+        MEArec's SNR: template peak / ``noise_level``.
     overlapping : np.ndarray
         (n_pairs, 2) unit indices whose templates overlap spatially.
     """
@@ -79,7 +88,10 @@ class GroundTruthUnits:
     firing_rates: np.ndarray
     bursting: np.ndarray
     main_channel_indices: np.ndarray
-    amplitudes: np.ndarray
+    template_peaks: np.ndarray
+    filtered_peaks: np.ndarray
+    voltage_peaks: np.ndarray
+    snr: np.ndarray
     drifting: np.ndarray
     overlapping: np.ndarray
 
@@ -112,6 +124,8 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
         trains = generate_spike_trains(params.spiketrains, params.seeds.spiketrains)
 
     template_ids = _choose_templates(library, trains, params)
+    if params.templates.template_ids is not None:
+        trains = _trains_by_template_category(trains, library.cell_models[template_ids], params)
     static = library.static()
     overlapping = overlapping_pairs(static.templates[template_ids], params.templates.overlap_threshold)
     if params.recordings.sync_rate and len(overlapping):
@@ -121,6 +135,10 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
     n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - t_start) * fs).astype(np.int64), 0, n_samples - 1) for times in trains.times]
     drift = unit_drift(params, library, template_ids)
+    selected = static.templates[template_ids]
+    main_channels = np.argmin(selected.min(axis=1), axis=1)
+    template_peaks = library.amplitudes()[template_ids]
+    noise_level = float(params.recordings.noise_level)
     return GroundTruthUnits(
         frames=frames,
         template_ids=template_ids,
@@ -129,8 +147,12 @@ def build_units(params: RecordingParameters, library: TemplateLibrary, spike_tim
         locations=static.locations[template_ids],
         firing_rates=trains.rates,
         bursting=_bursting_units(trains.num_units, params.recordings, stage_rng(params, "convolution", 2)),
-        main_channel_indices=np.argmin(static.templates[template_ids].min(axis=1), axis=1),
-        amplitudes=library.amplitudes()[template_ids],
+        main_channel_indices=main_channels,
+        template_peaks=template_peaks,
+        filtered_peaks=_filtered_peaks(selected[np.arange(len(template_ids)), :, main_channels], static.nbefore,
+                                       static.sampling_frequency, fs, params.recordings),
+        voltage_peaks=-selected.min(axis=1),
+        snr=template_peaks / noise_level if noise_level > 0 else np.full(len(template_ids), np.inf),
         drifting=np.zeros(len(template_ids), dtype=bool) if drift is None else drift.factors != 0,
         overlapping=overlapping,
     )
@@ -186,6 +208,43 @@ def _choose_templates(library: TemplateLibrary, trains: SpikeTrains, params: Rec
             f"templates.template_ids contains {ids.max()} but the library has {library.num_templates} templates."
         )
     return ids
+
+
+def _trains_by_template_category(trains: SpikeTrains, cell_models: np.ndarray, params: RecordingParameters) -> SpikeTrains:
+    """Give each explicitly chosen template a spike train of its cell model's category (E trains to
+    excitatory models, I trains to inhibitory ones, in order); models of unknown category keep their slot."""
+    lists = params.cell_types
+    categories = np.array([cell_category(name, lists.excitatory, lists.inhibitory) for name in cell_models])
+    known = categories != "U"
+    wanted = {kind: int(np.sum(categories == kind)) for kind in "EI"}
+    available = {kind: int(np.sum(trains.types[known] == kind)) for kind in "EI"}
+    if wanted != available:
+        raise ParameterError(
+            f"templates.template_ids chooses {wanted['E']} excitatory and {wanted['I']} inhibitory cell models where the "
+            f"spike trains have {available['E']} E and {available['I']} I: match spiketrains.n_exc/n_inh (or types) to "
+            "the templates' cell types.")
+    order = np.arange(trains.num_units)
+    for kind in "EI":
+        order[known & (categories == kind)] = np.flatnonzero(known & (trains.types == kind))
+    return SpikeTrains(times=[trains.times[index] for index in order], rates=trains.rates[order],
+                       types=trains.types[order], t_start=trains.t_start, t_stop=trains.t_stop)
+
+
+def _filtered_peaks(waveforms: np.ndarray, nbefore: int, fs_library: float, fs: float,
+                    section: RecordingSectionParams) -> np.ndarray:
+    """Absolute negative peak of each (n_units, n_samples) main-channel waveform after the recording's
+    filter, at the recording's rate (zero-padded so the filter's ringing fits)."""
+    import scipy.signal
+
+    pad = int(round(0.02 * fs_library))
+    padded = np.pad(np.asarray(waveforms, dtype=float), ((0, 0), (pad, pad)))
+    if fs != fs_library:
+        padded = np.stack([resample_template(row[:, None], fs_library, fs)[:, 0] for row in padded])
+    if section.filter:
+        recording_filter = butterworth(section.filter_cutoff, int(section.filter_order), fs, section.filter_mode)
+        apply = scipy.signal.sosfiltfilt if recording_filter.zero_phase else scipy.signal.sosfilt
+        padded = apply(recording_filter.sos, padded, axis=1)
+    return np.abs(np.minimum(padded.min(axis=1), 0.0))
 
 
 def _bursting_units(n_units: int, section: RecordingSectionParams, rng: np.random.Generator) -> np.ndarray:
