@@ -217,18 +217,37 @@ def mearec_electrodes_info(probe: Probe) -> dict:
     wire = probe.annotations.get("mearec_type") == "wire"
     shape = str(probe.contact_shapes[0])
     shape_params = probe.contact_shape_params[0]
-    size = shape_params["radius"] if shape == "circle" else shape_params["width"] / 2.0
+    extra = {}
+    if shape == "circle":
+        size = shape_params["radius"]
+    elif shape == "rect" and shape_params["width"] != shape_params["height"]:
+        # readers (probeinterface's read_mearec) fail on "rect": a square of the same area, the exact
+        # sides kept for si_recsim's reader
+        shape, size = "square", float(np.sqrt(shape_params["width"] * shape_params["height"])) / 2.0
+        extra = dict(si_recsim_contact_shape="rect", si_recsim_contact_width=float(shape_params["width"]),
+                     si_recsim_contact_height=float(shape_params["height"]))
+    else:
+        shape, size = "square", shape_params["width"] / 2.0
     info = dict(electrode_name=name, description=probe.annotations.get("mearec_description", ""),
                 type="wire" if wire else "mea", plane="xy" if wire else "yz", shape=shape, size=float(size),
-                sortlist=None)
+                sortlist=None, **extra)
     definition = _MEA_DEFINITIONS.get(name)
-    if definition is not None:
+    if definition is not None and _is_whole_named_probe(probe, name):
         columns = definition["columns"]
         info.update(pitch=list(definition["pitch"]), stagger=float(definition["stagger"]),
                     dim=columns if len(set(columns)) > 1 else [columns[0], len(columns)])
     else:
+        if definition is not None:  # a subset of a named probe: its own contacts, not the whole probe's
+            info["electrode_name"] = f"{name} ({probe.get_contact_count()} contacts)"
         info["pos"] = si_to_mearec_positions(contact_positions_3d(probe), info["plane"]).tolist()
     return info
+
+
+def _is_whole_named_probe(probe: Probe, name: str) -> bool:
+    """Whether ``probe`` has exactly the contacts of the named MEArec probe, in its order."""
+    whole = probe_from_name(name)
+    return (whole.get_contact_count() == probe.get_contact_count()
+            and np.allclose(whole.contact_positions, probe.contact_positions))
 
 
 def wired_copy(probe: Probe) -> Probe:

@@ -143,7 +143,8 @@ def test_external_drift_signal_and_ground_truth_positions(drifting_library):
 
 def test_drifting_recording_in_mearec_format(drifting_library, tmp_path):
     mr = pytest.importorskip("MEArec")
-    from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording, write_mearec_recording
+    from si_recsim.io.mearec_export import write_mearec_recording
+    from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording
 
     recording, sorting = _drifting(drifting_library, **{"spiketrains.duration": 3})
     path = write_mearec_recording(recording, sorting, tmp_path / "drift.h5", progress_bar=False)

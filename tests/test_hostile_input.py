@@ -12,7 +12,8 @@ import si_recsim.resources as resources
 from si_recsim import generate_ground_truth, load_ground_truth, save_ground_truth
 from si_recsim.cli import main
 from si_recsim.errors import InputError
-from si_recsim.io.mearec_recording import read_mearec_recording, write_mearec_recording
+from si_recsim.io.mearec_export import write_mearec_recording
+from si_recsim.io.mearec_recording import read_mearec_recording
 from si_recsim.jobs import resolve_n_jobs
 from si_recsim.library.library_file import write_template_library
 from si_recsim.library.loading import load_template_library

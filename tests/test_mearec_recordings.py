@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from si_recsim import generate_ground_truth
-from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording, write_mearec_recording
+from si_recsim.io.mearec_export import write_mearec_recording
+from si_recsim.io.mearec_recording import read_mearec_drift, read_mearec_recording
 
 mr = pytest.importorskip("MEArec")
 se = pytest.importorskip("spikeinterface.extractors")

@@ -2,13 +2,13 @@
 spike trains, neurodamus (SONATA) reports and spike files, and conversions between formats."""
 
 from si_recsim.io.convert import convert
+from si_recsim.io.mearec_export import write_mearec_recording
 from si_recsim.io.mearec_recording import (
                                            MEArecFileRecording,
                                            MEArecFileSorting,
                                            read_mearec_drift,
                                            read_mearec_recording,
                                            read_mearec_recording_templates,
-                                           write_mearec_recording,
 )
 from si_recsim.io.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
 from si_recsim.io.sonata_reports import (

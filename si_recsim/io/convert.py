@@ -88,7 +88,7 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
 
         recording, sorting = read_mearec_recording(source)
     if to == "mearec":
-        from si_recsim.io.mearec_recording import write_mearec_recording
+        from si_recsim.io.mearec_export import write_mearec_recording
 
         return write_mearec_recording(recording, sorting, target, progress_bar=progress_bar, overwrite=overwrite)
     from si_recsim.recording.ground_truth import save_ground_truth

@@ -1,15 +1,10 @@
-"""MEArec recording files (``gen_recordings`` output) in and out, with h5py alone.
+"""MEArec recording files (``gen_recordings`` output) read with h5py alone.
 
 Reading is lazy: traces are sliced from the file per request, so a recording of any length opens at
-once. Positions are converted to si_recsim's frame (see :mod:`si_recsim.probes`). Files from MEArec
-< 1.5 (channel-major traces) are refused with a clear error.
-
-Writing streams the traces chunk by chunk (memory flat in duration, SpikeInterface's chunking and
-progress bar), to a temporary file that is renamed at the end. The file holds what
-``spikeinterface.extractors.read_mearec``, ``MEArec.load_recordings`` and MEArec's tools read:
-traces with ``gain_to_uV``, ``channel_positions``, spike trains with their annotations, the
-``info`` tree (parameters, seeds, probe) and, for si_recsim's ground truth, the templates and
-their locations.
+once. Positions are converted to si_recsim's frame (see :mod:`si_recsim.probes`); spike frames are
+``floor(t * fs)``, SpikeInterface's and neo's rule (the file's time base starts at its first sample
+whatever ``spiketrains.t_start``). Files from MEArec < 1.5 (channel-major traces) are refused with a
+clear error. Writing is :mod:`si_recsim.io.mearec_export`.
 """
 
 from __future__ import annotations
@@ -21,17 +16,13 @@ import numpy as np
 from probeinterface import read_mearec as read_mearec_probe
 from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting, BaseSortingSegment
 
-from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
 from si_recsim.h5_input import checked_array, checked_dataset, open_h5, positive_number, read_dataset
-from si_recsim.library.mearec_templates import read_h5_tree, si_to_mearec_rotations, write_h5_tree
+from si_recsim.library.mearec_templates import mearec_to_si_rotations, read_h5_tree
 from si_recsim.probes import (
-    mearec_electrodes_info,
     mearec_to_si_positions,
-    si_to_mearec_positions,
     wired_copy,
 )
-from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording
 
 #: MEArec's layout version that si_recsim writes and reads (time-major traces since 1.5)
 MEAREC_FORMAT_VERSION = "1.11.0"
@@ -101,6 +92,7 @@ class MEArecFileRecording(BaseRecording):
         BaseRecording.__init__(self, fs, np.arange(n_channels).astype(str), dtype)
         # probeinterface's reader: the file's own contact positions, with its probe's contact shape
         probe = read_mearec_probe(file_path)
+        _restore_contact_shape(probe, info["electrodes"])
         probe.annotate(mearec_type=str(info["electrodes"].get("type", "mea")))
         self.set_probe(wired_copy(probe))
         self.set_channel_gains(gain)
@@ -108,6 +100,14 @@ class MEArecFileRecording(BaseRecording):
         self.annotate(is_filtered=bool(info["recordings"].get("filter", True)), mearec_info=info)
         self.add_recording_segment(_MEArecSegment(file_path, fs, n_samples, n_channels))
         self._kwargs = dict(file_path=str(file_path))
+
+
+def _restore_contact_shape(probe, electrodes: dict) -> None:
+    """Rectangular contacts, which si_recsim writes as squares of the same area for the readers' sake."""
+    if electrodes.get("si_recsim_contact_shape") == "rect":
+        probe.set_contacts(probe.contact_positions, shapes="rect",
+                           shape_params={"width": float(electrodes["si_recsim_contact_width"]),
+                                         "height": float(electrodes["si_recsim_contact_height"])})
 
 
 class _MEArecSegment(BaseRecordingSegment):
@@ -150,8 +150,11 @@ class MEArecFileSorting(BaseSorting):
                 times = file[f"spiketrains/{unit}/times"][()]
                 frames.append(np.floor(times * fs).astype(np.int64))  # the readers' rule: the file's time base starts at 0
                 annotations.append(read_h5_tree(file[f"spiketrains/{unit}/annotations"]))
-            extras = {key: file[key][()] for key in ("template_locations", "template_ids", "voltage_peaks")
-                      if key in file}
+            extras = {key: file[key][()] for key in ("template_locations", "template_ids", "voltage_peaks",
+                                                     "template_rotations") if key in file}
+            if "original_templates" in file and file["original_templates"].ndim == 4:  # drifting: the middle step
+                middle = file["original_templates"].shape[1] // 2
+                extras["middle_templates"] = file["original_templates"][:, middle]
         unit_ids = np.arange(len(units)).astype(str)
         BaseSorting.__init__(self, fs, unit_ids)
         self.add_sorting_segment(_MEArecSortingSegment(dict(zip(unit_ids, frames))))
@@ -162,7 +165,7 @@ class MEArecFileSorting(BaseSorting):
         if not annotations:
             return
         for key, name in (("cell_type", "cell_type"), ("mtype", "cell_model"), ("fr", "firing_rate"),
-                          ("bursting", "bursting"), ("snr", "snr")):
+                          ("bursting", "bursting"), ("snr", "snr"), ("drifting", "drifting")):
             values = [annotation.get(key) for annotation in annotations]
             if all(value is not None for value in values):
                 self.set_property(name, np.asarray(values))
@@ -173,10 +176,14 @@ class MEArecFileSorting(BaseSorting):
             self.set_property("gt_unit_locations", locations)
         if "template_ids" in extras:
             self.set_property("template_id", extras["template_ids"])
+        if "template_rotations" in extras:
+            self.set_property("template_rotation", mearec_to_si_rotations(extras["template_rotations"], plane))
         if "voltage_peaks" in extras:
-            peaks = extras["voltage_peaks"]
-            self.set_property("voltage_peaks", peaks)
-            self.set_property("main_channel_id", np.argmax(peaks, axis=1).astype(str))
+            self.set_property("voltage_peaks", extras["voltage_peaks"])
+        if "middle_templates" in extras:  # (units, channels, samples): where gt_unit_locations is
+            self.set_property("main_channel_id", np.argmin(extras["middle_templates"].min(axis=2), axis=1).astype(str))
+        elif "voltage_peaks" in extras:
+            self.set_property("main_channel_id", np.argmax(extras["voltage_peaks"], axis=1).astype(str))
 
 
 class _MEArecSortingSegment(BaseSortingSegment):
@@ -228,147 +235,3 @@ def read_mearec_drift(file_path: str | Path) -> list[dict]:
         if "drift_list" not in file:
             return []
         return [read_h5_tree(file[f"drift_list/{index}"]) for index in sorted(file["drift_list"], key=int)]
-
-
-# ------------------------------------------------------------------------------------------------
-# writing
-# ------------------------------------------------------------------------------------------------
-
-
-def _annotations(sorting, unit_index: int) -> dict:
-    properties = {key: sorting.get_property(key) for key in sorting.get_property_keys()}
-
-    def value(key, default=None):
-        return properties[key][unit_index] if key in properties else default
-
-    annotations = dict(cell_type=str(value("cell_type", "U")), mtype=str(value("cell_model", "unknown")),
-                       fr=float(value("firing_rate", np.nan)), bursting=bool(value("bursting", False)))
-    if "gt_unit_locations" in properties:
-        annotations["soma_position"] = si_to_mearec_positions(properties["gt_unit_locations"][unit_index])
-    return annotations
-
-
-def write_mearec_recording(recording, sorting, file_path: str | Path, chunk_duration: float = 1.0,
-                           progress_bar: bool = True, overwrite: bool = False) -> Path:
-    """Write a recording and its ground-truth sorting as a MEArec recording file.
-
-    Parameters
-    ----------
-    recording : BaseRecording
-        Any single-segment SpikeInterface recording with a 2-D probe (si_recsim's ground truth
-        also gets its parameters, seeds and templates written).
-    sorting : BaseSorting
-        Its ground truth (properties become MEArec's spike-train annotations).
-    file_path : str | Path
-    chunk_duration : float, default: 1.0
-        Seconds of traces per write.
-    progress_bar : bool, default: True
-    overwrite : bool, default: False
-        Replace an existing file, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
-
-    Returns
-    -------
-    file_path : Path
-    """
-    from tqdm.auto import tqdm
-
-    if recording.get_num_segments() != 1:
-        raise InputError("MEArec files hold one segment: select one with recording.select_segments([i]).")
-    file_path = Path(file_path)
-    fs = recording.sampling_frequency
-    n_samples, n_channels = recording.get_num_samples(), recording.get_num_channels()
-    probe = recording.get_probe()
-    electrodes = mearec_electrodes_info(probe)
-    info = _info_tree(recording, sorting, electrodes)
-    with atomic_h5(file_path, overwrite=overwrite) as file:
-        file.attrs["mearec_version"] = MEAREC_FORMAT_VERSION
-        file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")
-        from si_recsim.version import __version__
-
-        file.attrs["si_recsim_version"] = __version__
-        traces = file.create_dataset("recordings", shape=(n_samples, n_channels), dtype=recording.get_dtype())
-        gains = recording.get_channel_gains() if recording.has_scaleable_traces() else np.ones(n_channels)
-        traces.attrs["gain_to_uV"] = float(np.asarray(gains).ravel()[0])
-        step = max(1, int(chunk_duration * fs))
-        for start in tqdm(range(0, n_samples, step), desc="write MEArec", disable=not progress_bar):
-            traces[start: start + step] = recording.get_traces(start_frame=start, end_frame=min(start + step,
-                                                                                                n_samples))
-        file.create_dataset("channel_positions",
-                            data=si_to_mearec_positions(_contact_positions(probe), electrodes["plane"]))
-        for unit_index, unit_id in enumerate(sorting.unit_ids):  # times from the first sample; t_start stays in info
-            group = file.create_group(f"spiketrains/{unit_index}")
-            group.create_dataset("times", data=spike_times_for_readers(sorting, unit_id, fs))
-            group.create_dataset("t_stop", data=n_samples / fs)
-            write_h5_tree(group.create_group("annotations"), _annotations(sorting, unit_index))
-        _write_templates(file, recording, sorting, electrodes["plane"])
-        _write_drift(file, recording)
-        write_h5_tree(file.create_group("info"), info)
-    return file_path
-
-
-def spike_times_for_readers(sorting, unit_id, fs: float) -> np.ndarray:
-    """Spike times in s from the first sample (MEArec's file time base, whatever ``spiketrains.t_start``)
-    that readers turn back into the same frames with floor(t * fs): a thousandth of a sample after
-    the frame, so rounding cannot move it to the previous one."""
-    return (sorting.get_unit_spike_train(unit_id) + 1e-3) / fs
-
-
-def _contact_positions(probe) -> np.ndarray:
-    positions = np.asarray(probe.contact_positions, dtype=float)
-    return np.column_stack([positions, np.zeros(len(positions))]) if positions.shape[1] == 2 else positions
-
-
-def _info_tree(recording, sorting, electrodes: dict) -> dict:
-    from si_recsim.params.recordings import get_default_recording_params
-
-    params = recording.get_annotation(PARAMS_ANNOTATION) or get_default_recording_params()
-    library = recording.get_template_library() if isinstance(recording, SimulatedRecording) else None
-    fs = recording.sampling_frequency
-    recordings = {**params["recordings"], "fs": fs, "duration": recording.get_num_samples() / fs,
-                  "dtype": np.dtype(recording.get_dtype()).name, "n_neurons": sorting.get_num_units()}
-    spiketrains = {key: value for key, value in params["spiketrains"].items() if value is not None}
-    templates = {key: value for key, value in params["templates"].items() if value is not None}
-    if library is not None:  # MEArec keeps the library's window, which tells readers where the trough is
-        templates["cut_out"] = [library.nbefore / library.sampling_frequency * 1000.0,
-                                (library.templates.shape[-2] - library.nbefore) / library.sampling_frequency * 1000.0]
-    return dict(recordings=recordings, spiketrains=spiketrains, templates=templates,
-                cell_types=params["cell_types"],
-                seeds={key: value for key, value in params["seeds"].items() if value is not None},
-                electrodes=electrodes)
-
-
-def _write_drift(file: h5py.File, recording) -> None:
-    """si_recsim's drift as MEArec's ``drift_list``: one signal, sampled at its own times."""
-    drift = recording.get_drift_model() if isinstance(recording, SimulatedRecording) else None
-    if drift is None:
-        return
-    middle = drift.n_steps // 2
-    lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
-    step_um = float(lengths.min()) / (drift.n_steps - 1)
-    spacing = np.diff(drift.times)
-    write_h5_tree(file.create_group("drift_list/0"), dict(
-        drift_vector_um=drift.signal_um.astype(np.float32),
-        drift_vector_idxs=(np.rint(drift.signal_um / step_um)).astype(np.int16),
-        drift_fs=float(1.0 / np.median(spacing)) if len(spacing) else 1.0,
-        drift_times=drift.times,
-        drift_factors=drift.factors,
-        drift_steps=int(drift.n_steps),
-        middle_step=int(middle)))
-
-
-def _write_templates(file: h5py.File, recording, sorting, plane: str) -> None:
-    """si_recsim's ground truth: the selected library templates, their locations, ids and peaks."""
-    if not isinstance(recording, SimulatedRecording):
-        return
-    library, ids = recording.get_template_library(), np.asarray(sorting.get_property("template_id"), dtype=int)
-    templates = library.templates[ids]
-    file.create_dataset("original_templates", data=np.swapaxes(templates, -1, -2).astype(np.float32))
-    file.create_dataset("template_locations", data=si_to_mearec_positions(library.locations[ids], plane))
-    if library.rotations is not None:
-        file.create_dataset("template_rotations", data=si_to_mearec_rotations(library.rotations[ids], plane))
-    file.create_dataset("template_celltypes", data=library.cell_models[ids].astype(object),
-                        dtype=h5py.string_dtype())
-    file.create_dataset("template_ids", data=np.asarray(ids, dtype=np.int64))
-    static = templates if templates.ndim == 3 else templates[:, templates.shape[1] // 2]
-    troughs = np.argmin(static.min(axis=2), axis=1)
-    file.create_dataset("voltage_peaks", data=-static[np.arange(len(ids)), troughs].astype(float))

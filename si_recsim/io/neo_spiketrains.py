@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from si_recsim.io.mearec_recording import spike_times_for_readers
+from si_recsim.io.mearec_export import spike_times_for_readers
 from si_recsim.probes import mearec_to_si_positions, si_to_mearec_positions
 
 _PROPERTY_TO_ANNOTATION = {"cell_type": "cell_type", "cell_model": "mtype", "firing_rate": "fr",

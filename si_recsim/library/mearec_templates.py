@@ -134,11 +134,11 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path, over
     """Write ``library`` as a MEArec template file (``MEArec.load_templates`` opens it).
 
     Positions and rotations are converted to MEArec's frame, templates transposed to
-    (n_templates, n_channels, n_samples); ``info/params`` carries the generation parameters with
-    ``dt``, ``cut_out`` and ``probe`` set from the library (keys it lacks take the defaults of
-    :func:`si_recsim.params.templates.get_default_template_params`, MEArec's own); the file is
-    written to a temporary name and renamed; ``overwrite`` replaces an existing file only when si_recsim
-    wrote it.
+    (n_templates, [n_drift_steps,] n_channels, n_samples); ``info/params`` carries the generation
+    parameters with ``dt``, ``cut_out``, ``probe``, ``drifting`` and ``drift_steps`` set from the data
+    (keys it lacks take the defaults of :func:`si_recsim.params.templates.get_default_template_params`,
+    MEArec's own); the file is written to a temporary name and renamed; ``overwrite`` replaces an
+    existing file only when si_recsim wrote it.
     """
     file_path = Path(file_path)
     electrodes = mearec_electrodes_info(library.probe)
@@ -146,8 +146,11 @@ def write_mearec_templates(library: TemplateLibrary, file_path: str | Path, over
     dt = 1000.0 / library.sampling_frequency
     params = get_default_template_params()  # every key MEArec's readers look up
     params.update({key: value for key, value in library.info.get("params", {}).items() if not isinstance(value, dict)})
-    params.update(dt=dt, cut_out=[library.nbefore * dt, (library.templates.shape[1] - library.nbefore) * dt],
-                  probe=electrodes["electrode_name"])
+    n_samples = library.templates.shape[-2]
+    params.update(dt=dt, cut_out=[library.nbefore * dt, (n_samples - library.nbefore) * dt],
+                  probe=electrodes["electrode_name"], drifting=library.drift_steps is not None)
+    if library.drift_steps is not None:  # what the data holds, whatever the metadata says
+        params["drift_steps"] = int(library.drift_steps)
     rotations = library.rotations if library.rotations is not None else np.zeros((library.num_templates, 3))
     with atomic_h5(file_path, overwrite=overwrite) as file:
         file.attrs["date"] = __import__("datetime").datetime.now().strftime("%y-%m-%d %H:%M:%S")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import yaml
 from probeinterface import Probe
@@ -14,12 +15,16 @@ from si_recsim.errors import InputError
 from si_recsim.library.bank_library import bank_library_spec
 from si_recsim.library.loading import library_reference
 from si_recsim.library.template_library import TemplateLibrary
+from si_recsim.params.common import parse_yaml
 from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.probes import probe_from_name
 from si_recsim.recording.budget import check_recording_budget, check_saving_budget
 from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
+UNIT_TEMPLATES_FILE = "unit_templates.h5"
+#: annotation of a reloaded ground truth: its unit templates file (what MEArec export writes as templates)
+UNIT_TEMPLATES_ANNOTATION = "si_recsim_unit_templates"
 DEFAULT_PROBE = "Neuronexus-32"
 ZARR_SUFFIX = ".zarr"
 
@@ -107,8 +112,12 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     """Write traces, ground-truth sorting (with all properties) and parameters to one folder.
 
     The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
-    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, and ``params.yaml``
-    (the complete parameters with the seeds used).
+    ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, ``params.yaml``
+    (the complete parameters with the seeds used) and, for si_recsim's simulated recordings,
+    ``unit_templates.h5``: the units' library templates (with their drift trajectories) as an
+    si_recsim template library, plus ``convolved`` (n_units, [n_drift_steps,] n_samples, n_channels),
+    the mean of each unit's jittered copies at the recording's rate (attributes
+    ``convolved_sampling_frequency``, ``convolved_nbefore``).
     Everything is written through :func:`si_recsim.atomic.atomic_output`: to a temporary sibling folder
     renamed at the end, so an interrupted run never leaves a half-written folder.
 
@@ -147,7 +156,27 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
         sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
         if params is not None:
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+        if isinstance(recording, SimulatedRecording):
+            write_unit_templates(recording, temporary / UNIT_TEMPLATES_FILE)
     return folder
+
+
+def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path:
+    """The units' library templates and their convolved (jitter-averaged) copies, as one library file."""
+    from si_recsim.library.library_file import write_template_library
+
+    units = recording.get_unit_template_library()
+    write_template_library(units, file_path)
+    convolved = []
+    for unit in range(units.num_templates):
+        copies, nbefore = recording.get_jittered_templates(unit)
+        convolved.append(copies.mean(axis=1))  # (n_drift_steps, n_samples, n_channels)
+    convolved = np.stack(convolved)
+    with h5py.File(file_path, "a") as file:
+        file.create_dataset("convolved", data=convolved if convolved.shape[1] > 1 else convolved[:, 0])
+        file.attrs["convolved_sampling_frequency"] = float(recording.sampling_frequency)
+        file.attrs["convolved_nbefore"] = int(nbefore)
+    return file_path
 
 
 def aligned_chunk_size(recording, chunk_duration: float) -> int:
@@ -185,7 +214,14 @@ def load_ground_truth(folder: str | Path):
         paths.append(found[0])
     for path in paths:
         refuse_foreign_code(path)
-    return load(paths[0]), load(paths[1])
+    recording, sorting = load(paths[0]), load(paths[1])
+    if (folder / PARAMS_FILE).is_file():
+        params = parse_yaml((folder / PARAMS_FILE).read_text(), str(folder / PARAMS_FILE))
+        recording.annotate(**{PARAMS_ANNOTATION: params})
+        sorting.annotate(**{PARAMS_ANNOTATION: params})
+    if (folder / UNIT_TEMPLATES_FILE).is_file():
+        recording.annotate(**{UNIT_TEMPLATES_ANNOTATION: str((folder / UNIT_TEMPLATES_FILE).resolve())})
+    return recording, sorting
 
 
 TRUSTED_MODULES = ("spikeinterface.", "si_recsim.")
