@@ -18,6 +18,7 @@ from si_recsim.probes import available_probe_names, probe_from_name
 from si_recsim.recording.drift import ground_truth_motion, ground_truth_positions
 from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting, simulated_recording, simulated_sorting
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
+from si_recsim.recording.overlap import overlap_labels
 from si_recsim.recording.spike_traces import UnitSpikeTracesRecording, unit_spike_traces
 from si_recsim.version import __version__
 
@@ -40,6 +41,7 @@ __all__ = [
     "ground_truth_positions",
     "load_ground_truth",
     "load_template_library",
+    "overlap_labels",
     "save_ground_truth",
     "simulated_recording",
     "simulated_sorting",

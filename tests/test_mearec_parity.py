@@ -12,7 +12,7 @@ from spikeinterface.core import NumpyRecording, NumpySorting
 from si_recsim import generate_ground_truth, load_ground_truth, save_ground_truth, unit_spike_traces
 from si_recsim.io import convert
 from si_recsim.io.mearec_export import write_mearec_recording
-from si_recsim.io.mearec_recording import read_mearec_recording
+from si_recsim.io.mearec_recording import read_mearec_recording, read_mearec_waveforms
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.mearec_templates import write_mearec_templates
 from si_recsim.probes import mearec_to_si_positions, si_to_mearec_positions
@@ -190,16 +190,20 @@ def test_conversions_carry_the_sources_own_ground_truth(mearec_library_path, tmp
     params = mr.get_default_recordings_params()
     params["spiketrains"].update(duration=2, n_exc=2, n_inh=1)
     params["seeds"] = {"spiketrains": 1, "templates": 2, "convolution": 3, "noise": 4}
+    params["recordings"]["extract_waveforms"] = True
     recgen = mr.gen_recordings(params=params, tempgen=mr.load_templates(str(mearec_library_path),
                                                                          return_h5_objects=False), verbose=False)
     source = tmp_path / "mearec.h5"
     mr.save_recording_generator(recgen, str(source))
+    waveforms = read_mearec_waveforms(source)
+    assert len(waveforms) == 3 and np.allclose(waveforms["0"], recgen.spiketrains[0].waveforms)
     copy = convert(source, tmp_path / "copy.h5", "mearec", progress_bar=False)
     original, again = (mr.load_recordings(str(path), return_h5_objects=False) for path in (source, copy))
     assert again.info["seeds"] == original.info["seeds"]
     assert again.info["recordings"]["noise_level"] == original.info["recordings"]["noise_level"]
     for name in ("voltage_peaks", "templates", "template_locations", "spike_traces"):
         assert np.allclose(getattr(again, name), getattr(original, name)), name
+    assert np.allclose(read_mearec_waveforms(copy)["2"], waveforms["2"])
     assert [t.annotations["snr"] for t in again.spiketrains] == [t.annotations["snr"] for t in original.spiketrains]
     # a ground-truth folder brings its parameters and templates
     recording, sorting = generate_ground_truth(seed=8, **{"spiketrains.duration": 1})
@@ -211,3 +215,49 @@ def test_conversions_carry_the_sources_own_ground_truth(mearec_library_path, tmp
     assert np.allclose(mearec_to_si_positions(from_folder.template_locations), sorting.get_property("gt_unit_locations"))
     assert np.allclose(from_folder.voltage_peaks, sorting.get_property("voltage_peaks"))
     assert from_folder.templates.shape[:3] == (sorting.get_num_units(), 1, 32)
+
+
+def test_overlap_labels_agree_with_mearecs_annotation(tmp_path):
+    from MEArec.tools import annotate_overlapping_spikes
+
+    from si_recsim import overlap_labels
+    from si_recsim.io.neo_spiketrains import sorting_to_neo_spiketrains
+
+    recording, sorting = generate_ground_truth(seed=3, **{"spiketrains.duration": 4, "spiketrains.n_exc": 6,
+                                                          "spiketrains.n_inh": 4, "templates.min_dist": 5,
+                                                          "recordings.overlap": True, "recordings.sync_rate": 0.2})
+    pairs = np.asarray(sorting.get_annotation("overlapping_pairs"))
+    assert len(pairs), "the test needs spatially overlapping units"
+    ours = overlap_labels(sorting)
+    trains = sorting_to_neo_spiketrains(sorting)
+    annotate_overlapping_spikes(trains, overlapping_pairs=pairs, parallel=False, verbose=False)
+    for unit_id, train in zip(sorting.unit_ids, trains):
+        theirs = np.asarray(train.annotations["overlap"])
+        assert np.array_equal(ours[unit_id] != "NO", theirs != "NO")
+        assert np.all(ours[unit_id][theirs == "STO"] == "STO")  # MEArec may overwrite STO with TO; never the reverse
+    assert any(np.any(labels == "STO") for labels in ours.values())
+    path = write_mearec_recording(recording, sorting, tmp_path / "overlap.h5", progress_bar=False)
+    recgen = mr.load_recordings(str(path), return_h5_objects=False)
+    for unit_id, train in zip(sorting.unit_ids, recgen.spiketrains):
+        assert list(train.annotations["overlap"]) == list(ours[unit_id])
+    _, read = read_mearec_recording(path)
+    assert all(np.array_equal(labels, ours[unit_id]) for unit_id, labels in zip(sorting.unit_ids,
+                                                                               overlap_labels(read).values()))
+
+
+@pytest.mark.slow
+def test_extracted_waveforms_are_the_traces_around_each_spike(tmp_path):
+    from spikeinterface.core import load_sorting_analyzer
+
+    recording, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 2,
+                                                          "recordings.extract_waveforms": True})
+    folder = save_ground_truth(recording, sorting, tmp_path / "gt", progress_bar=False)
+    analyzer = load_sorting_analyzer(folder / "analyzer")
+    waveforms = analyzer.get_extension("waveforms").get_waveforms_one_unit(sorting.unit_ids[0])
+    frames = sorting.get_unit_spike_train(sorting.unit_ids[0])
+    assert waveforms.shape == (len(frames), 80, 32)  # every spike, 0.5 + 2 ms at 32 kHz
+    traces = recording.get_traces(return_in_uV=True)
+    inside = np.flatnonzero((frames >= 16) & (frames + 64 <= len(traces)))
+    spike = inside[len(inside) // 2]
+    assert np.allclose(waveforms[spike], traces[frames[spike] - 16: frames[spike] + 64], atol=1e-3)
+    assert analyzer.get_extension("templates") is not None

@@ -9,6 +9,7 @@ from si_recsim.io.mearec_recording import (
                                            read_mearec_drift,
                                            read_mearec_recording,
                                            read_mearec_recording_templates,
+                                           read_mearec_waveforms,
 )
 from si_recsim.io.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
 from si_recsim.io.sonata_reports import (
@@ -31,6 +32,7 @@ __all__ = [
     "read_mearec_drift",
     "read_mearec_recording",
     "read_mearec_recording_templates",
+    "read_mearec_waveforms",
     "read_sonata_lfp_report",
     "read_sonata_spikes",
     "sorting_from_neo_spiketrains",

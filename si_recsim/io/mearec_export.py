@@ -9,7 +9,7 @@ tools read, with the meaning MEArec gives it:
   otherwise they are written in µV as float32 (the format has one gain);
 - spike trains carry MEArec's annotations (``cell_type``, ``mtype``, ``fr``, ``snr``,
   ``soma_position`` along the trajectory of drifting units, ``drifting``, ``bursting`` and its
-  parameters, ``overlap`` labels when known);
+  parameters, ``overlap`` labels with ``recordings.overlap``);
 - ``templates`` (the jittered copies actually convolved; MEArec's loader reads the other template
   datasets only when it is there), ``original_templates``, ``template_locations``,
   ``template_rotations``, ``template_celltypes``, ``template_ids``, ``voltage_peaks``,
@@ -36,6 +36,7 @@ from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.probes import mearec_electrodes_info, si_to_mearec_positions
 from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording
 from si_recsim.recording.ground_truth import UNIT_TEMPLATES_ANNOTATION
+from si_recsim.recording.overlap import OVERLAPPING_PAIRS_ANNOTATION, overlap_labels
 from si_recsim.recording.spike_traces import UnitSpikeTracesRecording
 from si_recsim.version import __version__
 
@@ -157,17 +158,22 @@ def _write_spiketrains(file: h5py.File, sorting, recording, source: str | None) 
     if isinstance(recording, SimulatedRecording):
         locations = recording.get_unit_template_library().locations
     original = h5py.File(source, "r") if source is not None and isinstance(sorting, MEArecFileSorting) else None
+    labels = overlap_labels(sorting) if params.get("recordings", {}).get("overlap") else None
     try:
         for unit_index, unit_id in enumerate(sorting.unit_ids):
             group = file.create_group(f"spiketrains/{unit_index}")
             group.create_dataset("times", data=spike_times_for_readers(sorting, unit_id, fs))
             group.create_dataset("t_stop", data=n_samples / fs)
             if original is not None:
-                original.copy(original[f"spiketrains/{unit_index}/annotations"], group, "annotations")
+                for name in ("annotations", "waveforms"):
+                    if name in original[f"spiketrains/{unit_index}"]:
+                        original.copy(original[f"spiketrains/{unit_index}/{name}"], group, name)
             else:
                 unit_locations = None if locations is None else locations[unit_index]
-                write_h5_tree(group.create_group("annotations"),
-                              _annotations(sorting, unit_index, unit_locations, params.get("recordings", {})))
+                annotations = _annotations(sorting, unit_index, unit_locations, params.get("recordings", {}))
+                if labels is not None:
+                    annotations["overlap"] = labels[unit_id].tolist()
+                write_h5_tree(group.create_group("annotations"), annotations)
     finally:
         if original is not None:
             original.close()
@@ -191,8 +197,6 @@ def _annotations(sorting, unit_index: int, unit_locations: np.ndarray | None, se
         annotations["soma_position"] = si_to_mearec_positions(np.asarray(unit_locations))
     elif "gt_unit_locations" in properties:
         annotations["soma_position"] = si_to_mearec_positions(np.asarray(value("gt_unit_locations")))
-    if "overlap" in properties:
-        annotations["overlap"] = np.asarray(value("overlap")).astype("S")
     exp_decay = section.get("exp_decay")
     annotations.update(exp_decay=exp_decay if bursting and not isinstance(exp_decay, list) else None,
                        max_spikes_per_burst=section.get("n_burst_spikes") if bursting else None,
@@ -286,5 +290,8 @@ def _info_tree(recording, sorting, electrodes: dict, dtype: np.dtype) -> dict:
                                             / library.sampling_frequency * 1000.0]
     recordings.update(fs=fs, duration=duration_for_readers(n_samples, fs), dtype=np.dtype(dtype).name,
                       n_neurons=sorting.get_num_units())
+    pairs = sorting.get_annotation(OVERLAPPING_PAIRS_ANNOTATION)
+    if mearec_info is None and pairs is not None:
+        info["templates"]["overlapping"] = pairs
     info.update(recordings=recordings, electrodes=electrodes)
     return info

@@ -23,6 +23,7 @@ from si_recsim.probes import (
     mearec_to_si_positions,
     wired_copy,
 )
+from si_recsim.recording.overlap import OVERLAP_LABELS_ANNOTATION, OVERLAPPING_PAIRS_ANNOTATION
 
 #: MEArec's layout version that si_recsim writes and reads (time-major traces since 1.5)
 MEAREC_FORMAT_VERSION = "1.11.0"
@@ -159,6 +160,12 @@ class MEArecFileSorting(BaseSorting):
         BaseSorting.__init__(self, fs, unit_ids)
         self.add_sorting_segment(_MEArecSortingSegment(dict(zip(unit_ids, frames))))
         self._set_properties(annotations, extras, str(info["electrodes"].get("plane", "yz")))
+        if annotations and all("overlap" in annotation for annotation in annotations):
+            self.annotate(**{OVERLAP_LABELS_ANNOTATION: {unit_id: list(annotation["overlap"]) for unit_id, annotation
+                                                         in zip(unit_ids, annotations)}})
+        pairs = info.get("templates", {}).get("overlapping")
+        if pairs is not None:
+            self.annotate(**{OVERLAPPING_PAIRS_ANNOTATION: np.asarray(pairs, dtype=int).reshape(-1, 2).tolist()})
         self._kwargs = dict(file_path=str(file_path))
 
     def _set_properties(self, annotations: list, extras: dict, plane: str) -> None:
@@ -226,6 +233,15 @@ def read_mearec_recording_templates(file_path: str | Path):
     return Templates(templates_array=templates, sampling_frequency=sampling_frequency,
                      nbefore=int(round(cut_out[0] * sampling_frequency / 1000.0)), probe=recording.get_probe(),
                      is_in_uV=True)
+
+
+def read_mearec_waveforms(file_path: str | Path) -> dict:
+    """The waveforms MEArec extracted (``extract_waveforms``): unit id → (n_spikes, n_channels, n_samples)
+    µV, for the units that have them (empty when the file has none)."""
+    file, _ = _open_checked(Path(file_path))
+    with file:
+        return {str(unit): checked_array(file, f"spiketrains/{unit}/waveforms", (3,), WHAT)
+                for unit in sorted(file["spiketrains"], key=int) if "waveforms" in file[f"spiketrains/{unit}"]}
 
 
 def read_mearec_drift(file_path: str | Path) -> list[dict]:

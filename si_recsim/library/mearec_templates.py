@@ -23,7 +23,7 @@ from si_recsim.probes import (
 
 
 def _decode(value):
-    """A value of MEArec's dict-to-HDF5 encoding back to Python (``"null"`` → None)."""
+    """A value of MEArec's dict-to-HDF5 encoding back to Python (``"null"`` → None, ``"[]"`` → [])."""
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, np.ndarray):
@@ -34,6 +34,8 @@ def _decode(value):
         value = value.item()
     if value == "null":
         return None
+    if value == "[]":  # MEArec's encoding of an empty list
+        return []
     return value
 
 

@@ -193,8 +193,9 @@ class RecordingSectionParams(ParameterSection):
                                                             "fast")
     external_drift_um: list[Number] | None = field(None, "(si_recsim) um along the drift direction at "
                                                          "external_drift_times")
-    overlap: Flag = field(False, "MEArec's per-spike overlap labels (not supported)")
-    extract_waveforms: Flag = field(False, "MEArec's waveform extraction (use SpikeInterface's SortingAnalyzer)")
+    overlap: Flag = field(False, "per-spike overlap labels NO / TO / STO (MEArec's), written with the ground truth")
+    extract_waveforms: Flag = field(False, "save a SpikeInterface SortingAnalyzer with waveforms (MEArec's cut: 0.5 ms "
+                                    "before, 2 ms after) and templates next to the ground truth")
 
     @field_validator("bursting_units")
     @classmethod
@@ -253,11 +254,6 @@ class RecordingSectionParams(ParameterSection):
             raise InputError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
         if times is not None and (len(times) < 1 or len(times) != len(values) or np.any(np.diff(times) <= 0)):
             raise InputError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")
-        if self.overlap:
-            raise InputError(f"'{p}overlap' (MEArec's per-spike overlap labels) is not supported: set it to false.")
-        if self.extract_waveforms:
-            raise InputError(f"'{p}extract_waveforms' is not supported: set it to false and use SpikeInterface's "
-                             "create_sorting_analyzer(...).compute('waveforms') on the generated recording.")
         return self
 
 

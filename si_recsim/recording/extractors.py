@@ -26,6 +26,7 @@ from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.probes import wired_copy
 from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.engine import TraceEngine, build_engine
+from si_recsim.recording.overlap import OVERLAPPING_PAIRS_ANNOTATION
 from si_recsim.recording.units import build_units, recording_library, sampling_frequency
 
 PARAMS_ANNOTATION = "si_recsim_params"
@@ -52,9 +53,11 @@ class SimulatedSorting(BaseSorting):
     (absolute negative peak of the unfiltered library template, all channels), ``filtered_peak_uV``
     (the same on the main channel after the recording's filter: the amplitude a sorter sees, before
     noise and modulation), ``voltage_peaks`` ((n_units, n_channels) absolute negative peak per
-    channel of the library template, MEArec's), ``snr`` (MEArec's: template peak / ``noise_level``).
-    Annotations: ``si_recsim_params`` (the
-    complete parameters with the seeds used) and ``template_library_source``.
+    channel of the library template, MEArec's), ``snr`` (MEArec's: template peak / ``noise_level``),
+    ``template_rotation`` ((n_units, 3) Euler angles in radians, when the library knows them).
+    Annotations: ``si_recsim_params`` (the complete parameters with the seeds used),
+    ``template_library_source`` and ``overlapping_pairs`` (unit indices of spatially overlapping
+    templates; :func:`si_recsim.overlap_labels` labels spikes).
 
     Parameters
     ----------
@@ -98,7 +101,11 @@ class SimulatedSorting(BaseSorting):
         self.set_property("filtered_peak_uV", units.filtered_peaks)
         self.set_property("voltage_peaks", units.voltage_peaks)
         self.set_property("snr", units.snr)
-        self.annotate(**{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
+        rotations = recording_library(params, library).rotations
+        if rotations is not None:
+            self.set_property("template_rotation", rotations[units.template_ids])
+        self.annotate(**{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source,
+                         OVERLAPPING_PAIRS_ANNOTATION: np.asarray(units.overlapping, dtype=int).tolist()})
         self.name = "si_recsim ground-truth sorting"
         self.extra_requirements.append("si_recsim")
         if _arrays_only(template_library):

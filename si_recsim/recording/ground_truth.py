@@ -23,6 +23,7 @@ from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
 UNIT_TEMPLATES_FILE = "unit_templates.h5"
+ANALYZER_FOLDER = "analyzer"
 #: annotation of a reloaded ground truth: its unit templates file (what MEArec export writes as templates)
 UNIT_TEMPLATES_ANNOTATION = "si_recsim_unit_templates"
 DEFAULT_PROBE = "Neuronexus-32"
@@ -117,7 +118,10 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     ``unit_templates.h5``: the units' library templates (with their drift trajectories) as an
     si_recsim template library, plus ``convolved`` (n_units, [n_drift_steps,] n_samples, n_channels),
     the mean of each unit's jittered copies at the recording's rate (attributes
-    ``convolved_sampling_frequency``, ``convolved_nbefore``).
+    ``convolved_sampling_frequency``, ``convolved_nbefore``). With ``recordings.extract_waveforms``,
+    ``analyzer/`` is a SpikeInterface SortingAnalyzer of the saved ground truth with every spike's
+    waveform (0.5 ms before, 2 ms after, MEArec's cut) and the templates
+    (``spikeinterface.core.load_sorting_analyzer``).
     Everything is written through :func:`si_recsim.atomic.atomic_output`: to a temporary sibling folder
     renamed at the end, so an interrupted run never leaves a half-written folder.
 
@@ -158,7 +162,24 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
         if isinstance(recording, SimulatedRecording):
             write_unit_templates(recording, temporary / UNIT_TEMPLATES_FILE)
+        if params is not None and params["recordings"].get("extract_waveforms"):
+            _save_waveforms(temporary, format, job_kwargs)
     return folder
+
+
+def _save_waveforms(folder: Path, format: str, job_kwargs: dict) -> None:
+    """A SortingAnalyzer of the saved ground truth with every spike's waveform (MEArec's cut: 0.5 ms
+    before, 2 ms after) and the templates, in ``analyzer/``."""
+    from spikeinterface.core import create_sorting_analyzer, load
+
+    suffix = ZARR_SUFFIX if format == "zarr" else ""
+    recording, sorting = load(folder / f"{RECORDING_FOLDER}{suffix}"), load(folder / f"{SORTING_FOLDER}{suffix}")
+    job_kwargs = {key: value for key, value in job_kwargs.items() if key != "chunk_size"}
+    analyzer = create_sorting_analyzer(sorting, recording, format="binary_folder", folder=folder / ANALYZER_FOLDER,
+                                       sparse=False, **job_kwargs)
+    analyzer.compute("random_spikes", method="all")
+    analyzer.compute("waveforms", ms_before=0.5, ms_after=2.0, **job_kwargs)
+    analyzer.compute("templates")
 
 
 def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path:
