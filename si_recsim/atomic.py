@@ -3,7 +3,8 @@
 Every file and folder si_recsim writes goes through :func:`atomic_output`:
 
 - the output is written under a temporary name beside its destination, created exclusively and
-  unpredictable (``.NAME.si_recsim-tmp-HOST-PID-START-RANDOM``), so two runs never share a temporary
+  unpredictable (``.NAME.si_recsim-tmp-HOST-PID-START-RANDOM[.SUFFIX]``, the destination's suffix kept for
+  writers that look at it), so two runs never share a temporary
   and a link planted in advance cannot redirect the write;
 - on success its contents are flushed to disk (``fsync``) and it is renamed onto the destination; on
   failure (an exception, Ctrl-C, SIGTERM under the CLI) it is removed, with any parent folder the
@@ -47,7 +48,7 @@ PNG_SOFTWARE = "si_recsim"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.si_recsim-(?P<kind>tmp|old)-(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-"
-                        r"(?P<start>\d+)-[0-9a-f]{8}$")
+                        r"(?P<start>\d+)-[0-9a-f]{8}(\.[^.]+)?$")
 
 
 def writer_label() -> str:
@@ -218,7 +219,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 
 def _temporary_name(destination: Path, kind: str) -> Path:
     token = f"{_host_tag()}-{os.getpid()}-{_start_time(os.getpid())}-{secrets.token_hex(4)}"
-    return destination.with_name(f".{destination.name}.si_recsim-{kind}-{token}")
+    return destination.with_name(f".{destination.name}.si_recsim-{kind}-{token}{destination.suffix}")
 
 
 def _new_temporary(destination: Path, kind: str, folder: bool) -> Path:

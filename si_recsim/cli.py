@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "MEArec) to 'library' or 'mearec-templates'.")
     conversion.add_argument("source")
     conversion.add_argument("target")
-    conversion.add_argument("--to", required=True, choices=("mearec", "binary", "zarr", "library", "mearec-templates"))
+    conversion.add_argument("--to", required=True, choices=("mearec", "binary", "zarr", "nwb", "library", "mearec-templates"),
+                            help="target format: mearec, binary or zarr (ground-truth folder), nwb (needs the nwb "
+                            "extra) for recordings; library or mearec-templates for template libraries")
     report = conversion.add_argument_group("neurodamus LFP reports (to binary or zarr)")
     report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting")
     report.add_argument("--electrodes-file", help="the electrodes file of the report: channel names and a probe")

@@ -9,7 +9,7 @@ from si_recsim.atomic import check_output
 from si_recsim.errors import InputError
 from si_recsim.h5_input import open_h5
 
-RECORDING_FORMATS = ("mearec", "binary", "zarr")
+RECORDING_FORMATS = ("mearec", "binary", "zarr", "nwb")
 LIBRARY_FORMATS = ("library", "mearec-templates")
 
 
@@ -43,9 +43,10 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
         A MEArec recording file, a ground-truth folder (``save_ground_truth``), a template library
         (si_recsim's or MEArec's), or a neurodamus LFP report (to "binary" or "zarr", with ``spikes``).
     target : str | Path
-    to : "mearec" | "binary" | "zarr" | "library" | "mearec-templates"
-        Recordings become MEArec files or SpikeInterface ground-truth folders; libraries become
-        si_recsim or MEArec template files.
+    to : "mearec" | "binary" | "zarr" | "nwb" | "library" | "mearec-templates"
+        Recordings become MEArec files, SpikeInterface ground-truth folders or NWB files
+        (:func:`si_recsim.io.nwb.write_nwb`, the ``nwb`` extra); libraries become si_recsim or MEArec
+        template files.
     overwrite : bool, default: False
         Replace an existing target, only one si_recsim wrote (:func:`si_recsim.atomic.check_output`).
     progress_bar : bool, default: True
@@ -91,6 +92,10 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
         from si_recsim.io.mearec_export import write_mearec_recording
 
         return write_mearec_recording(recording, sorting, target, progress_bar=progress_bar, overwrite=overwrite)
+    if to == "nwb":
+        from si_recsim.io.nwb import write_nwb
+
+        return write_nwb(recording, sorting, target, overwrite=overwrite, progress_bar=progress_bar)
     from si_recsim.recording.ground_truth import save_ground_truth
 
     return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar,
