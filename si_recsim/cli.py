@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -244,27 +245,45 @@ def _default_params(arguments: argparse.Namespace) -> int:
     return 0
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: argparse's when it has one, the help text's own otherwise."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``si-recsim``."""
-    parser = argparse.ArgumentParser(prog="si-recsim", description="Ground-truth extracellular recordings for "
-                                     "SpikeInterface.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    from si_recsim.version import __version__
 
-    generate = commands.add_parser("gen-recordings", help="generate a ground-truth recording and sorting",
+    parser = argparse.ArgumentParser(prog="si-recsim", description="Ground-truth extracellular recordings for "
+                                     "SpikeInterface.", formatter_class=_DefaultsFormatter)
+    parser.add_argument("--version", action="version", version=f"si-recsim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = functools.partial(commands.add_parser, formatter_class=_DefaultsFormatter)
+
+    generate = add("gen-recordings", help="generate a ground-truth recording and sorting",
                                    description="Generate a ground-truth recording and sorting into a folder "
                                    "(recording/, sorting/, params.yaml). Parameters follow MEArec's "
                                    "recordings_params.yaml.")
-    generate.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
+    generate.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults; "
+                          "default: the defaults of si-recsim default-params recordings)")
     generate.add_argument("-t", "--templates",
-                          help="template library: 'default' (the embedded Neuronexus-32 library; the default without "
-                          "--probe), a library from gen-templates, or a MEArec template .h5")
+                          help="a template library instead of the cell bank: a library from gen-templates, a MEArec "
+                          "template .h5, or 'default' (the embedded library of the built-in models on Neuronexus-32) "
+                          "(default: templates computed from --bank for --probe)")
     generate.add_argument("--probe", help="record with this probe (si-recsim available-probes: a MEArec name or a "
-                          "Neuropixels part number); templates computed from --bank for it")
+                          "Neuropixels part number); templates computed from --bank for it (default: Neuronexus-32)")
     generate.add_argument("--bank", default="default", help="cell bank for --probe: 'default' (Blue Brain L5 "
                           "models, CC BY-NC-SA 4.0), 'builtin' (MIT) or a bank file (default: default)")
     generate.add_argument("-o", "--output", default="gt_recording", help="output folder (default: gt_recording)")
-    generate.add_argument("-d", "--duration", type=float, help="duration in s (spiketrains.duration)")
-    generate.add_argument("-s", "--seed", type=int, help="global seed; every unset stage seed derives from it")
+    generate.add_argument("-d", "--duration", type=float, help="duration in s (spiketrains.duration; default: 10, "
+                          "or the parameter file's)")
+    generate.add_argument("-s", "--seed", type=int, help="global seed; every unset stage seed derives from it "
+                          "(default: drawn at random, printed and saved in params.yaml)")
     generate.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                           help="override one parameter, e.g. --set recordings.noise_level=5 (repeatable)")
     generate.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
@@ -275,21 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "this machine's memory or free disk")
     generate.set_defaults(handler=_gen_recordings)
 
-    templates = commands.add_parser("gen-templates", help="place cell models in front of a probe: a template library",
+    templates = add("gen-templates", help="place cell models in front of a probe: a template library",
                                     description="Place cell models in front of a probe and write a template "
                                     "library: from a cell bank's stored membrane currents (numpy only; the default) "
                                     "or simulating cell models with NEURON + LFPy (--cell-models). Parameters follow "
                                     "MEArec's templates_params.yaml. Finished tasks are kept in OUTPUT.parts/, so an "
                                     "interrupted run resumes.")
-    templates.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults)")
+    templates.add_argument("-p", "--params", help="YAML parameter file (MEArec layout; missing keys use defaults; "
+                           "default: the defaults of si-recsim default-params templates)")
     templates.add_argument("-o", "--output", default="templates.h5", help="library file (default: templates.h5)")
-    templates.add_argument("--probe", help="probe name (si-recsim available-probes)")
-    templates.add_argument("-n", type=int, help="templates per cell model")
-    templates.add_argument("-s", "--seed", type=int, help="library seed")
+    templates.add_argument("--probe", help="probe name (si-recsim available-probes; default: Neuronexus-32, or the "
+                           "parameter file's probe)")
+    templates.add_argument("-n", type=int, help="templates per cell model (default: 50, or the parameter file's n)")
+    templates.add_argument("-s", "--seed", type=int, help="library seed (default: drawn at random and saved in the "
+                           "library)")
     templates.add_argument("--bank", help="cell bank: 'default' (13 Blue Brain layer-5 models, CC BY-NC-SA 4.0), "
                            "'builtin' (MIT) or a bank file (default: 'default' unless --cell-models is given)")
     templates.add_argument("--cell-models", help="simulate with NEURON instead of a bank; comma-separated: builtin, "
-                           "mearec (an installed MEArec's models), built-in model names or NMC-portal model folders")
+                           "mearec (an installed MEArec's models), built-in model names or NMC-portal model folders "
+                           "(default: none, the bank is used)")
     templates.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                            help="override one parameter, e.g. --set min_amp=50 (repeatable)")
     templates.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes")
@@ -305,29 +328,32 @@ def build_parser() -> argparse.ArgumentParser:
                            "than this machine's memory")
     templates.set_defaults(handler=_gen_templates)
 
-    plot = commands.add_parser("plot-templates", help="draw a template library on its probe (needs matplotlib)")
+    plot = add("plot-templates", help="draw a template library on its probe (needs matplotlib)")
     plot.add_argument("library", help="'default', a library from gen-templates, or a MEArec template file")
     plot.add_argument("-o", "--output", default="templates.png", help="image file (default: templates.png)")
     plot.add_argument("--drift", type=int, metavar="INDEX", help="draw the drift trajectory of this template")
     plot.add_argument("--overwrite", action="store_true", help="replace an existing image written by si-recsim")
     plot.set_defaults(handler=_plot_templates)
 
-    conversion = commands.add_parser("convert", help="convert recordings or template libraries between formats",
+    conversion = add("convert", help="convert recordings or template libraries between formats",
                                      description="Recordings: a MEArec recording file or a ground-truth folder to "
                                      "'mearec', 'binary' or 'zarr'; a neurodamus LFP report (summed over cells) "
                                      "with its spike file to 'binary' or 'zarr'. Template libraries (si_recsim or "
                                      "MEArec) to 'library' or 'mearec-templates'.")
-    conversion.add_argument("source")
-    conversion.add_argument("target")
+    conversion.add_argument("source", help="a MEArec recording or template file, a ground-truth folder, an si_recsim "
+                            "template library or a neurodamus LFP report")
+    conversion.add_argument("target", help="the file or folder to write")
     conversion.add_argument("--to", required=True, choices=("mearec", "binary", "zarr", "nwb", "library", "mearec-templates"),
                             help="target format: mearec, binary or zarr (ground-truth folder), nwb (needs the nwb "
                             "extra) for recordings; library or mearec-templates for template libraries")
     report = conversion.add_argument_group("neurodamus LFP reports (to binary or zarr)")
-    report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting")
-    report.add_argument("--electrodes-file", help="the electrodes file of the report: channel names and a probe")
+    report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting (default: none, "
+                        "an empty sorting)")
+    report.add_argument("--electrodes-file", help="the electrodes file of the report: channel names and a probe "
+                        "(default: none, channels named by index without positions)")
     report.add_argument("--weights-units", choices=("V/nA", "mV/nA"), default="V/nA",
                         help="unit of the electrodes file's coefficients (sets gains to µV)")
-    report.add_argument("--population", help="sum only this population (default: all)")
+    report.add_argument("--population", help="sum only this population (default: all of them)")
     conversion.add_argument("--overwrite", action="store_true", help="replace an existing target")
     conversion.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     conversion.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
@@ -355,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: the first of h5, asc, swc that exists")
     circuit.add_argument("--cells-per-batch", type=int, default=512, help="cells in memory at once (default 512)")
 
-    positions = commands.add_parser("write-positions", parents=[circuit],
+    positions = add("write-positions", parents=[circuit],
                                     help="write the segment geometry of a SONATA circuit (no NEURON)",
                                     description="Segment boundary points of every cell, rows in neurodamus' section "
                                     "order, as a geometry file write-weights reads.")
@@ -364,45 +390,59 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     positions.set_defaults(handler=_write_positions)
 
-    weights = commands.add_parser("write-weights", parents=[circuit], help="write a SONATA electrodes file for neurodamus",
+    weights = add("write-weights", parents=[circuit], help="write a SONATA electrodes file for neurodamus",
                                   description="Coefficients of every compartment for every electrode (LineSource, "
                                   "PointSource, ObjectiveCSD, Reciprocity, DipoleReciprocity, FourSphere) in "
                                   "BlueRecording's electrodes-file layout, from a SONATA circuit or a geometry file.")
     weights.add_argument("electrodes", help="electrode table (.csv name,x,y,z,layer,region,type or BlueRecording .json)")
     weights.add_argument("output", help="electrodes file to write (.h5)")
     weights.add_argument("--sigma", type=float, nargs="+", help="conductivity in S/m: one, or one per electrode "
-                         "(default 0.277)")
+                         "(default: 0.277)")
     weights.add_argument("--units", choices=("V/nA", "mV/nA"), default="V/nA",
                          help="coefficient unit (default V/nA, BlueRecording's; the LFP report is then in volts)")
     weights.add_argument("--with-neurite-type", action="store_true", help="add /<population>/neurite_types")
-    weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges")
+    weights.add_argument("--array-indices", nargs="+", metavar="A:B", help="ObjectiveCSD arrays as index ranges "
+                         "(default: one array of all ObjectiveCSD electrodes)")
     weights.add_argument("--lead-field", nargs="+", metavar="FILE",
-                         help="Sim4Life lead-field files, one per (Dipole)Reciprocity electrode in table order")
+                         help="Sim4Life lead-field files, one per (Dipole)Reciprocity electrode in table order "
+                         "(default: none)")
     weights.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="processes (-1: all cores)")
     weights.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks (run under mpirun; mpi4py)")
     weights.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     weights.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     weights.set_defaults(handler=_write_weights)
 
-    compare = commands.add_parser("compare-weights", help="compare two electrodes files (node order agnostic)")
-    compare.add_argument("first")
-    compare.add_argument("second")
-    compare.add_argument("--rtol", type=float, default=1e-9)
-    compare.add_argument("--atol", type=float, default=0.0)
+    compare = add("compare-weights", help="compare two electrodes files (node order agnostic)")
+    compare.add_argument("first", help="an electrodes file")
+    compare.add_argument("second", help="the electrodes file to compare it with")
+    compare.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance on coefficients")
+    compare.add_argument("--atol", type=float, default=0.0, help="absolute tolerance on coefficients")
     compare.set_defaults(handler=_compare_weights)
 
-    defaults = commands.add_parser("default-params", help="print the default parameters as commented YAML",
+    defaults = add("default-params", help="print the default parameters as commented YAML",
                                    description="The default parameters of gen-recordings or gen-templates, each key "
                                    "with its meaning and unit (MEArec's layout): start a parameter file from them and "
                                    "keep only what you change.")
     defaults.add_argument("kind", choices=("recordings", "templates"))
-    defaults.add_argument("-o", "--output", help="write to this file instead of printing")
+    defaults.add_argument("-o", "--output", help="write to this file instead of printing (default: print)")
     defaults.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     defaults.set_defaults(handler=_default_params)
 
-    probes = commands.add_parser("available-probes", help="list the named probes")
+    probes = add("available-probes", help="list the named probes")
     probes.set_defaults(handler=_available_probes)
     return parser
+
+
+#: Python names in library messages → the command line's
+_CLI_TERMS = {"pass --overwrite (overwrite=True)": "pass --overwrite", "pass allow_large=True (--allow-large)":
+              "pass --allow-large", "(population=...)": "(--population)", "overwrite=True": "--overwrite",
+              "allow_large=True": "--allow-large", "cells_per_batch must": "--cells-per-batch must"}
+
+
+def _in_cli_terms(message: str) -> str:
+    for python, command_line in _CLI_TERMS.items():
+        message = message.replace(python, command_line)
+    return message
 
 
 class Terminated(BaseException):
@@ -424,13 +464,17 @@ def main(argv: list[str] | None = None) -> int:
     User errors (:mod:`si_recsim.errors`, missing or existing paths, permissions) print one line and
     return 2; Ctrl-C returns 130 and SIGTERM 143, after removing partial outputs.
     """
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if arguments.command is None:  # bare si-recsim: what it can do
+        parser.print_help()
+        return 0
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return arguments.handler(arguments)
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_in_cli_terms(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)

@@ -75,3 +75,33 @@ def test_cli_default_params_start_a_parameter_file(tmp_path, capsys):
     assert saved["spiketrains"]["duration"] == 1.5 and saved["recordings"]["noise_level"] == 10
     assert main(["default-params", "templates"]) == 0
     assert "rot: physrot" in capsys.readouterr().out
+
+
+def test_cli_version_help_and_defaults(capsys):
+    from si_recsim import __version__
+
+    assert main([]) == 0
+    assert "gen-recordings" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and __version__ in capsys.readouterr().out
+    for command, expected in (("gen-recordings", ["default: 10", "default: Neuronexus-32", "default: 1"]),
+                              ("gen-templates", ["default: 50", "default: Neuronexus-32"]),
+                              ("compare-weights", ["default: 1e-09", "an electrodes file"]),
+                              ("convert", ["target format", "the file or folder to write"])):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for words in expected:
+            assert words in text, (command, words)
+
+
+def test_cli_errors_speak_the_command_lines_language(tmp_path, capsys):
+    (tmp_path / "taken.h5").write_bytes(b"not ours")
+    table = tmp_path / "electrodes.csv"
+    table.write_text("name,x,y,z,layer,region,type\ne0,0,0,0,L1,S1,LineSource\n")
+    assert main(["write-weights", str(tmp_path / "missing.json"), str(table), str(tmp_path / "taken.h5")]) == 2
+    error = capsys.readouterr().err
+    assert "--output" not in error and "overwrite=True" not in error
+    assert main(["default-params", "recordings", "-o", str(tmp_path / "taken.h5"), "--overwrite"]) == 2
+    assert "=True" not in capsys.readouterr().err
