@@ -80,6 +80,10 @@ def test_mearec_loads_the_units_templates_and_spike_traces(written):
     assert np.allclose(recgen.voltage_peaks, sorting.get_property("voltage_peaks"))
     assert recgen.spike_traces.shape == (recording.get_num_samples(), n_units)
     assert np.allclose(recgen.spike_traces[:40000], unit_spike_traces(recording).get_traces(end_frame=40000))
+    from si_recsim.io import MEArecSpikeTracesRecording
+
+    assert np.array_equal(MEArecSpikeTracesRecording(path).get_traces(start_frame=100, end_frame=900),
+                          recgen.spike_traces[100:900])
     annotations = [train.annotations for train in recgen.spiketrains]
     assert [a["snr"] for a in annotations] == pytest.approx(list(sorting.get_property("snr")))
     assert [a["bursting"] for a in annotations] == list(sorting.get_property("bursting"))
@@ -261,3 +265,24 @@ def test_extracted_waveforms_are_the_traces_around_each_spike(tmp_path):
     spike = inside[len(inside) // 2]
     assert np.allclose(waveforms[spike], traces[frames[spike] - 16: frames[spike] + 64], atol=1e-3)
     assert analyzer.get_extension("templates") is not None
+
+
+def test_drift_of_a_mearec_file_as_positions_and_motion(tmp_path):
+    from MEArec.tools import extract_units_drift_vector
+
+    from si_recsim import ground_truth_positions
+    from si_recsim.io import read_mearec_motion, read_mearec_positions
+
+    recording, sorting = generate_ground_truth(seed=6, **{"spiketrains.duration": 4, "recordings.drifting": True,
+                                                          "recordings.slow_drift_velocity": 600})
+    path = write_mearec_recording(recording, sorting, tmp_path / "drift.h5", progress_bar=False)
+    times, positions = read_mearec_positions(path)
+    theirs, their_times = extract_units_drift_vector(mearec_file=str(path))  # the peer's reading, MEArec's z = our y
+    assert np.allclose(their_times, times)
+    assert np.allclose(positions[:, :, 1].T, theirs)
+    middles = times[:-1] + 0.5 * (times[1] - times[0])  # inside each drift sample, away from float ties
+    _, ours = ground_truth_positions(recording, middles)  # what the traces used
+    assert np.allclose(positions[:, :-1], ours)
+    motion = read_mearec_motion(path)
+    assert motion.displacement[0].shape == (len(times), len(motion.spatial_bins_um))
+    assert np.ptp(motion.displacement[0]) > 10

@@ -250,15 +250,21 @@ def _write_drift(file: h5py.File, recording: SimulatedRecording) -> None:
         return
     lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
     step_um = float(lengths.min()) / (drift.n_steps - 1)
-    spacing = np.diff(drift.times)
+    middle = drift.n_steps // 2
+    times = drift.times - recording.get_time_info()["t_start"] if recording.get_time_info()["t_start"] else drift.times
+    spacing = np.diff(times)
+    drift_fs = round(float(1.0 / np.median(spacing)), 9) if len(spacing) else 1.0
+    regular = times[0] == 0 and np.allclose(times, np.arange(len(times)) / drift_fs)
     write_h5_tree(file.create_group("drift_list/0"), dict(
         drift_vector_um=drift.signal_um.astype(np.float32),
-        drift_vector_idxs=(np.rint(drift.signal_um / step_um)).astype(np.int16),
-        drift_fs=float(1.0 / np.median(spacing)) if len(spacing) else 1.0,
-        drift_times=drift.times,
+        # the engine's own rounding (DriftModel.step_indices): readers place rigidly drifting units where the
+        # traces have them; fractional factors (non-rigid drift) may differ by one step in MEArec's readers
+        drift_vector_idxs=(np.rint(middle + drift.signal_um / step_um) - middle).astype(np.int16),
+        drift_fs=drift_fs,
+        drift_times=None if regular else times,  # MEArec's "null": sampled at drift_fs from the first sample
         drift_factors=drift.factors,
         drift_steps=int(drift.n_steps),
-        middle_step=int(drift.n_steps // 2)))
+        middle_step=int(middle)))
 
 
 def _contact_positions(probe) -> np.ndarray:

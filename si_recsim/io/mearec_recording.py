@@ -23,6 +23,7 @@ from si_recsim.probes import (
     mearec_to_si_positions,
     wired_copy,
 )
+from si_recsim.recording.drift import motion_from_positions
 from si_recsim.recording.overlap import OVERLAP_LABELS_ANNOTATION, OVERLAPPING_PAIRS_ANNOTATION
 
 #: MEArec's layout version that si_recsim writes and reads (time-major traces since 1.5)
@@ -112,9 +113,10 @@ def _restore_contact_shape(probe, electrodes: dict) -> None:
 
 
 class _MEArecSegment(BaseRecordingSegment):
-    def __init__(self, file_path: Path, fs: float, n_samples: int, n_channels: int):
+    def __init__(self, file_path: Path, fs: float, n_samples: int, n_channels: int, dataset: str = "recordings"):
         BaseRecordingSegment.__init__(self, sampling_frequency=fs)
         self.file_path = file_path
+        self.dataset = dataset
         self.n_samples = n_samples
         self.num_channels = n_channels
         self._file = None
@@ -125,8 +127,30 @@ class _MEArecSegment(BaseRecordingSegment):
     def get_traces(self, start_frame, end_frame, channel_indices):
         if self._file is None:  # opened on first read, in whichever process reads
             self._file = h5py.File(self.file_path, "r")
-        traces = self._file["recordings"][start_frame:end_frame]
+        traces = self._file[self.dataset][start_frame:end_frame]
         return traces if channel_indices is None else traces[:, channel_indices]
+
+
+class MEArecSpikeTracesRecording(BaseRecording):
+    """A MEArec file's ``spike_traces`` (each unit's noise-free trace on its main channel) as a lazy
+    recording, one channel per unit (ids ``"0"``..``"n-1"`` like the sorting's units), µV.
+
+    Parameters
+    ----------
+    file_path : str | Path
+    """
+
+    def __init__(self, file_path: str | Path):
+        file_path = Path(file_path).resolve()
+        file, info = _open_checked(file_path)
+        with file:
+            fs = info["recordings"]["fs"]
+            dataset = checked_dataset(file, "spike_traces", (2,), WHAT, shape=(file["recordings"].shape[0], None))
+            n_samples, n_units = dataset.shape
+            dtype = dataset.dtype
+        BaseRecording.__init__(self, fs, np.arange(n_units).astype(str), dtype)
+        self.add_recording_segment(_MEArecSegment(file_path, fs, n_samples, n_units, dataset="spike_traces"))
+        self._kwargs = dict(file_path=str(file_path))
 
 
 class MEArecFileSorting(BaseSorting):
@@ -242,6 +266,59 @@ def read_mearec_waveforms(file_path: str | Path) -> dict:
     with file:
         return {str(unit): checked_array(file, f"spiketrains/{unit}/waveforms", (3,), WHAT)
                 for unit in sorted(file["spiketrains"], key=int) if "waveforms" in file[f"spiketrains/{unit}"]}
+
+
+def read_mearec_positions(file_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Where every unit of a drifting MEArec file is over time, as its traces place it.
+
+    MEArec's rule (``compute_drift_idxs_from_drift_list``): at time t each unit uses the drift step
+    ``middle + sum(drift_vector_idxs[t] * drift_factors[unit])`` of its template trajectory.
+
+    Returns
+    -------
+    times : np.ndarray
+        (n_times,) s: the fastest drift signal's samples.
+    positions : np.ndarray
+        (n_units, n_times, 3) µm, si_recsim's frame.
+    """
+    times, positions, _ = _drift_positions(Path(file_path))
+    return times, positions
+
+
+def read_mearec_motion(file_path: str | Path):
+    """The drift of a MEArec file as a SpikeInterface ``Motion`` (direction y, one spatial bin per
+    drifting unit at the middle of its trajectory, holding its displacement from there)."""
+    times, positions, trajectories = _drift_positions(Path(file_path))
+    moving = np.flatnonzero(np.ptp(positions[:, :, 1], axis=1) > 0)
+    if moving.size == 0:
+        raise InputError(f"No unit of {file_path} moves.")
+    return motion_from_positions(times, positions[moving], trajectories[moving, trajectories.shape[1] // 2])
+
+
+def _drift_positions(file_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    file, info = _open_checked(file_path)
+    with file:
+        if "drift_list" not in file or "template_locations" not in file:
+            raise InputError(f"{file_path} does not drift (no drift_list or template_locations).")
+        drifts = [read_h5_tree(file[f"drift_list/{index}"]) for index in sorted(file["drift_list"], key=int)]
+        trajectories = mearec_to_si_positions(checked_array(file, "template_locations", (3,), WHAT),
+                                              str(info["electrodes"].get("plane", "yz")))
+    fastest = max(drifts, key=lambda drift: drift["drift_fs"])
+    times = np.arange(len(fastest["drift_vector_idxs"])) / float(fastest["drift_fs"])
+    steps = np.zeros((trajectories.shape[0], times.size), dtype=np.int64)
+    for drift in drifts:
+        indices = np.asarray(drift["drift_vector_idxs"])
+        if drift.get("drift_times") is not None:
+            drift_times = np.asarray(drift["drift_times"], dtype=float)
+            inside = (times >= drift_times[0]) & (times <= drift_times[-1])
+            samples = np.clip(np.searchsorted(drift_times, times), 0, indices.size - 1)
+        else:
+            inside = np.ones(times.size, dtype=bool)
+            samples = np.clip(np.floor(times * float(drift["drift_fs"]) + 1e-9).astype(int), 0, indices.size - 1)
+        factors = np.asarray(drift["drift_factors"], dtype=float)
+        steps += np.where(inside, (indices[samples][None, :] * factors[:, None]).astype(np.int16), 0)
+    steps = np.clip(steps + int(drifts[0]["drift_steps"]) // 2, 0, trajectories.shape[1] - 1)
+    return times, trajectories[np.arange(trajectories.shape[0])[:, None], steps], trajectories
 
 
 def read_mearec_drift(file_path: str | Path) -> list[dict]:

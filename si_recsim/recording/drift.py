@@ -198,15 +198,31 @@ def ground_truth_motion(recording):
     One spatial bin per drifting unit, at its middle depth, holding that unit's vertical
     displacement over time (rigid drift: every bin moves alike).
     """
-    from spikeinterface.core.motion import Motion
-
     drift = recording.get_drift_model()
     if drift is None:
         raise InputError("This recording does not drift (recordings.drifting is false).")
     moving = np.flatnonzero(drift.factors != 0)
-    positions = drift.unit_positions(drift.times)[moving]
-    middle = drift.trajectories[moving, drift.n_steps // 2]
+    return motion_from_positions(drift.times, drift.unit_positions(drift.times)[moving],
+                                 drift.trajectories[moving, drift.n_steps // 2])
+
+
+def motion_from_positions(times: np.ndarray, positions: np.ndarray, middle: np.ndarray):
+    """A SpikeInterface ``Motion`` (direction y) from units' positions over time.
+
+    Parameters
+    ----------
+    times : np.ndarray
+        (n_times,) s.
+    positions : np.ndarray
+        (n_units, n_times, 3) µm, drifting units only.
+    middle : np.ndarray
+        (n_units, 3) each unit's reference position: one spatial bin per unit at its depth, holding
+        its displacement from there.
+    """
+    from spikeinterface.core.motion import Motion
+
     order = np.argsort(middle[:, 1], kind="stable")
     depths, unique = np.unique(middle[order, 1], return_index=True)
     displacement = (positions[order, :, 1] - middle[order, 1][:, None])[unique].T
-    return Motion(displacement=[displacement], temporal_bins_s=[drift.times], spatial_bins_um=depths, direction="y")
+    return Motion(displacement=[displacement], temporal_bins_s=[np.asarray(times, dtype=float)],
+                  spatial_bins_um=depths, direction="y")
