@@ -121,6 +121,26 @@ def _plot_templates(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_recordings(arguments: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from si_recsim.plotting import plot_ground_truth, save_figure
+    from si_recsim.recording.ground_truth import UNIT_TEMPLATES_FILE, load_ground_truth
+
+    output = _new_output(arguments)
+    recording, sorting = load_ground_truth(arguments.folder)
+    unit_templates = None
+    if (Path(arguments.folder) / UNIT_TEMPLATES_FILE).is_file():
+        from si_recsim.library.library_file import read_template_library
+
+        unit_templates = read_template_library(Path(arguments.folder) / UNIT_TEMPLATES_FILE)
+    figure = plot_ground_truth(recording, sorting, tuple(arguments.time_range), unit_templates)
+    save_figure(figure, output, overwrite=arguments.overwrite)
+    print(f"Figure written to {output}")
+    return 0
+
+
 def _convert(arguments: argparse.Namespace) -> int:
     from si_recsim.io.convert import convert
 
@@ -334,6 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--drift", type=int, metavar="INDEX", help="draw the drift trajectory of this template")
     plot.add_argument("--overwrite", action="store_true", help="replace an existing image written by si-recsim")
     plot.set_defaults(handler=_plot_templates)
+
+    recordings_plot = add("plot-recordings", help="draw a ground-truth folder: traces with spikes, probe with units, "
+                          "templates (needs matplotlib)")
+    recordings_plot.add_argument("folder", help="a ground-truth folder (gen-recordings or convert --to binary/zarr)")
+    recordings_plot.add_argument("-o", "--output", default="recording.png", help="image file")
+    recordings_plot.add_argument("--time-range", type=float, nargs=2, default=[0.0, 0.2], metavar=("START", "END"),
+                                 help="seconds of traces to draw")
+    recordings_plot.add_argument("--overwrite", action="store_true", help="replace an existing image written by "
+                                 "si-recsim")
+    recordings_plot.set_defaults(handler=_plot_recordings)
 
     conversion = add("convert", help="convert recordings or template libraries between formats",
                                      description="Recordings: a MEArec recording file or a ground-truth folder to "

@@ -116,3 +116,50 @@ def plot_drift_trajectory(library: TemplateLibrary, template_index: int, ax=None
     ax.set_title(f"{library.cell_models[template_index]}: {np.linalg.norm(trajectory[-1] - trajectory[0]):.0f} µm drift",
                  fontsize=9)
     return ax, ax_waveforms
+
+
+def plot_ground_truth(recording, sorting, time_range: tuple[float, float] = (0.0, 0.2),
+                      unit_templates: TemplateLibrary | None = None):
+    """MEArec's plot of a recording with SpikeInterface's widgets: the traces with the ground-truth
+    spikes, the probe with the units' positions, and the units' templates at their contacts.
+
+    Parameters
+    ----------
+    recording, sorting
+        A ground truth (:func:`si_recsim.generate_ground_truth` or :func:`si_recsim.load_ground_truth`).
+    time_range : (float, float), default: (0, 0.2)
+        Seconds of traces to draw.
+    unit_templates : TemplateLibrary | None, default: None
+        The units' templates (a saved folder's ``unit_templates.h5``); None: templates estimated from
+        the traces by SpikeInterface.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+    import spikeinterface.widgets as sw
+    from spikeinterface.core import create_sorting_analyzer
+
+    figure, (ax_traces, ax_probe, ax_templates) = plt.subplots(1, 3, figsize=(16, 8),
+                                                               gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    analyzer = create_sorting_analyzer(sorting, recording, format="memory", sparse=True)
+    analyzer.compute(["random_spikes", "templates", "unit_locations"])
+    sw.plot_spikes_on_traces(analyzer, time_range=time_range, backend="matplotlib", ax=ax_traces)
+    ax_traces.set_title(f"traces {time_range[0]:g}-{time_range[1]:g} s with ground-truth spikes", fontsize=9)
+    sw.plot_probe_map(recording, backend="matplotlib", ax=ax_probe)
+    locations = np.asarray(sorting.get_property("gt_unit_locations"))
+    kinds = sorting.get_property("cell_type")
+    colors = [_CATEGORY_COLORS.get(str(kind), "tab:gray") for kind in (kinds if kinds is not None else
+                                                                        ["U"] * len(locations))]
+    ax_probe.scatter(locations[:, 0], locations[:, 1], c=colors, s=40, zorder=10)
+    for unit_id, (x, y, z) in zip(sorting.unit_ids, locations):
+        ax_probe.annotate(f"{unit_id} ({z:.0f} µm)", (x, y), fontsize=7, zorder=11)
+    ax_probe.set_title("units (red E, blue I), distance from the probe", fontsize=9)
+    if unit_templates is not None:
+        plot_library(unit_templates, template_indices=range(unit_templates.num_templates), ax=ax_templates)
+        ax_templates.set_title("ground-truth templates", fontsize=9)
+    else:
+        sw.plot_unit_templates(analyzer, backend="matplotlib", ax=ax_templates, same_axis=True)
+    return figure
+

@@ -33,4 +33,4 @@ def test_the_readme_command_block_runs(tmp_path):
             cwd=tmp_path, capture_output=True, text=True, check=False)
         assert completed.returncode == 0, f"{shlex.join(command)}:\n{completed.stderr[-2000:]}"
     assert {"my_params.yaml", "np128_templates.h5", "np128_gt", "my_gt", "my_gt.nwb", "my_gt_mearec.h5",
-            "np128_templates.png"} <= {path.name for path in tmp_path.iterdir()}
+            "np128_templates.png", "my_gt.png"} <= {path.name for path in tmp_path.iterdir()}
