@@ -70,20 +70,11 @@ class SpikeInjector:
         Units are visited in order and each unit's spikes in time order, so every sample is the
         same sum in the same order whatever the buffer's extent.
         """
-        n_samples = self.n_samples
         length = buffer.shape[1]
-        stop = start + length
-        for unit, unit_frames in enumerate(self.frames):
-            # spikes whose template [frame - nbefore, frame - nbefore + n_samples) meets [start, stop)
-            first = np.searchsorted(unit_frames, start + self.nbefore - n_samples + 1)
-            last = np.searchsorted(unit_frames, stop + self.nbefore)
-            if first >= last:
-                continue
-            waveforms = self._waveforms(unit, first, last)
+        for unit, waveforms, onsets in self._spikes_meeting(start, length):
             runs = self.runs[unit]
-            onsets = (unit_frames[first:last] - self.nbefore - start).tolist()
             for waveform, onset in zip(waveforms, onsets):
-                low, high = max(onset, 0), min(onset + n_samples, length)
+                low, high = max(onset, 0), min(onset + self.n_samples, length)
                 piece = waveform[:, low - onset: high - onset]
                 for buffer_rows, template_rows in runs:
                     buffer[buffer_rows, low:high] += piece[template_rows]
@@ -94,17 +85,21 @@ class SpikeInjector:
         ``template_rows[unit]`` is the row of that channel among the unit's active channels. The
         spikes are the recording's own (jitter, drift step, amplitude and shape modulation).
         """
-        n_samples, length = self.n_samples, buffer.shape[1]
+        length = buffer.shape[1]
+        for unit, waveforms, onsets in self._spikes_meeting(start, length):
+            for waveform, onset in zip(waveforms[:, int(template_rows[unit])], onsets):
+                low, high = max(onset, 0), min(onset + self.n_samples, length)
+                buffer[unit, low:high] += waveform[low - onset: high - onset]
+
+    def _spikes_meeting(self, start: int, length: int):
+        """Per unit with spikes whose template ``[frame - nbefore, frame - nbefore + n_samples)`` meets
+        ``[start, start + length)``: (unit, modulated waveforms, onsets relative to ``start``)."""
         stop = start + length
         for unit, unit_frames in enumerate(self.frames):
-            first = np.searchsorted(unit_frames, start + self.nbefore - n_samples + 1)
+            first = np.searchsorted(unit_frames, start + self.nbefore - self.n_samples + 1)
             last = np.searchsorted(unit_frames, stop + self.nbefore)
-            if first >= last:
-                continue
-            waveforms = self._waveforms(unit, first, last)[:, int(template_rows[unit])]
-            for waveform, onset in zip(waveforms, (unit_frames[first:last] - self.nbefore - start).tolist()):
-                low, high = max(onset, 0), min(onset + n_samples, length)
-                buffer[unit, low:high] += waveform[low - onset: high - onset]
+            if first < last:
+                yield unit, self._waveforms(unit, first, last), (unit_frames[first:last] - self.nbefore - start).tolist()
 
     def _waveforms(self, unit: int, first: int, last: int) -> np.ndarray:
         """Modulated waveforms of spikes ``[first, last)`` of ``unit``: (n_spikes, n_active_channels, n_samples)."""
