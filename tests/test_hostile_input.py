@@ -234,3 +234,17 @@ def test_loading_refuses_pickles(saved_folder):
     (saved_folder / "recording" / "provenance.pkl").write_bytes(b"\x80\x04N.")
     with pytest.raises(InputError, match="pickle"):
         load_ground_truth(saved_folder)
+
+
+@pytest.mark.parametrize("command", [
+    ["write-weights", "{bad}", "{table}", "{out}"],
+    ["compare-weights", "{bad}", "{bad}"],
+    ["convert", "{bad}", "{out}", "--to", "binary"],
+])
+def test_a_file_that_is_not_hdf5_is_one_line_not_a_traceback(tmp_path, capsys, command):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not HDF5")
+    table = tmp_path / "electrodes.csv"
+    table.write_text("name,x,y,z,layer,region,type\ne0,0,0,0,L1,S1,LineSource\n")
+    arguments = [part.format(bad=bad, table=table, out=tmp_path / "out.h5") for part in command]
+    _refused(capsys, arguments, "cannot be opened as HDF5")

@@ -26,6 +26,7 @@ from spikeinterface.core import BaseRecording, BaseRecordingSegment, BaseSorting
 from spikeinterface.core.core_tools import define_function_from_class
 
 from si_recsim.errors import InputError
+from si_recsim.h5_input import open_h5
 
 #: µV per report unit for the coefficient unit the electrodes file was written with
 GAIN_TO_UV = {"V/nA": 1e6, "mV/nA": 1e3}
@@ -100,7 +101,7 @@ class _LfpLayout:
 def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout:
     if not file_path.is_file():
         raise FileNotFoundError(f"LFP report {file_path} does not exist.")
-    with h5py.File(file_path, "r") as file:
+    with open_h5(file_path, "a SONATA LFP report") as file:
         if "report" not in file or not len(file["report"]):
             raise InputError(f"{file_path} is not a SONATA report: no /report/<population> group.")
         available = sorted(file["report"])

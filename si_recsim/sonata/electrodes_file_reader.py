@@ -7,6 +7,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from si_recsim.h5_input import open_h5
+
 
 def read_electrodes_file(file_path: str | Path) -> dict:
     """An electrodes file as ``{"populations": {pop: {node_ids, offsets, scaling_factors[, neurite_types]}},
@@ -15,7 +17,7 @@ def read_electrodes_file(file_path: str | Path) -> dict:
     Older BlueRecording files (an extra all-ones last column) are read too.
     """
     result = {"populations": {}, "electrodes": {}}
-    with h5py.File(file_path, "r") as file:
+    with open_h5(file_path, "an electrodes file") as file:
         populations = [name for name in file if name != "electrodes"]
         for population in populations:
             data = {key: file[population][key][()] for key in file[population]}

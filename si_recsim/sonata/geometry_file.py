@@ -24,6 +24,7 @@ import numpy as np
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.errors import InputError
+from si_recsim.h5_input import open_h5
 from si_recsim.physics.segments import CellSegments
 
 
@@ -195,7 +196,7 @@ class _GeometryFileBatch:
 
 def geometry_file_populations(file_path: str | Path) -> dict[str, GeometryFileCells]:
     """Every population of a geometry file as a lazy cell source."""
-    with h5py.File(file_path, "r") as file:
+    with open_h5(file_path, "a geometry file (write-positions)") as file:
         names = list(file)
     return {name: GeometryFileCells(file_path, name) for name in names}
 

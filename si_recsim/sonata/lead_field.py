@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from si_recsim.errors import InputError
+from si_recsim.h5_input import open_h5
 
 POTENTIAL = "EM Potential(x,y,z,f0)"
 FIELD = "EM E(x,y,z,f0)"
@@ -33,7 +34,7 @@ class LeadField:
         self.file_path = Path(file_path)
         if not self.file_path.is_file():
             raise FileNotFoundError(f"Lead-field file {self.file_path} does not exist.")
-        with h5py.File(self.file_path, "r") as file:
+        with open_h5(self.file_path, "a Sim4Life lead-field export") as file:
             if "CurrentApplied" not in file or "Meshes" not in file or "FieldGroups" not in file:
                 raise InputError(f"{self.file_path} is not a Sim4Life lead-field export (CurrentApplied, Meshes, "
                                  "FieldGroups).")
