@@ -53,14 +53,17 @@ _watching_in: int | None = None  # the process whose parent is watched
 def exit_with_parent() -> None:
     """In a worker process: end it (``os._exit``) within :data:`PARENT_POLL_S` seconds of its parent's death.
 
-    A daemon thread compares ``os.getppid()`` with the parent at the time of the call (a dead parent's
-    children are re-parented). Idempotent; does nothing in a process multiprocessing did not start.
+    A daemon thread compares ``os.getppid()`` with the process that started this one
+    (``multiprocessing.parent_process()``; a dead parent's children are re-parented), so a parent that
+    died while the worker was still starting is noticed too. Idempotent; does nothing in a process
+    multiprocessing did not start.
     """
     global _watching_in
-    if _watching_in == os.getpid() or multiprocessing.parent_process() is None:
+    starter = multiprocessing.parent_process()
+    if _watching_in == os.getpid() or starter is None or starter.pid is None:
         return
     _watching_in = os.getpid()
-    parent = os.getppid()
+    parent = starter.pid
 
     def watch() -> None:
         while os.getppid() == parent:

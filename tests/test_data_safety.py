@@ -249,7 +249,7 @@ def _start_and_wait_for_workers(command: list[str], cwd: Path, n_workers: int) -
         children = [pid for pid in _children(process.pid) if "resource_tracker" not in
                     (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")]
         if len(children) >= n_workers:
-            time.sleep(1.0)  # workers started computing
+            time.sleep(0.2)  # workers may still be starting: their parent dying then must end them too
             return process, children
         if process.poll() is not None:
             raise AssertionError(f"finished before its workers were seen: {process.communicate()}")
