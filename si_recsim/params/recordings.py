@@ -135,7 +135,8 @@ class RecordingSectionParams(ParameterSection):
     sync_rate: Number | None = field(None, "target fraction of synchronous spikes for spatially overlapping pairs",
                                      ge=0, le=1)
     sync_jitt: Number = field(1, "jitter of added synchronous spikes in ms", ge=0)
-    chunk_duration: Number = field(10, "default chunk duration in s when saving with SpikeInterface jobs", ge=0)
+    chunk_duration: Number = field(10, "default chunk duration in s when saving with SpikeInterface jobs (at most "
+                                   "64 MB of traces per chunk)", ge=0)
     block_duration: Number = field(1.0, "(si_recsim) approximate length in s of the fixed grid on which noise and "
                                         "filtering are computed", ge=0.01, le=60)
     modulation: Literal["none", "template", "electrode"] = field("electrode", "none | template | electrode")

@@ -147,14 +147,18 @@ class TraceEngine:
         if end_frame <= start_frame:
             return np.zeros((0, self.num_channels), dtype=self.dtype)
         first, last = start_frame // self.block_size, (end_frame - 1) // self.block_size
-        pieces = []
+        if first == last:
+            block_start, length = first * self.block_size, self.block_length(first)
+            low, high = start_frame - block_start, end_frame - block_start
+            piece = self.compute_block(first, keep=(low, high) != (0, length))[low:high]
+            return piece if piece.flags.writeable else piece.copy()
+        traces = np.empty((end_frame - start_frame, self.num_channels), dtype=self.dtype)  # filled block by block
         for block in range(first, last + 1):
             block_start, length = block * self.block_size, self.block_length(block)
             low, high = max(start_frame - block_start, 0), min(end_frame - block_start, length)
-            pieces.append(self.compute_block(block, keep=(low, high) != (0, length))[low:high])
-        if len(pieces) > 1:
-            return np.concatenate(pieces)
-        return pieces[0] if pieces[0].flags.writeable else pieces[0].copy()
+            traces[block_start + low - start_frame: block_start + high - start_frame] = \
+                self.compute_block(block, keep=(low, high) != (0, length))[low:high]
+        return traces
 
 
 # ------------------------------------------------------------------------------------------------

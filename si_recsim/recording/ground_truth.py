@@ -200,14 +200,21 @@ def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path
     return file_path
 
 
+#: traces a saving worker holds per chunk at most, bytes (wide probes get shorter chunks)
+CHUNK_BYTES = 64 * 2**20
+
+
 def aligned_chunk_size(recording, chunk_duration: float) -> int:
-    """A whole number of the recording's blocks close to ``chunk_duration`` seconds.
+    """A whole number of the recording's blocks close to ``chunk_duration`` seconds, and holding at
+    most :data:`CHUNK_BYTES` of traces (at least one block), so a worker's memory is bounded by the
+    block, not by the chunk duration.
 
     Chunks that straddle blocks make parallel workers compute the shared blocks twice.
     """
     block_size = recording.get_block_size()
     n_blocks = max(1, int(round(float(chunk_duration or 0) * recording.sampling_frequency / block_size)))
-    return n_blocks * block_size
+    block_bytes = block_size * recording.get_num_channels() * np.dtype(recording.get_dtype()).itemsize
+    return max(1, min(n_blocks, CHUNK_BYTES // block_bytes)) * block_size
 
 
 def load_ground_truth(folder: str | Path):
