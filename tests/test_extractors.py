@@ -88,3 +88,17 @@ def test_a_recording_refuses_a_sorting_from_another_library(mearec_library_path)
     assert si_recsim.load_template_library(mearec_library_path).num_templates <= 400
     with pytest.raises(ParameterError, match="give the library the sorting was made with"):
         SimulatedRecording(sorting, template_library=None, template_library_path=str(mearec_library_path))
+
+
+def test_convolved_templates_are_the_library_ones_padded_and_jittered():
+    recording, sorting = generate_ground_truth(seed=2, **{"spiketrains.duration": 1})
+    library = recording.get_unit_templates()
+    convolved = recording.get_unit_templates(kind="convolved")
+    assert convolved.sampling_frequency == recording.sampling_frequency == library.sampling_frequency
+    pad = convolved.nbefore - library.nbefore  # templates.pad_len[0] at the library's rate
+    assert pad == int(round(3.0 * library.sampling_frequency / 1000))
+    for unit in range(sorting.get_num_units()):
+        main = np.argmin(library.templates_array[unit].min(axis=0))
+        original = library.templates_array[unit][:, main]
+        shifted = convolved.templates_array[unit][pad: pad + len(original), main]
+        assert np.corrcoef(original, shifted)[0, 1] > 0.99  # sub-sample jitters only smooth the waveform

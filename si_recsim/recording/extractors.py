@@ -197,8 +197,11 @@ class SimulatedRecording(BaseRecording):
             library = self._library.static()
             array, fs, nbefore = library.templates[self._template_ids], library.sampling_frequency, library.nbefore
         elif kind == "convolved":
-            copies = [self._engine.jittered_templates(unit) for unit in range(len(self._unit_ids))]
-            array = np.stack([unit_copies[unit_copies.shape[0] // 2].mean(axis=0) for unit_copies in copies])
+            means = []
+            for unit in range(len(self._unit_ids)):  # one unit's dense copies in memory at a time
+                copies = self._engine.jittered_templates(unit)
+                means.append(copies[copies.shape[0] // 2].mean(axis=0))
+            array = np.stack(means)
             fs, nbefore = self.sampling_frequency, self._engine.injector.nbefore
         else:
             raise InputError(f"kind must be 'library' or 'convolved', got {kind!r}.")
