@@ -9,7 +9,7 @@ si_recsim with 1 job and 2 threads; speed-ups are given at equal workers and, fo
 
 Usage::
 
-    python benchmarks/bench_recordings.py [--cases default,bursting,long,neuropixels] [--duration 60]
+    python benchmarks/bench_recordings.py [--cases default,bursting,long,neuropixels,neuropixels-save] [--duration 60]
 
 Needs MEArec (``pip install ".[test]"``) and the MEArec template library in ../shared/data.
 """
@@ -94,6 +94,28 @@ def worker_si_recsim(overrides: dict, duration: float, n_jobs: int, library: str
                 samples=recording.get_num_samples())
 
 
+def worker_si_recsim_save(duration: float, n_units: int, n_jobs: int, folder: str) -> dict:
+    """A Neuropixels-384 ground truth from the default cell bank, saved to disk with ``n_jobs``."""
+    import shutil
+
+    import si_recsim
+
+    n_exc = int(round(0.8 * n_units))
+    start = time.perf_counter()
+    recording, sorting = si_recsim.generate_ground_truth(seed=0, probe="Neuropixels-384", **{
+        "spiketrains.duration": duration, "spiketrains.n_exc": n_exc, "spiketrains.n_inh": n_units - n_exc,
+        "templates.min_dist": 10})
+    setup = time.perf_counter() - start  # the library (computed once, then cached) and the trace engine
+    shutil.rmtree(folder, ignore_errors=True)
+    start = time.perf_counter()
+    si_recsim.save_ground_truth(recording, sorting, folder, n_jobs=n_jobs, progress_bar=False)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(folder, ignore_errors=True)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return dict(seconds=elapsed, setup_seconds=setup, peak_mb=_peak_mb(), worker_peak_mb=workers,
+                channel_seconds=recording.get_num_channels() * duration, samples=recording.get_num_samples())
+
+
 def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dict:
     from spikeinterface.core import generate_ground_truth_recording
 
@@ -106,7 +128,8 @@ def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dic
                 samples=recording.get_num_samples())
 
 
-WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "spikeinterface": worker_spikeinterface}
+WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "si_recsim_save": worker_si_recsim_save,
+           "spikeinterface": worker_spikeinterface}
 
 
 def run_in_child(kind: str, **kwargs) -> dict:
@@ -142,6 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="default,bursting,long,neuropixels")
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--save-duration", type=float, default=600.0,
+                        help="seconds of the Neuropixels save case (neuropixels-save)")
+    parser.add_argument("--save-folder", default="bench_np_save", help="where the save case writes (then deletes)")
     arguments = parse_or_serve(parser, WORKERS)
     if not LIBRARY.is_file():
         sys.exit(f"MEArec template library not found at {LIBRARY} (set SI_RECSIM_SHARED_DATA)")
@@ -171,6 +197,18 @@ def main() -> None:
               "generate_ground_truth_recording has neither; both at 32 kHz)")
         _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, parallel,
              per_channel_second=True)
+    if "neuropixels-save" in cases:  # hour-scale: 10 minutes x 384 channels x 300 units saved with 2 jobs
+        n_units, save_duration = 300, arguments.save_duration
+        ours = run_in_child("si_recsim_save", duration=save_duration, n_units=n_units, n_jobs=2,
+                            folder=arguments.save_folder)
+        peer = run_in_child("spikeinterface", duration=save_duration, n_channels=384, n_units=n_units)
+        rate = ours["channel_seconds"] * 32000 / ours["seconds"]
+        print(f"Neuropixels-384, {n_units} units, {save_duration:g} s saved with 2 jobs: {ours['seconds']:.1f} s "
+              f"(after {ours['setup_seconds']:.1f} s building the library or reading it from the cache, and the engine), "
+              f"{rate / 1e6:.0f} M channel-samples/s, peak {ours['peak_mb']:.0f} MB parent, "
+              f"{ours['worker_peak_mb']:.0f} MB per worker (RSS, pages shared with the forked parent included) | "
+              f"SpikeInterface's generator computing the same on 1 job: {peer['seconds']:.1f} s, ratio "
+              f"{peer['seconds'] / ours['seconds']:.1f}x", flush=True)
 
 
 if __name__ == "__main__":
