@@ -207,14 +207,14 @@ def _annotations(sorting, unit_index: int, unit_locations: np.ndarray | None, se
 def _write_simulated_templates(file: h5py.File, recording: SimulatedRecording, plane: str) -> None:
     """The units' jittered copies (``templates``) and library templates, positions, rotations and peaks."""
     units = recording.get_unit_template_library()
-    n_units = units.num_templates
-    first, _ = recording.get_jittered_templates(0)
     drifting = units.drift_steps is not None
-    shape = (n_units,) + (first.shape[:2] if drifting else first.shape[1:2]) + (first.shape[3], first.shape[2])
-    templates = file.create_dataset("templates", shape=shape, dtype=np.float32)
-    for unit in range(n_units):
+    templates = None
+    for unit in range(units.num_templates):
         copies = np.swapaxes(recording.get_jittered_templates(unit)[0], -1, -2)  # (steps, jitters, channels, samples)
-        templates[unit] = copies if drifting else copies[0]
+        copies = copies if drifting else copies[0]
+        if templates is None:
+            templates = file.create_dataset("templates", shape=(units.num_templates,) + copies.shape, dtype=np.float32)
+        templates[unit] = copies
     _write_unit_library(file, units, recording._kwargs["sorting"].get_property("template_id"), plane)
 
 

@@ -197,11 +197,11 @@ class SimulatedRecording(BaseRecording):
             library = self._library.static()
             array, fs, nbefore = library.templates[self._template_ids], library.sampling_frequency, library.nbefore
         elif kind == "convolved":
-            means = []
-            for unit in range(len(self._unit_ids)):  # one unit's dense copies in memory at a time
-                copies = self._engine.jittered_templates(unit)
-                means.append(copies[copies.shape[0] // 2].mean(axis=0))
-            array = np.stack(means)
+            middles = []
+            for unit in range(len(self._unit_ids)):  # one unit's drift steps in memory at a time
+                template, _ = self.get_convolved_template(unit)
+                middles.append(template[template.shape[0] // 2])
+            array = np.stack(middles)
             fs, nbefore = self.sampling_frequency, self._engine.injector.nbefore
         else:
             raise InputError(f"kind must be 'library' or 'convolved', got {kind!r}.")
@@ -224,6 +224,19 @@ class SimulatedRecording(BaseRecording):
             Sample of the spike time.
         """
         return self._engine.jittered_templates(int(unit_index)), self._engine.injector.nbefore
+
+    def get_convolved_template(self, unit_index: int) -> tuple[np.ndarray, int]:
+        """A unit's convolved template: the mean of its jittered copies (the expected waveform of a spike
+        before amplitude modulation), at the recording's rate.
+
+        Returns
+        -------
+        template : np.ndarray
+            (n_drift_steps, n_samples, n_channels) float32 µV.
+        nbefore : int
+        """
+        copies, nbefore = self.get_jittered_templates(unit_index)
+        return copies.mean(axis=1), nbefore
 
     def get_unit_locations(self) -> np.ndarray:
         """(n_units, 3) soma positions in µm (the middle of the trajectory of drifting units)."""

@@ -190,8 +190,8 @@ def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path
     write_template_library(units, file_path)
     convolved = []
     for unit in range(units.num_templates):
-        copies, nbefore = recording.get_jittered_templates(unit)
-        convolved.append(copies.mean(axis=1))  # (n_drift_steps, n_samples, n_channels)
+        template, nbefore = recording.get_convolved_template(unit)  # (n_drift_steps, n_samples, n_channels)
+        convolved.append(template)
     convolved = np.stack(convolved)
     with h5py.File(file_path, "a") as file:
         file.create_dataset("convolved", data=convolved if convolved.shape[1] > 1 else convolved[:, 0])
