@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -299,7 +300,9 @@ def _rename_noreplace(source: Path, target: Path) -> None:
         os.unlink(source)
 
 
+@functools.cache
 def _renameat2():
+    """libc's ``renameat2``, looked up once (None where the C library has none)."""
     try:
         function = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):

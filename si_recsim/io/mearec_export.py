@@ -251,7 +251,7 @@ def _write_drift(file: h5py.File, recording: SimulatedRecording) -> None:
     lengths = np.linalg.norm(drift.trajectories[:, -1] - drift.trajectories[:, 0], axis=1)
     step_um = float(lengths.min()) / (drift.n_steps - 1)
     middle = drift.n_steps // 2
-    times = drift.times - recording.get_time_info()["t_start"] if recording.get_time_info()["t_start"] else drift.times
+    times = drift.times - (recording.get_time_info()["t_start"] or 0.0)  # the file's time base starts at 0
     spacing = np.diff(times)
     drift_fs = round(float(1.0 / np.median(spacing)), 9) if len(spacing) else 1.0
     regular = times[0] == 0 and np.allclose(times, np.arange(len(times)) / drift_fs)
