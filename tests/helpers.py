@@ -39,7 +39,7 @@ def injected_by_spikeinterface(recording) -> np.ndarray:
         unit_factors = np.ones(len(frames)) if unit_factors is None else unit_factors[:, 0]
         for step in np.unique(injector.drift_indices[unit]):
             dense = np.zeros((injector.n_samples, n_channels, n_jitters), dtype=np.float32)
-            dense[:, injector.channels[unit], :] = injector.templates[unit][step].transpose(2, 1, 0)
+            dense[:, injector.channels[unit], :] = injector.templates[unit][step].transpose(1, 2, 0)
             mine = injector.drift_indices[unit] == step
             templates.append(dense)
             samples.append(frames[mine])

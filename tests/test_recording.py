@@ -209,9 +209,9 @@ def test_shape_modulation_widens_bursting_spikes():
     jitters = np.array([0, n_jitters - 1, 0])
     stretched = stretcher.stretch(np.zeros(3, dtype=int), jitters, np.array([0.6, 0.6, 1.0]))
 
-    def width(waveform):
-        channel = np.argmin(waveform.min(axis=1))
-        trace = waveform[channel]
+    def width(waveform):  # (n_samples, n_channels)
+        channel = np.argmin(waveform.min(axis=0))
+        trace = waveform[:, channel]
         return np.sum(trace < trace.min() / 2)
 
     for waveform, jitter in zip(stretched[:2], jitters[:2]):
@@ -219,8 +219,8 @@ def test_shape_modulation_widens_bursting_spikes():
         assert waveform.min() == pytest.approx(template.min(), rel=1e-5)
         assert width(waveform) > 1.3 * width(template)
     # the cubic spline of the copy at the warped positions, as scipy evaluates it
-    reference = CubicSpline(np.arange(copies.shape[-1]), copies[0, 0], axis=-1)(
-        stretch_positions(copies.shape[-1], nbefore, np.array([0.6]), 30)[0])
+    reference = CubicSpline(np.arange(copies.shape[2]), copies[0, 0], axis=0)(
+        stretch_positions(copies.shape[2], nbefore, np.array([0.6]), 30)[0])
     reference *= copies[0, 0].min() / reference.min()
     np.testing.assert_allclose(stretched[0], reference, rtol=0, atol=1e-5 * np.abs(reference).max())
     # modulation 1 interpolates at the knots: the copy itself
@@ -236,7 +236,7 @@ def test_modulation_spread_matches_sdrand(mode):
     for unit, unit_factors in enumerate(per_unit):
         assert unit_factors.shape[1] == (len(injector.channels[unit]) if mode == "electrode" else 1)
     factors = np.concatenate([unit_factors.ravel() for unit_factors in per_unit])
-    assert factors.mean() == pytest.approx(1.0, abs=0.01)
+    assert factors.mean() == pytest.approx(1.0, abs=4 * 0.1 / np.sqrt(factors.size))  # 4 standard errors
     assert factors.std() == pytest.approx(0.1, rel=0.1)
     # the same spikes read in a different order give the same factors
     assert np.array_equal(modulation.factors(0, 5, 9), modulation.factors(0, 0, 20)[5:9])

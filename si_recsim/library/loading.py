@@ -1,7 +1,14 @@
-"""One entry point from a library description (a name, a file, arrays) to a :class:`TemplateLibrary`."""
+"""One entry point from a library description (a name, a file, arrays) to a :class:`TemplateLibrary`.
+
+The last libraries loaded by description (a name, an analytic or bank description, a file path with
+its size and modification time) are kept in memory, so that a ground-truth sorting and its
+recording, built from the same description, load it once. Their arrays are read-only.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +21,43 @@ from si_recsim.library.default import DEFAULT_LIBRARY, default_library_path
 from si_recsim.library.library_file import is_template_library_file, read_template_library
 from si_recsim.library.mearec_templates import read_mearec_templates
 from si_recsim.library.template_library import TemplateLibrary
+
+_LOADED: OrderedDict = OrderedDict()
+_KEEP = 2
+
+
+def _description_key(spec) -> str | None:
+    """A key identifying what ``spec`` loads, or None for libraries given by their arrays."""
+    if isinstance(spec, dict):
+        if "analytic" not in spec and "bank" not in spec:
+            return None
+        try:
+            return json.dumps(spec, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return None
+    if str(spec) == DEFAULT_LIBRARY:
+        return DEFAULT_LIBRARY
+    path = Path(spec)
+    if not path.is_file():
+        return None
+    status = path.stat()
+    return json.dumps([str(path.resolve()), status.st_size, status.st_mtime_ns])
+
+
+def remember_library(library: TemplateLibrary) -> None:
+    """Keep ``library`` as what its own description loads (a library built in this process)."""
+    key = _description_key(library.spec) if library.spec is not None else None
+    if key is not None:
+        _keep(key, library)
+
+
+def _keep(key: str, library: TemplateLibrary) -> None:
+    for array in (library.templates, library.locations):
+        array.flags.writeable = False
+    _LOADED[key] = library
+    _LOADED.move_to_end(key)
+    while len(_LOADED) > _KEEP:
+        _LOADED.popitem(last=False)
 
 
 def load_template_library(spec: str | Path | dict | TemplateLibrary) -> TemplateLibrary:
@@ -35,6 +79,17 @@ def load_template_library(spec: str | Path | dict | TemplateLibrary) -> Template
     """
     if isinstance(spec, TemplateLibrary):
         return spec
+    key = _description_key(spec)
+    if key is not None and key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
+    library = _load(spec)
+    if key is not None:
+        _keep(key, library)
+    return library
+
+
+def _load(spec: str | Path | dict) -> TemplateLibrary:
     if isinstance(spec, dict) and "analytic" in spec:
         return make_analytic_library(**spec["analytic"])
     if isinstance(spec, dict) and "bank" in spec:

@@ -99,7 +99,7 @@ class TemplateSelectionParams(ParameterSection):
     pad_len: list[Number] = field([3, 3], "padding before / after each template in ms")
     smooth_percent: Number = field(0.5, "fraction of the padding tapered with a sigmoid (0 = off)", ge=0, le=1)
     smooth_strength: Number = field(1, "slope of the tapering sigmoid", gt=0)
-    sparsity_threshold: Number = field(0.001, "(si_recsim) compute each unit on the channels where its template reaches "
+    sparsity_threshold: Number = field(0.01, "(si_recsim) compute each unit on the channels where its template reaches "
                                               "this fraction of its peak (0 = all)", ge=0, le=1)
 
     _limits = field_validator("xlim", "ylim", "zlim")(ordered_limits)

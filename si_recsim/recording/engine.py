@@ -4,9 +4,10 @@
 their per-spike modulation and drift steps, the noise, the filter and the output scaling, from the
 parameters and the units' spike frames (given by the ground-truth sorting, see
 :mod:`si_recsim.recording.units`). :meth:`TraceEngine.compute_block` then computes one block of
-the fixed grid: noise and spikes over the block plus the filter margin on each side, the filter as
-an FFT multiplication by its exact frequency response, and quantisation. Blocks are the only unit
-of computation, so the value of a sample never depends on the window that asked for it.
+the fixed grid in the recording's (n_samples, n_channels) layout: noise and spikes over the block
+plus the filter margin on each side, the filter's sections run forward and backward from rest, and
+quantisation. Blocks are the only unit of computation, so the value of a sample never depends on
+the window that asked for it.
 """
 
 from __future__ import annotations
@@ -24,21 +25,12 @@ from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.filtering import LinearFilter, butterworth, resonant_peak
 from si_recsim.recording.injection import SpikeInjector
 from si_recsim.recording.modulation import Modulation, bursting_amplitudes
-from si_recsim.recording.noise import (
-    FarNeurons,
-    GaussianNoise,
-    WhiteNoise,
-    apply_response,
-    distance_correlation_factor,
-    make_color_spec,
-)
+from si_recsim.recording.noise import FarNeurons, GaussianNoise, WhiteNoise, distance_correlation_factor, make_color_spec
 from si_recsim.recording.spiketrains import generate_spike_trains
 from si_recsim.recording.template_processing import jitter_shifts, jittered_copies, pad_template, resample_template, taper_edges
 from si_recsim.recording.units import num_samples, recording_library, sampling_frequency, stage_rng, unit_drift
 
 _CACHED_BLOCKS = 2
-# channels filtered and written out together: their temporaries stay small and in cache
-_ROWS_PER_GROUP = 8
 
 
 class TraceEngine:
@@ -62,11 +54,6 @@ class TraceEngine:
         self.drift = drift
         self.unit_library = unit_library  # the units' templates are unit_library.templates[unit_indices]
         self.unit_indices = unit_indices
-        self.n_fft = block_size + 2 * margin
-        self.response = None
-        if recording_filter is not None:
-            response = recording_filter.response(self.n_fft)
-            self.response = response.astype(np.float32 if recording_filter.zero_phase else np.complex64)
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._scratch = threading.local()
@@ -84,18 +71,16 @@ class TraceEngine:
                 return self._cache[block]
         start = block * self.block_size - self.margin
         length = self.block_length(block)
-        buffer = self._work_buffer((self.num_channels, length + 2 * self.margin))
+        buffer = self._work_buffer((length + 2 * self.margin, self.num_channels))
         if self.noise is None:
             buffer.fill(0.0)
         else:
             self.noise.fill(buffer, start)
         self.injector.add_to(buffer, start)
+        if self.recording_filter is not None:
+            self.recording_filter.apply(buffer)
         values = np.empty((length, self.num_channels), dtype=self.dtype)
-        for first in range(0, self.num_channels, _ROWS_PER_GROUP):
-            rows = buffer[first: first + _ROWS_PER_GROUP]
-            if self.response is not None:
-                rows = apply_response(rows, self.response, self.n_fft)
-            self._write_output(rows[:, self.margin: self.margin + length], values[:, first: first + _ROWS_PER_GROUP])
+        self._write_output(buffer[self.margin: self.margin + length], values)
         if keep:
             values.flags.writeable = False
             with self._lock:
@@ -117,8 +102,8 @@ class TraceEngine:
         """The copies ``unit``'s spikes are drawn from, dense over channels: (n_drift_steps, n_jitters,
         n_samples, n_channels) float32 µV at the recording's rate, spike time at ``injector.nbefore``."""
         sparse = self.injector.templates[unit]
-        dense = np.zeros(sparse.shape[:2] + (sparse.shape[-1], self.num_channels), dtype=np.float32)
-        dense[..., self.injector.channels[unit]] = np.swapaxes(sparse, -1, -2)
+        dense = np.zeros(sparse.shape[:3] + (self.num_channels,), dtype=np.float32)
+        dense[..., self.injector.channels[unit]] = sparse
         return dense
 
     def block_length(self, block: int) -> int:
@@ -133,14 +118,14 @@ class TraceEngine:
         return buffer
 
     def _write_output(self, values_uV: np.ndarray, out: np.ndarray) -> None:
-        """(rows, n) µV → ``out`` (n, rows) in output units and dtype."""
+        """(n, n_channels) µV → ``out`` in output units and dtype."""
         values = values_uV if self.gain_to_uV == 1.0 else values_uV / np.float32(self.gain_to_uV)
         if self.lsb is not None:
             values = np.rint(values / np.float32(self.lsb)) * np.float32(self.lsb)
         if self.dtype.kind in "iu":
             info = np.iinfo(self.dtype)
             values = np.clip(values, info.min, info.max)
-        np.copyto(out, values.T, casting="unsafe")
+        np.copyto(out, values, casting="unsafe")
 
     def get_traces(self, start_frame: int, end_frame: int) -> np.ndarray:
         """Samples ``[start_frame, end_frame)``, all channels, assembled from whole blocks; the caller's own array."""
@@ -181,7 +166,7 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
     Returns
     -------
     templates : list of np.ndarray
-        Per unit, (n_drift_steps, n_jitters, n_active_channels, n_samples) float32
+        Per unit, (n_drift_steps, n_jitters, n_samples, n_active_channels) float32
         (n_drift_steps = 1 for static libraries, n_jitters = 1 without ``rng``).
     channels : list of np.ndarray
         Per unit, the active channel indices (``templates.sparsity_threshold``).
@@ -206,7 +191,7 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
             else:
                 copies = taper_edges(jittered_copies(resampled, shifts, int(section.upsample)), n_taper,
                                      float(section.smooth_strength))
-            unit.append(copies.transpose(0, 2, 1))
+            unit.append(copies)
         prepared.append(np.ascontiguousarray(np.stack(unit), dtype=np.float32))
         channels.append(unit_channels)
     nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))
@@ -257,9 +242,8 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     else:
         drift_indices = [drift.step_indices(unit, unit_times) for unit, unit_times in enumerate(times)]
-    modulation = Modulation(params.recordings.modulation, params.recordings.sdrand,
-                            params.seeds.convolution, [len(unit_channels) for unit_channels in channels],
-                            _burst_amplitudes(times, bursting, params.recordings))
+    modulation = Modulation(params.recordings.modulation, params.recordings.sdrand, params.seeds.convolution,
+                            channels, library.num_channels, _burst_amplitudes(times, bursting, params.recordings))
     shape_stretch = float(params.recordings.shape_stretch) if params.recordings.shape_mod else None
     injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
                              shape_stretch)
@@ -269,8 +253,8 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         recording_filter = butterworth(params.recordings.filter_cutoff, int(params.recordings.filter_order),
                                        fs, params.recordings.filter_mode)
     margin = recording_filter.margin() if recording_filter is not None else 0
-    block_size = fft_block_size(float(params.recordings.block_duration) * fs, margin)
-    noise = _build_noise(params, library, template_ids, fs, block_size, margin)
+    block_size = max(2, 2 * int(round(float(params.recordings.block_duration) * fs / 2)))
+    noise = _build_noise(params, library, template_ids, fs)
 
     dtype = np.dtype(params.recordings.dtype)
     gain_to_uV, lsb = _output_scaling(params.recordings, dtype, np.abs(unit_library.templates[unit_ids]).max())
@@ -279,14 +263,6 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,
         dtype=dtype, gain_to_uV=gain_to_uV, lsb=lsb, drift=drift, unit_library=unit_library, unit_indices=unit_ids,
     )
-
-
-def fft_block_size(approximate_size: float, margin: int) -> int:
-    """Block length whose extended length (block + 2 margins) is the nearest power of two."""
-    n_fft = 1 << int(round(np.log2(approximate_size + 2 * margin)))
-    while n_fft - 2 * margin < 2 * margin + 1:
-        n_fft *= 2
-    return n_fft - 2 * margin
 
 
 def _burst_amplitudes(times: list, bursting: np.ndarray, section: RecordingSectionParams) -> list:
@@ -307,8 +283,7 @@ def _burst_amplitudes(times: list, bursting: np.ndarray, section: RecordingSecti
     return amplitudes
 
 
-def _build_noise(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float,
-                 block_size: int, margin: int):
+def _build_noise(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float):
     section = params.recordings
     level = float(section.noise_level)
     mode = section.noise_mode
@@ -316,8 +291,7 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
     if section.noise_color and mode != "far-neurons":
         color = make_color_spec(resonant_peak(float(section.color_peak), float(section.color_q), fs), level,
                                 float(section.color_noise_floor))
-    white_margin = margin + (color.margin if color is not None else 0)
-    white = WhiteNoise(params.seeds.noise, library.num_channels, block_size, white_margin)
+    white = WhiteNoise(params.seeds.noise, library.num_channels)
     if mode == "far-neurons":
         return _build_far_neurons(params, library, template_ids, fs, white)
     if level == 0:

@@ -155,7 +155,8 @@ class SimulatedRecording(BaseRecording):
         fs = sampling_frequency(params, library)
         if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
             raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
-        frames = [np.asarray(sorting.get_unit_spike_train(unit_id), dtype=np.int64) for unit_id in sorting.unit_ids]
+        frames = [np.asarray(sorting.get_unit_spike_train(unit_id, use_cache=False), dtype=np.int64)
+                  for unit_id in sorting.unit_ids]
         bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
         engine = build_engine(params, library, frames, template_ids, bursting)
         BaseRecording.__init__(self, fs, np.arange(library.num_channels).astype(str), engine.dtype)

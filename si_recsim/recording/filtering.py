@@ -1,25 +1,56 @@
 """Linear time-invariant filters applied exactly on a fixed block grid.
 
-A filter is used through its frequency response on an FFT grid, plus a *margin*: the number of
-samples beyond which its impulse response is negligible (below ``tolerance`` times its peak).
-Filtering a block with that margin of true signal on each side by FFT multiplication gives, inside
-the block, the same values as filtering the whole infinite signal, up to that tolerance. Because
-blocks sit on a fixed grid, the result never depends on how a caller chunks its reads.
+A filter is a cascade of second-order sections run over a block from rest, plus a *margin*: the
+number of samples beyond which its causal impulse response is negligible (below ``tolerance`` times
+its peak). Filtering a block with that margin of true signal on each side gives, inside the block,
+the same values as filtering the whole infinite signal, up to that tolerance: the forward pass has
+forgotten its start from rest after the margin, and the backward pass (``filtfilt``) its start
+after the end. Because blocks sit on a fixed grid, the result never depends on how a caller chunks
+its reads.
 
-``filtfilt`` mode uses the zero-phase response ``|H|^2`` (forward-backward); ``lfilter`` mode uses
-the causal response ``H``.
+``filtfilt`` mode runs the sections forward then backward (zero phase, response ``|H|^2``);
+``lfilter`` mode runs them forward (causal response ``H``). The sections run in double precision,
+vectorised over channels (compiled with numba).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.fft
 
 from si_recsim.errors import InputError
 
 TOLERANCE = 1e-7
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+def _sections_pass(x, sos, reverse):
+    """Run the sections over the rows of ``x`` (n, n_channels) float32 in place, from rest, forward
+    or backward; Direct Form II transposed in double precision."""
+    n_rows, n_channels = x.shape
+    n_sections = sos.shape[0]
+    state1 = np.zeros((n_sections, n_channels))
+    state2 = np.zeros((n_sections, n_channels))
+    row_values = np.empty(n_channels)
+    for step in range(n_rows):
+        row = x[n_rows - 1 - step] if reverse else x[step]
+        for c in range(n_channels):
+            row_values[c] = row[c]
+        for section in range(n_sections):
+            b0, b1, b2 = sos[section, 0], sos[section, 1], sos[section, 2]
+            a1, a2 = sos[section, 4], sos[section, 5]
+            z1, z2 = state1[section], state2[section]
+            for c in range(n_channels):
+                value = row_values[c]
+                output = b0 * value + z1[c]
+                z1[c] = b1 * value - a1 * output + z2[c]
+                z2[c] = b2 * value - a2 * output
+                row_values[c] = output
+        for c in range(n_channels):
+            row[c] = np.float32(row_values[c])
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,14 @@ class LinearFilter:
     sampling_frequency: float
     zero_phase: bool
 
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Filter ``values`` (n, n_channels) float32 along time, in place, from rest at both ends."""
+        sos = np.ascontiguousarray(self.sos, dtype=np.float64)
+        _sections_pass(values, sos, False)
+        if self.zero_phase:
+            _sections_pass(values, sos, True)
+        return values
+
     def response(self, n_fft: int) -> np.ndarray:
         """Complex frequency response on the ``rfft`` bins of an ``n_fft``-point transform."""
         import scipy.signal
@@ -53,18 +92,18 @@ class LinearFilter:
         return scipy.fft.irfft(self.response(n_samples), n_samples)
 
     def margin(self, tolerance: float = TOLERANCE) -> int:
-        """Samples of context needed on each side of a block."""
+        """Samples of context needed on each side of a block (even): where the causal impulse response
+        of the sections falls below ``tolerance`` times its peak for good."""
+        import scipy.signal
+
         n_samples = 1 << 12
         while True:
-            impulse = np.abs(self.impulse_response(n_samples))
-            peak = impulse.max()
-            half = n_samples // 2
-            # lags beyond which every value is negligible, on both sides
-            positive = np.flatnonzero(impulse[:half] > tolerance * peak)
-            negative = np.flatnonzero(impulse[half:][::-1] > tolerance * peak)
-            needed = max(positive.max(initial=0), negative.max(initial=0) + 1)
-            if needed < half // 2:
-                return int(needed) + 1
+            impulse = np.zeros(n_samples)
+            impulse[0] = 1.0
+            response = np.abs(scipy.signal.sosfilt(self.sos, impulse))
+            needed = np.flatnonzero(response > tolerance * response.max()).max(initial=0) + 1
+            if needed < n_samples // 2:
+                return int(needed + needed % 2)
             n_samples *= 2
 
     def power_gain(self) -> float:

@@ -13,7 +13,7 @@ from probeinterface import Probe
 from si_recsim.atomic import atomic_output, check_output
 from si_recsim.errors import InputError
 from si_recsim.library.bank_library import bank_library_spec
-from si_recsim.library.loading import library_reference
+from si_recsim.library.loading import library_reference, remember_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import parse_yaml
 from si_recsim.params.recordings import RecordingParameters, build_params
@@ -90,6 +90,8 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         types = _unit_types(full_params, spike_times, unit_types)
         template_library = bank_library_spec(probe, bank, seed=full_params.seeds.templates, n_exc=types.count("E"),
                                              n_inh=types.count("I"), n_far=n_far)
+    if isinstance(template_library, TemplateLibrary):
+        remember_library(template_library)  # the extractors load it by its description
     library = library_reference(template_library)
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]

@@ -1,22 +1,52 @@
-"""Adding spike waveforms into a buffer of samples."""
+"""Adding spike waveforms into a buffer of samples (n_samples, n_channels).
+
+The units' sparse templates are packed in one float32 array. A buffer's spikes, of every unit, are
+added in the order of their onsets (ties in unit order), so consecutive spikes touch the same rows
+while they are in cache; the order is a fixed property of the spikes, so every sample is the same
+sum in the same order whatever the buffer's extent.
+"""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from si_recsim.recording.template_processing import TemplateStretcher
 
 
-def channel_runs(channels: np.ndarray) -> list[tuple[slice, slice]]:
-    """Split sorted channel indices into runs of consecutive channels.
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, onsets, columns, column_starts,
+                factors, factor_starts, factor_widths, n_samples):
+    """Add each spike's waveform, times its factors, at row ``onsets[s]`` of ``buffer`` (n, n_columns).
 
-    Returns (recording channels, template rows) slice pairs, so that each run is added with plain
-    slicing instead of fancy indexing.
+    Spike ``s`` reads ``counts[s]`` values per waveform row from ``packed`` (or ``extra``) at
+    ``offsets[s] + row * strides[s]`` and adds them to buffer columns
+    ``columns[column_starts[s]:][:counts[s]]``, scaled by ``factors[factor_starts[s]:]`` (one factor,
+    or one per value when ``factor_widths[s] > 1``).
     """
-    breaks = np.flatnonzero(np.diff(channels) != 1) + 1
-    starts = np.concatenate([[0], breaks])
-    stops = np.concatenate([breaks, [len(channels)]])
-    return [(slice(int(channels[a]), int(channels[b - 1]) + 1), slice(int(a), int(b))) for a, b in zip(starts, stops)]
+    n_rows, n_columns = buffer.shape
+    flat = buffer.reshape(-1)
+    for spike in range(onsets.size):
+        onset, stride, count = onsets[spike], strides[spike], counts[spike]
+        low, high = max(onset, 0), min(onset + n_samples, n_rows)
+        if low >= high:
+            continue
+        spike_columns = columns[column_starts[spike]: column_starts[spike] + count]
+        per_value = factor_widths[spike] > 1
+        spike_factors = factors[factor_starts[spike]: factor_starts[spike] + (count if per_value else 1)]
+        first = offsets[spike] + (low - onset) * stride
+        source = extra if from_extra[spike] else packed
+        waveform = source[first: first + (high - low) * stride]
+        for row in range(low, high):  # loops duplicated so that the factor test stays out of them
+            target = flat[row * n_columns: (row + 1) * n_columns]
+            values = waveform[(row - low) * stride: (row - low) * stride + count]
+            if per_value:
+                for j in range(count):
+                    target[spike_columns[j]] += values[j] * spike_factors[j]
+            else:
+                scale = spike_factors[0]
+                for j in range(count):
+                    target[spike_columns[j]] += values[j] * scale
 
 
 class SpikeInjector:
@@ -25,8 +55,9 @@ class SpikeInjector:
     Parameters
     ----------
     templates : list of np.ndarray
-        Per unit, (n_drift_steps, n_jitters, n_active_channels, n_samples) float32 in µV, on that
-        unit's channels (n_drift_steps = 1 without drift).
+        Per unit, (n_drift_steps, n_jitters, n_samples, n_active_channels) float32 in µV, on that
+        unit's channels (n_drift_steps = 1 without drift). Packed on construction: ``self.templates``
+        are views of the packed array.
     channels : list of np.ndarray
         Per unit, the recording channel index of each template column (sorted).
     nbefore : int
@@ -46,17 +77,30 @@ class SpikeInjector:
 
     def __init__(self, templates: list, channels: list, nbefore: int, frames: list, jitter_indices: list,
                  drift_indices: list, modulation=None, shape_stretch: float | None = None):
-        self.templates = templates
-        self.channels = channels
-        self.runs = [channel_runs(unit_channels) for unit_channels in channels]
+        sizes = [unit_templates.size for unit_templates in templates]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._packed = np.empty(int(self._offsets[-1]), dtype=np.float32)
+        self.templates = []
+        for unit, unit_templates in enumerate(templates):
+            view = self._packed[self._offsets[unit]: self._offsets[unit + 1]].reshape(unit_templates.shape)
+            view[...] = unit_templates
+            self.templates.append(view)
+        self.channels = [np.asarray(unit_channels, dtype=np.int64) for unit_channels in channels]
+        self._channel_starts = np.concatenate([[0], np.cumsum([len(c) for c in self.channels])]).astype(np.int64)
+        self._all_channels = np.concatenate(self.channels + [np.zeros(0, np.int64)])
         self.drift_indices = drift_indices
-        self.n_samples = templates[0].shape[-1]
+        self.n_samples = templates[0].shape[2]
         self.nbefore = int(nbefore)
         self.frames = frames
         self.jitter_indices = jitter_indices
         self.modulation = modulation
         self.shape_stretch = shape_stretch
         self._stretchers: dict = {}
+
+    def scale_channels(self, scale: np.ndarray) -> None:
+        """Multiply every template, in place, by ``scale[channel]`` (one factor per recording channel)."""
+        for unit_templates, unit_channels in zip(self.templates, self.channels):
+            unit_templates *= scale[unit_channels].astype(np.float32)
 
     def _stretcher(self, unit: int) -> TemplateStretcher:
         """Spline coefficients of a unit's template copies, built on first use (bursting shape modulation)."""
@@ -65,55 +109,88 @@ class SpikeInjector:
         return self._stretchers[unit]
 
     def add_to(self, buffer: np.ndarray, start: int) -> None:
-        """Add every spike overlapping samples ``[start, start + n)`` into ``buffer`` (n_channels, n).
+        """Add every spike overlapping samples ``[start, start + n)`` into ``buffer`` (n, n_channels)."""
+        self._add(buffer, start, None)
 
-        Units are visited in order and each unit's spikes in time order, so every sample is the
-        same sum in the same order whatever the buffer's extent.
-        """
-        length = buffer.shape[1]
-        for unit, waveforms, onsets in self._spikes_meeting(start, length):
-            runs = self.runs[unit]
-            for waveform, onset in zip(waveforms, onsets):
-                low, high = max(onset, 0), min(onset + self.n_samples, length)
-                piece = waveform[:, low - onset: high - onset]
-                for buffer_rows, template_rows in runs:
-                    buffer[buffer_rows, low:high] += piece[template_rows]
+    def add_unit_rows_to(self, buffer: np.ndarray, start: int, template_columns: np.ndarray) -> None:
+        """Add each unit's spikes, on one of its channels, into its own column of ``buffer`` (n, n_units).
 
-    def add_unit_rows_to(self, buffer: np.ndarray, start: int, template_rows: np.ndarray) -> None:
-        """Add each unit's spikes, on one of its channels, into its own row of ``buffer`` (n_units, n).
-
-        ``template_rows[unit]`` is the row of that channel among the unit's active channels. The
+        ``template_columns[unit]`` is that channel's column among the unit's active channels. The
         spikes are the recording's own (jitter, drift step, amplitude and shape modulation).
         """
-        length = buffer.shape[1]
-        for unit, waveforms, onsets in self._spikes_meeting(start, length):
-            for waveform, onset in zip(waveforms[:, int(template_rows[unit])], onsets):
-                low, high = max(onset, 0), min(onset + self.n_samples, length)
-                buffer[unit, low:high] += waveform[low - onset: high - onset]
+        self._add(buffer, start, np.asarray(template_columns, dtype=np.int64))
+
+    def _add(self, buffer: np.ndarray, start: int, template_columns: np.ndarray | None) -> None:
+        table, extra = self._spike_table(start, buffer.shape[0], template_columns)
+        if table is None:
+            return
+        if template_columns is None:
+            columns = self._all_channels
+        else:  # unit u's values go to column u
+            columns = np.arange(len(self.frames), dtype=np.int64)
+        _add_spikes(buffer, self._packed, extra, table["from_extra"], table["offsets"], table["strides"],
+                    table["counts"], table["onsets"], columns, table["column_starts"], table["factors"],
+                    table["factor_starts"], table["factor_widths"], self.n_samples)
+
+    def _spike_table(self, start: int, length: int, template_columns: np.ndarray | None):
+        """The spikes meeting ``[start, start + length)``, of every unit, sorted by onset (ties in unit
+        order), as the arrays :func:`_add_spikes` reads; and the stretched waveforms they use."""
+        parts, factor_parts, extra_parts = [], [], []
+        n_factors = n_extra = 0
+        for unit, first, last in self._spikes_meeting(start, length):
+            n_spikes = last - first
+            unit_templates = self.templates[unit]
+            n_copies, n_rows, n_active = unit_templates.shape[1:]
+            steps = self.drift_indices[unit][first:last].astype(np.int64)
+            copies = self.jitter_indices[unit][first:last].astype(np.int64)
+            factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
+            if factors is None:
+                factors = np.ones((n_spikes, 1), dtype=np.float32)
+            offsets = self._offsets[unit] + (steps * n_copies + copies) * (n_rows * n_active)
+            from_extra = np.zeros(n_spikes, dtype=np.bool_)
+            if self.shape_stretch and self.modulation.burst_amplitudes[unit] is not None:
+                mean_factors = factors.mean(axis=1)
+                stretched = np.flatnonzero(mean_factors < 1.0)
+                if stretched.size:  # these spikes get their own waveforms
+                    waveforms = self._stretcher(unit).stretch(steps[stretched], copies[stretched],
+                                                              mean_factors[stretched])
+                    offsets[stretched] = n_extra + np.arange(stretched.size) * (n_rows * n_active)
+                    from_extra[stretched] = True
+                    extra_parts.append(waveforms.astype(np.float32).ravel())
+                    n_extra += waveforms.size
+            width = factors.shape[1]
+            factor_starts = n_factors + np.arange(n_spikes, dtype=np.int64) * width
+            if template_columns is None:
+                counts, column_start, factor_widths = n_active, self._channel_starts[unit], width
+            else:
+                column = int(template_columns[unit])
+                offsets += column
+                counts, column_start, factor_widths = 1, unit, 1
+                if width > 1:
+                    factor_starts += column
+            parts.append(dict(
+                onsets=self.frames[unit][first:last] - (self.nbefore + start), offsets=offsets,
+                from_extra=from_extra, strides=np.full(n_spikes, n_active, dtype=np.int64),
+                counts=np.full(n_spikes, counts, dtype=np.int64),
+                column_starts=np.full(n_spikes, column_start, dtype=np.int64), factor_starts=factor_starts,
+                factor_widths=np.full(n_spikes, factor_widths, dtype=np.int64)))
+            factor_parts.append(factors.astype(np.float32, copy=False).ravel())
+            n_factors += factors.size
+        if not parts:
+            return None, None
+        table = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+        order = np.argsort(table["onsets"], kind="stable")
+        table = {key: np.ascontiguousarray(values[order]) for key, values in table.items()}
+        table["factors"] = np.concatenate(factor_parts)
+        extra = np.concatenate(extra_parts) if extra_parts else np.zeros(1, dtype=np.float32)
+        return table, extra
 
     def _spikes_meeting(self, start: int, length: int):
         """Per unit with spikes whose template ``[frame - nbefore, frame - nbefore + n_samples)`` meets
-        ``[start, start + length)``: (unit, modulated waveforms, onsets relative to ``start``)."""
+        ``[start, start + length)``: (unit, first spike, last spike + 1)."""
         stop = start + length
         for unit, unit_frames in enumerate(self.frames):
-            first = np.searchsorted(unit_frames, start + self.nbefore - self.n_samples + 1)
-            last = np.searchsorted(unit_frames, stop + self.nbefore)
+            first = int(np.searchsorted(unit_frames, start + self.nbefore - self.n_samples + 1))
+            last = int(np.searchsorted(unit_frames, stop + self.nbefore))
             if first < last:
-                yield unit, self._waveforms(unit, first, last), (unit_frames[first:last] - self.nbefore - start).tolist()
-
-    def _waveforms(self, unit: int, first: int, last: int) -> np.ndarray:
-        """Modulated waveforms of spikes ``[first, last)`` of ``unit``: (n_spikes, n_active_channels, n_samples)."""
-        steps = self.drift_indices[unit][first:last]
-        jitters = self.jitter_indices[unit][first:last]
-        waveforms = self.templates[unit][steps, jitters]
-        factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
-        if factors is None:
-            return waveforms
-        if self.shape_stretch and self.modulation.burst_amplitudes[unit] is not None:
-            mean_factors = factors.mean(axis=1)
-            stretched = np.flatnonzero(mean_factors < 1.0)
-            if stretched.size:
-                waveforms[stretched] = self._stretcher(unit).stretch(steps[stretched], jitters[stretched],
-                                                                     mean_factors[stretched])
-        waveforms *= factors[:, :, None]
-        return waveforms
+                yield unit, first, last

@@ -5,9 +5,10 @@ one ``z`` per spike (``template`` mode) or one per spike and channel the unit is
 (``electrode`` mode); in ``none`` mode there is no Gaussian part. ``burst_amplitude`` is 1 for
 non-bursting units.
 
-The Gaussian parts are drawn lazily in groups of :data:`SPIKES_PER_GROUP` consecutive spikes of a
-unit, each group from its own generator seeded by ``(convolution seed, unit, group)``, so a spike's
-factor depends only on the spike, never on the window that reads it. Bursting amplitudes depend
+The Gaussian parts are counter-based (:mod:`si_recsim.recording.gaussian`): spike ``s`` of a unit
+takes the normal of index ``s`` (``template`` mode) or ``s * n_channels + channel`` (``electrode``
+mode, per recording channel) of the stream ``(convolution seed, unit)``, so a spike's factor depends
+only on the spike, never on the window that reads it. Bursting amplitudes depend
 on the whole train and are computed once, so they stay aligned with their spikes everywhere (the
 chunk-border misalignment of MEArec's bursting, reference notes 3.5, cannot happen).
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SPIKES_PER_GROUP = 32
+from si_recsim.recording.gaussian import normal_values, stream_key
+
 _MODULATION_STREAM = 1
 
 
@@ -67,29 +69,29 @@ class Modulation:
         Standard deviation of the Gaussian factor.
     seed : int
         Convolution seed.
-    n_unit_channels : list of int
-        Per unit, the number of channels it is computed on.
+    unit_channels : list of np.ndarray
+        Per unit, the recording channels it is computed on.
+    n_channels : int
+        Channels of the recording.
     burst_amplitudes : list of np.ndarray | None
         Per unit, the bursting factor of each spike, or None for non-bursting units.
     """
 
-    def __init__(self, mode: str, sdrand: float, seed: int, n_unit_channels: list, burst_amplitudes: list):
+    def __init__(self, mode: str, sdrand: float, seed: int, unit_channels: list, n_channels: int,
+                 burst_amplitudes: list):
         self.mode = mode
         self.sdrand = float(sdrand)
         self.seed = int(seed)
-        self.n_unit_channels = n_unit_channels
+        self.unit_channels = [np.asarray(channels, dtype=np.int64) for channels in unit_channels]
+        self.n_channels = int(n_channels)
         self.burst_amplitudes = burst_amplitudes
+        self._keys = [stream_key(self.seed, _MODULATION_STREAM, unit) for unit in range(len(unit_channels))]
 
     def _gaussian(self, unit: int, first: int, stop: int) -> np.ndarray:
         """Standard normal draws for spikes ``[first, stop)`` of ``unit``: (n, width)."""
-        width = self.n_unit_channels[unit] if self.mode == "electrode" else 1
-        groups = range(first // SPIKES_PER_GROUP, (stop - 1) // SPIKES_PER_GROUP + 1)
-        draws = []
-        for group in groups:
-            sequence = np.random.SeedSequence(self.seed, spawn_key=(_MODULATION_STREAM, unit, group))
-            draws.append(np.random.default_rng(sequence).standard_normal((SPIKES_PER_GROUP, width), dtype=np.float32))
-        offset = groups.start * SPIKES_PER_GROUP
-        return np.concatenate(draws)[first - offset: stop - offset]
+        spikes = np.arange(first, stop, dtype=np.int64)[:, None]
+        indices = spikes * self.n_channels + self.unit_channels[unit] if self.mode == "electrode" else spikes
+        return normal_values(self._keys[unit], indices.ravel()).reshape(indices.shape)
 
     def factors(self, unit: int, first: int, stop: int) -> np.ndarray | None:
         """Factors of spikes ``[first, stop)`` of ``unit``: (n, n_unit_channels), (n, 1), or None for all ones."""

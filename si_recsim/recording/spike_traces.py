@@ -57,9 +57,8 @@ class _SpikeTracesSegment(BaseRecordingSegment):
     def get_traces(self, start_frame, end_frame, channel_indices):
         exit_with_parent()
         start, stop = int(start_frame or 0), int(end_frame if end_frame is not None else self.engine.num_samples)
-        traces = np.zeros((len(self.rows), max(stop - start, 0)), dtype=np.float32)
+        traces = np.zeros((max(stop - start, 0), len(self.rows)), dtype=np.float32)
         self.engine.injector.add_unit_rows_to(traces, start, self.rows)
-        traces = traces.T
         return traces if channel_indices is None else traces[:, channel_indices]
 
 

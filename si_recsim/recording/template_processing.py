@@ -1,8 +1,8 @@
 """Preparing selected templates for convolution: padding, resampling, sub-sample jitter, edge
 tapering, and the time stretch used for bursting shape modulation.
 
-Templates are (n_samples, n_channels) arrays in µV (with a leading jitter axis for the copies),
-except :class:`TemplateStretcher`, which works on the engine's (n_channels, n_samples) layout.
+Templates are (n_samples, n_channels) arrays in µV (with leading drift-step and jitter axes for the
+engine's copies).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class TemplateStretcher:
     Parameters
     ----------
     templates : np.ndarray
-        (n_drift_steps, n_jitters, n_channels, n_samples) copies, engine layout.
+        (n_drift_steps, n_jitters, n_samples, n_channels) copies.
     nbefore : int
         Sample of the trough.
     shape_stretch : float
@@ -135,9 +135,9 @@ class TemplateStretcher:
     def __init__(self, templates: np.ndarray, nbefore: int, shape_stretch: float):
         from scipy.interpolate import CubicSpline
 
-        n_steps, self.n_jitters, n_channels, self.n_samples = templates.shape
-        copies = templates.reshape(n_steps * self.n_jitters, n_channels, self.n_samples)
-        spline = CubicSpline(np.arange(self.n_samples), copies, axis=-1)
+        n_steps, self.n_jitters, self.n_samples, n_channels = templates.shape
+        copies = templates.reshape(n_steps * self.n_jitters, self.n_samples, n_channels)
+        spline = CubicSpline(np.arange(self.n_samples), copies, axis=1)
         # (copies, intervals, power, channels): one gather per (spike, position) fetches a whole block
         self.coefficients = np.ascontiguousarray(spline.c.transpose(2, 1, 0, 3), dtype=np.float32)
         self.minima = copies.min(axis=(1, 2))
@@ -145,14 +145,14 @@ class TemplateStretcher:
         self.shape_stretch = shape_stretch
 
     def stretch(self, steps: np.ndarray, jitters: np.ndarray, modulations: np.ndarray) -> np.ndarray:
-        """Stretched copies ``(steps[i], jitters[i])`` for modulations ``modulations[i]``: (n, n_channels, n_samples)."""
+        """Stretched copies ``(steps[i], jitters[i])`` for modulations ``modulations[i]``: (n, n_samples, n_channels)."""
         copies = np.asarray(steps) * self.n_jitters + np.asarray(jitters)
         positions = stretch_positions(self.n_samples, self.nbefore, modulations, self.shape_stretch)
         intervals = np.clip(np.floor(positions).astype(np.intp), 0, self.n_samples - 2)
         offsets = (positions - intervals).astype(np.float32)
         powers = offsets[..., None] ** np.arange(3, -1, -1, dtype=np.float32)  # (n, n_samples, 4)
         coefficients = self.coefficients[copies[:, None], intervals]  # (n, n_samples, 4, n_channels)
-        stretched = np.einsum("spk,spkc->scp", powers, coefficients)
+        stretched = np.einsum("spk,spkc->spc", powers, coefficients)
         lows = stretched.min(axis=(1, 2))
         scales = np.where(lows < 0, self.minima[copies] / np.where(lows < 0, lows, 1.0), 1.0)
         return stretched * scales[:, None, None].astype(np.float32)
