@@ -88,10 +88,40 @@ def worker_si_recsim(overrides: dict, duration: float, n_jobs: int, library: str
     if library != "mearec":  # 100 units on the analytic library need a tighter packing than MEArec's 25 um
         params["templates"] = {"min_dist": 15}
     recording, sorting = si_recsim.generate_ground_truth(params, template_library=template_library, seed=0)
+    setup = time.perf_counter() - start
     _compute_all(recording, n_jobs)
     elapsed = time.perf_counter() - start
-    return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=recording.get_num_channels() * duration,
-                samples=recording.get_num_samples())
+    return dict(seconds=elapsed, setup_seconds=setup, peak_mb=_peak_mb(),
+                channel_seconds=recording.get_num_channels() * duration, samples=recording.get_num_samples())
+
+
+def worker_si_recsim_stages(duration: float, n_units: int) -> dict:
+    """The Neuropixels case's engine, stage by stage over every block: ns per channel-sample of each."""
+    import numpy as np
+
+    import si_recsim
+    from si_recsim.library.analytic import make_analytic_library
+
+    template_library = make_analytic_library("Neuropixels-384", n_near=600, n_far=0)
+    n_exc = int(round(0.7 * n_units))
+    params = {"seeds": dict(SEEDS), "spiketrains": {"duration": duration, "n_exc": n_exc, "n_inh": n_units - n_exc},
+              "recordings": {"fs": 32000}, "templates": {"min_dist": 15}}
+    recording, _ = si_recsim.generate_ground_truth(params, template_library=template_library, seed=0)
+    engine = recording._engine
+    recording.get_traces(start_frame=0, end_frame=10)  # compiled kernels loaded
+    stages = dict(noise=0.0, spikes=0.0, filter=0.0)
+    n_blocks = -(-engine.num_samples // engine.block_size)
+    for block in range(n_blocks):
+        buffer = np.empty((engine.block_length(block) + 2 * engine.margin, engine.num_channels), dtype=np.float32)
+        start = block * engine.block_size - engine.margin
+        for name, stage, arguments in (("noise", engine.noise.fill, (buffer, start)),
+                                       ("spikes", engine.injector.add_to, (buffer, start)),
+                                       ("filter", engine.recording_filter.apply, (buffer,))):
+            began = time.perf_counter()
+            stage(*arguments)
+            stages[name] += time.perf_counter() - began
+    per_sample = engine.num_samples * engine.num_channels / 1e9
+    return {name: seconds / per_sample for name, seconds in stages.items()}
 
 
 def worker_si_recsim_save(duration: float, n_units: int, n_jobs: int, folder: str) -> dict:
@@ -122,14 +152,15 @@ def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dic
     start = time.perf_counter()
     recording, _ = generate_ground_truth_recording(durations=[duration], num_channels=n_channels, num_units=n_units,
                                                    sampling_frequency=32000.0, seed=0)
+    setup = time.perf_counter() - start
     _compute_all(recording, 1)
     elapsed = time.perf_counter() - start
-    return dict(seconds=elapsed, peak_mb=_peak_mb(), channel_seconds=n_channels * duration,
+    return dict(seconds=elapsed, setup_seconds=setup, peak_mb=_peak_mb(), channel_seconds=n_channels * duration,
                 samples=recording.get_num_samples())
 
 
 WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "si_recsim_save": worker_si_recsim_save,
-           "spikeinterface": worker_spikeinterface}
+           "si_recsim_stages": worker_si_recsim_stages, "spikeinterface": worker_spikeinterface}
 
 
 def run_in_child(kind: str, **kwargs) -> dict:
@@ -197,6 +228,16 @@ def main() -> None:
               "generate_ground_truth_recording has neither; both at 32 kHz)")
         _row(f"Neuropixels-384, {n_units} units ({np_duration:g} s)", peer, ours, parallel,
              per_channel_second=True)
+        samples = ours["samples"] * 384
+
+        def rate(result):  # channel-samples per second, setup excluded
+            return samples / (result["seconds"] - result["setup_seconds"]) / 1e6
+
+        stages = run_in_child("si_recsim_stages", duration=np_duration, n_units=n_units)
+        print(f"  setup (templates, spike trains, engine): ours {ours['setup_seconds']:.2f} s, peer "
+              f"{peer['setup_seconds']:.2f} s; computing: ours {rate(ours):.0f} M channel-samples/s, peer "
+              f"{rate(peer):.0f} M/s ({rate(ours) / rate(peer):.1f}x); our stages, ns per channel-sample: "
+              + ", ".join(f"{name} {value:.2f}" for name, value in stages.items()), flush=True)
     if "neuropixels-save" in cases:  # hour-scale: 10 minutes x 384 channels x 300 units saved with 2 jobs
         n_units, save_duration = 300, arguments.save_duration
         ours = run_in_child("si_recsim_save", duration=save_duration, n_units=n_units, n_jobs=2,

@@ -32,14 +32,15 @@ def injected_by_spikeinterface(recording) -> np.ndarray:
     """
     injector = recording._engine.injector
     n_channels = recording.get_num_channels()
-    n_jitters = injector.templates[0].shape[1]
+    n_jitters = max(unit_templates.shape[1] for unit_templates in injector.templates)  # distinct copies per unit
     templates, samples, labels, factors, jitters = [], [], [], [], []
     for unit, frames in enumerate(injector.frames):
         unit_factors = injector.modulation.factors(unit, 0, len(frames))
         unit_factors = np.ones(len(frames)) if unit_factors is None else unit_factors[:, 0]
         for step in np.unique(injector.drift_indices[unit]):
             dense = np.zeros((injector.n_samples, n_channels, n_jitters), dtype=np.float32)
-            dense[:, injector.channels[unit], :] = injector.templates[unit][step].transpose(1, 2, 0)
+            copies = injector.templates[unit][step].transpose(1, 2, 0)
+            dense[:, injector.channels[unit], : copies.shape[2]] = copies
             mine = injector.drift_indices[unit] == step
             templates.append(dense)
             samples.append(frames[mine])

@@ -27,7 +27,14 @@ from si_recsim.recording.injection import SpikeInjector
 from si_recsim.recording.modulation import Modulation, bursting_amplitudes
 from si_recsim.recording.noise import FarNeurons, GaussianNoise, WhiteNoise, distance_correlation_factor, make_color_spec
 from si_recsim.recording.spiketrains import generate_spike_trains
-from si_recsim.recording.template_processing import jitter_shifts, jittered_copies, pad_template, resample_template, taper_edges
+from si_recsim.recording.template_processing import (
+    jitter_shifts,
+    pad_template,
+    resample_template,
+    shifted_copies,
+    taper_edges,
+    upsample_template,
+)
 from si_recsim.recording.units import num_samples, recording_library, sampling_frequency, stage_rng, unit_drift
 
 _CACHED_BLOCKS = 2
@@ -39,7 +46,8 @@ class TraceEngine:
     def __init__(self, *, num_channels: int, sampling_frequency: float, num_samples: int, injector: SpikeInjector,
                  noise, recording_filter: LinearFilter | None, block_size: int, margin: int, dtype: np.dtype,
                  gain_to_uV: float, lsb: float | None, drift: DriftModel | None = None,
-                 unit_library: TemplateLibrary | None = None, unit_indices: np.ndarray | None = None):
+                 unit_library: TemplateLibrary | None = None, unit_indices: np.ndarray | None = None,
+                 copy_of_jitter: list | None = None):
         self.num_channels = num_channels
         self.sampling_frequency = sampling_frequency
         self.num_samples = num_samples
@@ -54,6 +62,7 @@ class TraceEngine:
         self.drift = drift
         self.unit_library = unit_library  # the units' templates are unit_library.templates[unit_indices]
         self.unit_indices = unit_indices
+        self.copy_of_jitter = copy_of_jitter  # per unit, the injector's template copy of each jitter
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._scratch = threading.local()
@@ -71,7 +80,10 @@ class TraceEngine:
                 return self._cache[block]
         start = block * self.block_size - self.margin
         length = self.block_length(block)
-        buffer = self._work_buffer((length + 2 * self.margin, self.num_channels))
+        shape = (length + 2 * self.margin, self.num_channels)
+        as_is = self.dtype == np.float32 and self.gain_to_uV == 1.0 and self.lsb is None
+        # µV float32 output is the buffer itself (the caller's own); other outputs convert from a reused one
+        buffer = np.empty(shape, dtype=np.float32) if as_is else self._work_buffer(shape)
         if self.noise is None:
             buffer.fill(0.0)
         else:
@@ -79,8 +91,11 @@ class TraceEngine:
         self.injector.add_to(buffer, start)
         if self.recording_filter is not None:
             self.recording_filter.apply(buffer)
-        values = np.empty((length, self.num_channels), dtype=self.dtype)
-        self._write_output(buffer[self.margin: self.margin + length], values)
+        if as_is:
+            values = buffer[self.margin: self.margin + length]
+        else:
+            values = np.empty((length, self.num_channels), dtype=self.dtype)
+            self._write_output(buffer[self.margin: self.margin + length], values)
         if keep:
             values.flags.writeable = False
             with self._lock:
@@ -101,7 +116,7 @@ class TraceEngine:
     def jittered_templates(self, unit: int) -> np.ndarray:
         """The copies ``unit``'s spikes are drawn from, dense over channels: (n_drift_steps, n_jitters,
         n_samples, n_channels) float32 µV at the recording's rate, spike time at ``injector.nbefore``."""
-        sparse = self.injector.templates[unit]
+        sparse = self.injector.templates[unit][:, self.copy_of_jitter[unit]]
         dense = np.zeros(sparse.shape[:3] + (self.num_channels,), dtype=np.float32)
         dense[..., self.injector.channels[unit]] = sparse
         return dense
@@ -162,40 +177,71 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
     """Restrict to active channels, then pad, resample, jitter (when ``rng`` is given) and taper.
 
     Drifting libraries keep their drift axis; every step of a unit gets the same jitter shifts.
+    ``n_jitters`` shifts are drawn per unit; copies are made for the distinct ones only.
 
     Returns
     -------
     templates : list of np.ndarray
-        Per unit, (n_drift_steps, n_jitters, n_samples, n_active_channels) float32
-        (n_drift_steps = 1 for static libraries, n_jitters = 1 without ``rng``).
+        Per unit, (n_drift_steps, n_copies, n_samples, n_active_channels) float32
+        (n_drift_steps = 1 for static libraries, n_copies = 1 without ``rng``).
     channels : list of np.ndarray
         Per unit, the active channel indices (``templates.sparsity_threshold``).
     nbefore : int
         Sample of the spike time in the prepared templates.
+    copy_of_jitter : list of np.ndarray
+        Per unit, the copy each of the ``n_jitters`` jitters uses (int16).
     """
     fs_library = library.sampling_frequency
     pad_before, pad_after = (int(round(value * fs_library / 1000.0)) for value in section.pad_len)
     n_taper = int(section.smooth_percent * pad_before * fs / fs_library) // 2 * 2
-    prepared, channels = [], []
+    upsample = int(section.upsample)
+    units = []  # (drift steps on the active channels, active channels, jitter shifts) per unit
     for template_id in template_ids:
         steps = library.templates[template_id]
         steps = steps[None] if steps.ndim == 2 else steps
         unit_channels = active_channels(np.abs(steps).max(axis=0), float(section.sparsity_threshold))
-        shifts = jitter_shifts(int(section.n_jitters), int(section.upsample), rng) if rng is not None else None
-        unit = []
-        for step in steps:
-            padded = pad_template(step[:, unit_channels].astype(float), pad_before, pad_after)
-            resampled = resample_template(padded, fs_library, fs)
-            if shifts is None:
-                copies = resampled[None]
+        shifts = jitter_shifts(int(section.n_jitters), upsample, rng) if rng is not None else np.zeros(1, int)
+        units.append((steps[..., unit_channels], unit_channels, shifts))
+    prepared, copy_of_jitter = [], []
+    for batch in _column_batches([unit[0] for unit in units]):
+        # every step of every unit of the batch side by side: one resampling call for all of them
+        columns = np.concatenate([np.moveaxis(units[index][0], 0, 1).reshape(units[index][0].shape[1], -1)
+                                  for index in batch], axis=1).astype(float)
+        resampled = resample_template(pad_template(columns, pad_before, pad_after), fs_library, fs)
+        upsampled = upsample_template(resampled, upsample) if rng is not None else None
+        first = 0
+        for index in batch:
+            unit_steps, _, shifts = units[index]
+            width = unit_steps.shape[0] * unit_steps.shape[2]
+            distinct, jitter_copies = np.unique(shifts, return_inverse=True)
+            copy_of_jitter.append(jitter_copies.astype(np.int16))
+            if rng is None:
+                copies = resampled[None, :, first: first + width]
             else:
-                copies = taper_edges(jittered_copies(resampled, shifts, int(section.upsample)), n_taper,
-                                     float(section.smooth_strength))
-            unit.append(copies)
-        prepared.append(np.ascontiguousarray(np.stack(unit), dtype=np.float32))
-        channels.append(unit_channels)
+                copies = taper_edges(shifted_copies(upsampled[:, first: first + width], distinct, upsample,
+                                                    resampled.shape[0]), n_taper, float(section.smooth_strength))
+            n_jitters, n_samples = copies.shape[:2]
+            unit = copies.reshape(n_jitters, n_samples, unit_steps.shape[0], unit_steps.shape[2]).transpose(2, 0, 1, 3)
+            prepared.append(np.ascontiguousarray(unit, dtype=np.float32))
+            first += width
     nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))
-    return prepared, channels, nbefore
+    return prepared, [unit[1] for unit in units], nbefore, copy_of_jitter
+
+
+_BATCH_COLUMNS = 2048  # template columns resampled together (bounds the upsampled temporaries)
+
+
+def _column_batches(unit_steps: list) -> list[list[int]]:
+    """Consecutive units grouped so that each group has at most ``_BATCH_COLUMNS`` columns (or one unit)."""
+    batches, current, count = [], [], 0
+    for index, steps in enumerate(unit_steps):
+        width = steps.shape[0] * steps.shape[2]
+        if current and count + width > _BATCH_COLUMNS:
+            batches.append(current)
+            current, count = [], 0
+        current.append(index)
+        count += width
+    return batches + [current] if current else batches
 
 
 def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: list, template_ids: np.ndarray,
@@ -232,12 +278,12 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
             nbefore=library.nbefore, probe=library.probe, source=library.source,
             rotations=library.rotations[template_ids] if library.rotations is not None else None)
         unit_ids = np.arange(len(template_ids))
-    templates, channels, nbefore = prepare_templates(unit_library, unit_ids, params.templates, fs,
-                                                     stage_rng(params, "convolution", 0))
+    templates, channels, nbefore, copy_of_jitter = prepare_templates(unit_library, unit_ids, params.templates, fs,
+                                                                     stage_rng(params, "convolution", 0))
     jitter_rng = stage_rng(params, "convolution", 1)
     n_jitters = int(params.templates.n_jitters)
-    jitter_indices = [jitter_rng.integers(0, n_jitters, size=len(unit_frames)).astype(np.int16)
-                      for unit_frames in frames]
+    copy_indices = [copies[jitter_rng.integers(0, n_jitters, size=len(unit_frames))]
+                    for copies, unit_frames in zip(copy_of_jitter, frames)]
     if drift is None:
         drift_indices = [np.zeros(len(unit_frames), dtype=np.int16) for unit_frames in frames]
     else:
@@ -245,7 +291,7 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
     modulation = Modulation(params.recordings.modulation, params.recordings.sdrand, params.seeds.convolution,
                             channels, library.num_channels, _burst_amplitudes(times, bursting, params.recordings))
     shape_stretch = float(params.recordings.shape_stretch) if params.recordings.shape_mod else None
-    injector = SpikeInjector(templates, channels, nbefore, frames, jitter_indices, drift_indices, modulation,
+    injector = SpikeInjector(templates, channels, nbefore, frames, copy_indices, drift_indices, modulation,
                              shape_stretch)
 
     recording_filter = None
@@ -262,6 +308,7 @@ def build_engine(params: RecordingParameters, library: TemplateLibrary, frames: 
         num_channels=library.num_channels, sampling_frequency=fs, num_samples=num_samples(params, fs),
         injector=injector, noise=noise, recording_filter=recording_filter, block_size=block_size, margin=margin,
         dtype=dtype, gain_to_uV=gain_to_uV, lsb=lsb, drift=drift, unit_library=unit_library, unit_indices=unit_ids,
+        copy_of_jitter=copy_of_jitter,
     )
 
 
@@ -325,7 +372,7 @@ def _build_far_neurons(params: RecordingParameters, library: TemplateLibrary, te
     background = params.spiketrains.model_copy(update={"rates": None, "types": None, "n_exc": n_exc,
                                                        "n_inh": n_far - n_exc})
     far_trains = generate_spike_trains(background, int(rng.integers(2**32)))
-    templates, channels, nbefore = prepare_templates(library, np.asarray(chosen), params.templates, fs, rng=None)
+    templates, channels, nbefore, _ = prepare_templates(library, np.asarray(chosen), params.templates, fs, rng=None)
     n_samples = num_samples(params, fs)
     frames = [np.clip(np.floor((times - far_trains.t_start) * fs).astype(np.int64), 0, n_samples - 1)
               for times in far_trains.times]

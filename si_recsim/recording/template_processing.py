@@ -52,32 +52,27 @@ def jitter_shifts(n_jitters: int, upsample: int, rng: np.random.Generator) -> np
     return np.floor((rng.random(n_jitters) - 0.5) * upsample).astype(int)
 
 
-def jittered_copies(template: np.ndarray, shifts: np.ndarray, upsample: int) -> np.ndarray:
-    """Copies of a template shifted by sub-sample amounts.
+def upsample_template(template: np.ndarray, upsample: int) -> np.ndarray:
+    """Polyphase upsampling by ``upsample`` along time: (n_samples * upsample, n_channels)."""
+    from scipy.signal import resample_poly
 
-    The template is upsampled ``upsample`` times; each copy is shifted by a whole number of
-    upsampled samples (``shifts``, zero-filled) and decimated back.
+    return template if upsample == 1 else resample_poly(template, upsample, 1, axis=0)
+
+
+def shifted_copies(upsampled: np.ndarray, shifts: np.ndarray, upsample: int, n_samples: int) -> np.ndarray:
+    """Copies of a template shifted by sub-sample amounts, from its upsampled version.
+
+    Each copy is the upsampled template shifted by a whole number of upsampled samples (``shifts``,
+    zero-filled) and decimated back: ``copy[i] = upsampled[i * upsample - shift]``.
 
     Returns
     -------
     copies : np.ndarray
         (len(shifts), n_samples, n_channels).
     """
-    from scipy.signal import resample_poly
-
-    n_samples, n_jitters = template.shape[0], len(shifts)
-    if upsample == 1:
-        return np.repeat(template[None], n_jitters, axis=0)
-    upsampled = resample_poly(template, upsample, 1, axis=0)
-    copies = np.zeros((n_jitters,) + template.shape)
-    for index, shift in enumerate(shifts):
-        shifted = np.zeros_like(upsampled)
-        if shift >= 0:
-            shifted[shift:] = upsampled[: upsampled.shape[0] - shift]
-        else:
-            shifted[:shift] = upsampled[-shift:]
-        copies[index] = shifted[::upsample][:n_samples]
-    return copies
+    positions = np.arange(n_samples)[None, :] * upsample - np.asarray(shifts, dtype=int)[:, None]
+    inside = (positions >= 0) & (positions < upsampled.shape[0])
+    return upsampled[np.clip(positions, 0, upsampled.shape[0] - 1)] * inside[..., None]
 
 
 def taper_edges(template: np.ndarray, n_taper: int, strength: float) -> np.ndarray:
