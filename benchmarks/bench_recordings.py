@@ -124,6 +124,36 @@ def worker_si_recsim_stages(duration: float, n_units: int) -> dict:
     return {name: seconds / per_sample for name, seconds in stages.items()}
 
 
+class _WorkerMemory:
+    """Largest unique (USS) and resident (RSS) memory of this process's children, sampled in a thread."""
+
+    def __init__(self, period: float = 0.2):
+        import threading
+
+        import psutil
+
+        self.uss_mb = self.rss_mb = 0.0
+        self._stop = threading.Event()
+
+        def sample():
+            me = psutil.Process()
+            while not self._stop.wait(period):
+                for child in me.children(recursive=True):
+                    try:
+                        info = child.memory_full_info()
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        continue
+                    self.uss_mb = max(self.uss_mb, info.uss / 2**20)
+                    self.rss_mb = max(self.rss_mb, info.rss / 2**20)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def worker_si_recsim_save(duration: float, n_units: int, n_jobs: int, folder: str) -> dict:
     """A Neuropixels-384 ground truth from the default cell bank, saved to disk with ``n_jobs``."""
     import shutil
@@ -137,13 +167,36 @@ def worker_si_recsim_save(duration: float, n_units: int, n_jobs: int, folder: st
         "templates.min_dist": 10})
     setup = time.perf_counter() - start  # the library (computed once, then cached) and the trace engine
     shutil.rmtree(folder, ignore_errors=True)
+    memory = _WorkerMemory()
     start = time.perf_counter()
     si_recsim.save_ground_truth(recording, sorting, folder, n_jobs=n_jobs, progress_bar=False)
     elapsed = time.perf_counter() - start
+    memory.stop()
+    size = sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
     shutil.rmtree(folder, ignore_errors=True)
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return dict(seconds=elapsed, setup_seconds=setup, peak_mb=_peak_mb(), worker_peak_mb=workers,
-                channel_seconds=recording.get_num_channels() * duration, samples=recording.get_num_samples())
+    return dict(seconds=elapsed, setup_seconds=setup, peak_mb=_peak_mb(), worker_uss_mb=memory.uss_mb,
+                worker_rss_mb=memory.rss_mb, channel_seconds=recording.get_num_channels() * duration,
+                samples=recording.get_num_samples(), bytes=size)
+
+
+def worker_disk(size_bytes: int, folder: str) -> dict:
+    """Seconds to write ``size_bytes`` to ``folder`` in 64 MB pieces and fsync: the disk's own speed."""
+    import os
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = Path(folder) / "disk_speed.bin"
+    piece = os.urandom(1 << 20) * 64
+    count = max(1, size_bytes // len(piece))
+    start = time.perf_counter()
+    with open(path, "wb") as file:
+        for _ in range(count):
+            file.write(piece)
+        file.flush()
+        os.fsync(file.fileno())
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    Path(folder).rmdir()
+    return dict(seconds=elapsed, bytes=count * len(piece))
 
 
 def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dict:
@@ -160,7 +213,7 @@ def worker_spikeinterface(duration: float, n_channels: int, n_units: int) -> dic
 
 
 WORKERS = {"mearec": worker_mearec, "si_recsim": worker_si_recsim, "si_recsim_save": worker_si_recsim_save,
-           "si_recsim_stages": worker_si_recsim_stages, "spikeinterface": worker_spikeinterface}
+           "si_recsim_stages": worker_si_recsim_stages, "spikeinterface": worker_spikeinterface, "disk": worker_disk}
 
 
 def run_in_child(kind: str, **kwargs) -> dict:
@@ -244,10 +297,13 @@ def main() -> None:
                             folder=arguments.save_folder)
         peer = run_in_child("spikeinterface", duration=save_duration, n_channels=384, n_units=n_units)
         rate = ours["channel_seconds"] * 32000 / ours["seconds"]
+        disk = run_in_child("disk", size_bytes=ours["bytes"], folder=arguments.save_folder + "_disk")
         print(f"Neuropixels-384, {n_units} units, {save_duration:g} s saved with 2 jobs: {ours['seconds']:.1f} s "
               f"(after {ours['setup_seconds']:.1f} s building the library or reading it from the cache, and the engine), "
-              f"{rate / 1e6:.0f} M channel-samples/s, peak {ours['peak_mb']:.0f} MB parent, "
-              f"{ours['worker_peak_mb']:.0f} MB per worker (RSS, pages shared with the forked parent included) | "
+              f"{rate / 1e6:.0f} M channel-samples/s, {ours['bytes'] / 1e9:.1f} GB written "
+              f"(the disk alone: {disk['seconds'] * ours['bytes'] / disk['bytes']:.1f} s with fsync); peak "
+              f"{ours['peak_mb']:.0f} MB parent, per worker {ours['worker_uss_mb']:.0f} MB unique (USS; "
+              f"{ours['worker_rss_mb']:.0f} MB RSS with the pages shared with the forked parent) | "
               f"SpikeInterface's generator computing the same on 1 job: {peer['seconds']:.1f} s, ratio "
               f"{peer['seconds'] / ours['seconds']:.1f}x", flush=True)
 

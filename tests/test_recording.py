@@ -122,12 +122,14 @@ def test_filtered_white_noise_has_the_predicted_level():
     assert abs(np.corrcoef(unfiltered[:, 0], unfiltered[:, 1])[0, 1]) < 0.02
 
 
-def test_filter_equals_scipy_filtfilt_of_the_unfiltered_signal():
-    common = {"spiketrains.duration": 3, "recordings.noise_level": 0, "recordings.modulation": "none"}
+@pytest.mark.parametrize("band", [[300, 6000], [100, 6000]])  # single precision, double precision (poles > 0.99)
+def test_filter_equals_scipy_filtfilt_of_the_unfiltered_signal(band):
+    common = {"spiketrains.duration": 3, "recordings.noise_level": 0, "recordings.modulation": "none",
+              "recordings.filter_cutoff": band}
     filtered, _ = generate_ground_truth(seed=9, **common)
     raw, _ = generate_ground_truth(seed=9, **common, **{"recordings.filter": False})
     fs = raw.sampling_frequency
-    sos = scipy.signal.butter(3, [300, 6000], btype="bandpass", fs=fs, output="sos")
+    sos = scipy.signal.butter(3, band, btype="bandpass", fs=fs, output="sos")
     expected = scipy.signal.sosfiltfilt(sos, _traces(raw).astype(float), axis=0)
     inside = slice(int(0.3 * fs), int(2.7 * fs))
     error = np.abs(_traces(filtered)[inside] - expected[inside]).max()

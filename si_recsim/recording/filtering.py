@@ -9,13 +9,17 @@ after the end. Because blocks sit on a fixed grid, the result never depends on h
 its reads.
 
 ``filtfilt`` mode runs the sections forward then backward (zero phase, response ``|H|^2``);
-``lfilter`` mode runs them forward (causal response ``H``). The sections run in double precision,
-vectorised over channels (compiled with numba).
+``lfilter`` mode runs them forward (causal response ``H``). The sections run vectorised over
+channels (compiled with numba), in single precision when every pole lies within
+:data:`SINGLE_PRECISION_RADIUS` of the origin (rounding is amplified about ``1 / (1 - |pole|)``
+times: the default 300-6000 Hz band at 32 kHz, poles up to 0.97, stays within 1e-5 of double
+precision) and in double precision otherwise (low cutoffs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -24,17 +28,18 @@ import scipy.fft
 from si_recsim.errors import InputError
 
 TOLERANCE = 1e-7
+SINGLE_PRECISION_RADIUS = 0.99
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 def _sections_pass(x, sos, reverse):
     """Run the sections over the rows of ``x`` (n, n_channels) float32 in place, from rest, forward
-    or backward; Direct Form II transposed in double precision."""
+    or backward; Direct Form II transposed in the precision of ``sos``."""
     n_rows, n_channels = x.shape
     n_sections = sos.shape[0]
-    state1 = np.zeros((n_sections, n_channels))
-    state2 = np.zeros((n_sections, n_channels))
-    row_values = np.empty(n_channels)
+    state1 = np.zeros((n_sections, n_channels), sos.dtype)
+    state2 = np.zeros((n_sections, n_channels), sos.dtype)
+    row_values = np.empty(n_channels, sos.dtype)
     for step in range(n_rows):
         row = x[n_rows - 1 - step] if reverse else x[step]
         for c in range(n_channels):
@@ -71,9 +76,16 @@ class LinearFilter:
     sampling_frequency: float
     zero_phase: bool
 
+    @cached_property
+    def _working_sections(self) -> np.ndarray:
+        """The sections in the precision they run in (see module notes)."""
+        radius = max(np.abs(np.roots(section[3:])).max(initial=0.0) for section in np.atleast_2d(self.sos))
+        dtype = np.float32 if radius < SINGLE_PRECISION_RADIUS else np.float64
+        return np.ascontiguousarray(self.sos, dtype=dtype)
+
     def apply(self, values: np.ndarray) -> np.ndarray:
         """Filter ``values`` (n, n_channels) float32 along time, in place, from rest at both ends."""
-        sos = np.ascontiguousarray(self.sos, dtype=np.float64)
+        sos = self._working_sections
         _sections_pass(values, sos, False)
         if self.zero_phase:
             _sections_pass(values, sos, True)

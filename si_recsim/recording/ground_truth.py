@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -153,11 +154,20 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     check_saving_budget(recording, folder, allow_large)
     params = recording.get_annotation(PARAMS_ANNOTATION)
     chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
-    if isinstance(recording, SimulatedRecording) and not chunking & set(job_kwargs):
-        job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
+    if isinstance(recording, SimulatedRecording):
+        if not chunking & set(job_kwargs):
+            job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
+        # the compiled kernels loaded and the first block kept here, before workers fork and share them
+        recording.get_traces(start_frame=0, end_frame=1)
     with atomic_output(folder, folder=True, overwrite=overwrite) as temporary:
         suffix = ZARR_SUFFIX if format == "zarr" else ""
-        recording.save(format=format, folder=temporary / f"{RECORDING_FOLDER}{suffix}", **job_kwargs)
+        # SpikeInterface collects garbage after every chunk it writes: the objects alive now (numba's,
+        # the engine's) are frozen out of those collections, and stay shared with forked workers
+        gc.freeze()
+        try:
+            recording.save(format=format, folder=temporary / f"{RECORDING_FOLDER}{suffix}", **job_kwargs)
+        finally:
+            gc.unfreeze()
         sorting_format = "zarr" if format == "zarr" else "numpy_folder"
         sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
         if params is not None:
@@ -189,14 +199,15 @@ def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path
     from si_recsim.library.library_file import write_template_library
 
     units = recording.get_unit_template_library()
-    write_template_library(units, file_path)
-    convolved = []
-    for unit in range(units.num_templates):
-        template, nbefore = recording.get_convolved_template(unit)  # (n_drift_steps, n_samples, n_channels)
-        convolved.append(template)
-    convolved = np.stack(convolved)
+    write_template_library(units, file_path, compress=False)  # written with every save: fast rather than small
     with h5py.File(file_path, "a") as file:
-        file.create_dataset("convolved", data=convolved if convolved.shape[1] > 1 else convolved[:, 0])
+        convolved = None
+        for unit in range(units.num_templates):  # one unit at a time: memory bounded by a unit's templates
+            template, nbefore = recording.get_convolved_template(unit)  # (n_drift_steps, n_samples, n_channels)
+            if convolved is None:
+                shape = (units.num_templates,) + (template.shape if template.shape[0] > 1 else template.shape[1:])
+                convolved = file.create_dataset("convolved", shape=shape, dtype=np.float32)
+            convolved[unit] = template if template.shape[0] > 1 else template[0]
         file.attrs["convolved_sampling_frequency"] = float(recording.sampling_frequency)
         file.attrs["convolved_nbefore"] = int(nbefore)
     return file_path

@@ -1,9 +1,10 @@
 """Adding spike waveforms into a buffer of samples (n_samples, n_channels).
 
-The units' sparse templates are packed in one float32 array. A buffer's spikes, of every unit, are
-added in the order of their onsets (ties in unit order), so consecutive spikes touch the same rows
-while they are in cache; the order is a fixed property of the spikes, so every sample is the same
-sum in the same order whatever the buffer's extent.
+The units' sparse templates are packed in one float32 array, without their leading and trailing
+rows of exact zeros (the padding before a spike), which adding would not change. A buffer's spikes,
+of every unit, are added in the order of their onsets (ties in unit order), so consecutive spikes
+touch the same rows while they are in cache; the order is a fixed property of the spikes, so every
+sample is the same sum in the same order whatever the buffer's extent.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from si_recsim.recording.template_processing import TemplateStretcher
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
-def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, onsets, columns, column_starts,
-                factors, factor_starts, factor_widths, n_samples):
-    """Add each spike's waveform, times its factors, at row ``onsets[s]`` of ``buffer`` (n, n_columns).
+def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, onsets, lengths, columns,
+                column_starts, factors, factor_starts, factor_widths):
+    """Add each spike's waveform, times its factors, at rows ``onsets[s]`` to ``onsets[s] + lengths[s]``
+    of ``buffer`` (n, n_columns).
 
     Spike ``s`` reads ``counts[s]`` values per waveform row from ``packed`` (or ``extra``) at
     ``offsets[s] + row * strides[s]`` and adds them to buffer columns
@@ -28,7 +30,7 @@ def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, ons
     flat = buffer.reshape(-1)
     for spike in range(onsets.size):
         onset, stride, count = onsets[spike], strides[spike], counts[spike]
-        low, high = max(onset, 0), min(onset + n_samples, n_rows)
+        low, high = max(onset, 0), min(onset + lengths[spike], n_rows)
         if low >= high:
             continue
         spike_columns = columns[column_starts[spike]: column_starts[spike] + count]
@@ -49,15 +51,43 @@ def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, ons
                     target[spike_columns[j]] += values[j] * scale
 
 
+def _nonzero_rows(templates: np.ndarray) -> tuple[int, int]:
+    """First and past-the-last sample rows of (n_steps, n_copies, n_samples, n_channels) templates holding
+    a non-zero value (0, 0 when all are zero)."""
+    rows = np.flatnonzero(np.any(templates != 0, axis=(0, 1, 3)))
+    return (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+
+
+class UnitTemplates:
+    """The units' templates, full length, read from the packed trimmed ones (a sequence of arrays)."""
+
+    def __init__(self, injector: SpikeInjector):
+        self._injector = injector
+
+    def __len__(self) -> int:
+        return len(self._injector.trimmed)
+
+    def __getitem__(self, unit: int) -> np.ndarray:
+        """(n_drift_steps, n_copies, n_samples, n_active_channels) float32, zero rows restored."""
+        trimmed, first = self._injector.trimmed[unit], int(self._injector.first_rows[unit])
+        full = np.zeros(trimmed.shape[:2] + (self._injector.n_samples, trimmed.shape[3]), dtype=np.float32)
+        full[:, :, first: first + trimmed.shape[2]] = trimmed
+        return full
+
+    def __iter__(self):
+        return (self[unit] for unit in range(len(self)))
+
+
 class SpikeInjector:
     """Spikes of a set of units and the templates they carry.
 
     Parameters
     ----------
     templates : list of np.ndarray
-        Per unit, (n_drift_steps, n_jitters, n_samples, n_active_channels) float32 in µV, on that
-        unit's channels (n_drift_steps = 1 without drift). Packed on construction: ``self.templates``
-        are views of the packed array.
+        Per unit, (n_drift_steps, n_copies, n_samples, n_active_channels) float32 in µV, on that
+        unit's channels (n_drift_steps = 1 without drift). Packed on construction without their
+        leading and trailing zero rows (``self.trimmed`` are views of the packed array, starting at
+        row ``self.first_rows``); ``self.templates[unit]`` gives them back full length.
     channels : list of np.ndarray
         Per unit, the recording channel index of each template column (sorted).
     nbefore : int
@@ -65,7 +95,7 @@ class SpikeInjector:
     frames : list of np.ndarray
         Sorted spike sample indices per unit (int64).
     jitter_indices : list of np.ndarray
-        Jitter copy used by each spike, per unit.
+        Copy used by each spike, per unit.
     drift_indices : list of np.ndarray
         Drift step used by each spike, per unit.
     modulation : Modulation | None
@@ -77,19 +107,23 @@ class SpikeInjector:
 
     def __init__(self, templates: list, channels: list, nbefore: int, frames: list, jitter_indices: list,
                  drift_indices: list, modulation=None, shape_stretch: float | None = None):
-        sizes = [unit_templates.size for unit_templates in templates]
+        self.n_samples = templates[0].shape[2]
+        spans = [_nonzero_rows(unit_templates) for unit_templates in templates]
+        self.first_rows = np.array([first for first, _ in spans], dtype=np.int64)
+        sizes = [unit_templates[:, :, first:stop].size for unit_templates, (first, stop) in zip(templates, spans)]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self._packed = np.empty(int(self._offsets[-1]), dtype=np.float32)
-        self.templates = []
-        for unit, unit_templates in enumerate(templates):
-            view = self._packed[self._offsets[unit]: self._offsets[unit + 1]].reshape(unit_templates.shape)
-            view[...] = unit_templates
-            self.templates.append(view)
+        self.trimmed = []
+        for unit, (unit_templates, (first, stop)) in enumerate(zip(templates, spans)):
+            shape = unit_templates.shape[:2] + (stop - first, unit_templates.shape[3])
+            view = self._packed[self._offsets[unit]: self._offsets[unit + 1]].reshape(shape)
+            view[...] = unit_templates[:, :, first:stop]
+            self.trimmed.append(view)
+        self.templates = UnitTemplates(self)
         self.channels = [np.asarray(unit_channels, dtype=np.int64) for unit_channels in channels]
         self._channel_starts = np.concatenate([[0], np.cumsum([len(c) for c in self.channels])]).astype(np.int64)
         self._all_channels = np.concatenate(self.channels + [np.zeros(0, np.int64)])
         self.drift_indices = drift_indices
-        self.n_samples = templates[0].shape[2]
         self.nbefore = int(nbefore)
         self.frames = frames
         self.jitter_indices = jitter_indices
@@ -99,7 +133,7 @@ class SpikeInjector:
 
     def scale_channels(self, scale: np.ndarray) -> None:
         """Multiply every template, in place, by ``scale[channel]`` (one factor per recording channel)."""
-        for unit_templates, unit_channels in zip(self.templates, self.channels):
+        for unit_templates, unit_channels in zip(self.trimmed, self.channels):
             unit_templates *= scale[unit_channels].astype(np.float32)
 
     def _stretcher(self, unit: int) -> TemplateStretcher:
@@ -129,8 +163,8 @@ class SpikeInjector:
         else:  # unit u's values go to column u
             columns = np.arange(len(self.frames), dtype=np.int64)
         _add_spikes(buffer, self._packed, extra, table["from_extra"], table["offsets"], table["strides"],
-                    table["counts"], table["onsets"], columns, table["column_starts"], table["factors"],
-                    table["factor_starts"], table["factor_widths"], self.n_samples)
+                    table["counts"], table["onsets"], table["lengths"], columns, table["column_starts"],
+                    table["factors"], table["factor_starts"], table["factor_widths"])
 
     def _spike_table(self, start: int, length: int, template_columns: np.ndarray | None):
         """The spikes meeting ``[start, start + length)``, of every unit, sorted by onset (ties in unit
@@ -139,8 +173,7 @@ class SpikeInjector:
         n_factors = n_extra = 0
         for unit, first, last in self._spikes_meeting(start, length):
             n_spikes = last - first
-            unit_templates = self.templates[unit]
-            n_copies, n_rows, n_active = unit_templates.shape[1:]
+            n_copies, n_rows, n_active = self.trimmed[unit].shape[1:]
             steps = self.drift_indices[unit][first:last].astype(np.int64)
             copies = self.jitter_indices[unit][first:last].astype(np.int64)
             factors = self.modulation.factors(unit, first, last) if self.modulation is not None else None
@@ -148,14 +181,18 @@ class SpikeInjector:
                 factors = np.ones((n_spikes, 1), dtype=np.float32)
             offsets = self._offsets[unit] + (steps * n_copies + copies) * (n_rows * n_active)
             from_extra = np.zeros(n_spikes, dtype=np.bool_)
+            onsets = self.frames[unit][first:last] - (self.nbefore + start)
+            row_shifts = np.full(n_spikes, self.first_rows[unit], dtype=np.int64)
+            lengths = np.full(n_spikes, n_rows, dtype=np.int64)
             if self.shape_stretch and self.modulation.burst_amplitudes[unit] is not None:
                 mean_factors = factors.mean(axis=1)
                 stretched = np.flatnonzero(mean_factors < 1.0)
                 if stretched.size:  # these spikes get their own waveforms
                     waveforms = self._stretcher(unit).stretch(steps[stretched], copies[stretched],
                                                               mean_factors[stretched])
-                    offsets[stretched] = n_extra + np.arange(stretched.size) * (n_rows * n_active)
+                    offsets[stretched] = n_extra + np.arange(stretched.size) * (self.n_samples * n_active)
                     from_extra[stretched] = True
+                    row_shifts[stretched], lengths[stretched] = 0, self.n_samples
                     extra_parts.append(waveforms.astype(np.float32).ravel())
                     n_extra += waveforms.size
             width = factors.shape[1]
@@ -169,7 +206,7 @@ class SpikeInjector:
                 if width > 1:
                     factor_starts += column
             parts.append(dict(
-                onsets=self.frames[unit][first:last] - (self.nbefore + start), offsets=offsets,
+                order=onsets, onsets=onsets + row_shifts, lengths=lengths, offsets=offsets,
                 from_extra=from_extra, strides=np.full(n_spikes, n_active, dtype=np.int64),
                 counts=np.full(n_spikes, counts, dtype=np.int64),
                 column_starts=np.full(n_spikes, column_start, dtype=np.int64), factor_starts=factor_starts,
@@ -179,7 +216,7 @@ class SpikeInjector:
         if not parts:
             return None, None
         table = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-        order = np.argsort(table["onsets"], kind="stable")
+        order = np.argsort(table.pop("order"), kind="stable")  # by spike onset, ties in unit order
         table = {key: np.ascontiguousarray(values[order]) for key, values in table.items()}
         table["factors"] = np.concatenate(factor_parts)
         extra = np.concatenate(extra_parts) if extra_parts else np.zeros(1, dtype=np.float32)
