@@ -215,3 +215,73 @@ def test_a_failing_rank_stops_the_mpi_job_without_an_output_file(v5_sonata, tmp_
     assert completed.returncode != 0
     assert "not found" in completed.stderr and _morphology_name(v5_sonata, 3) in completed.stderr
     assert not output.exists()
+
+
+def _write_weights(*arguments):
+    return subprocess.run([sys.executable, "-m", "si_recsim.cli", "write-weights", *map(str, arguments),
+                           "--no-progress"], capture_output=True, text=True, check=False)
+
+
+def _report_without_units(v5_sonata, path):
+    with h5py.File(v5_sonata / REPORT) as source, h5py.File(path, "w") as copy:
+        source.copy("report", copy)
+        del copy["report/default/data"].attrs["units"]
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("soma", "one element per cell (a soma or summation report)"),
+    ("summation", "one element per cell (a soma or summation report)"),
+    ("kept axons", "made with replaced axons"),
+    ("no units", "has no 'units' attribute"),
+    ("bad config", "libsonata rejects"),
+])
+def test_reports_and_configs_that_cannot_give_the_rows_are_refused(v5_sonata, tmp_path, case, message):
+    table = tmp_path / "electrodes.csv"
+    table.write_text("name,x,y,z\ne0,300,1900,700\n")
+    config, report, extra = v5_sonata / "simulation_config_mini.json", v5_sonata / REPORT, []
+    if case == "soma":
+        report = v5_sonata / "reference/reports/soma_report.h5"
+    elif case == "summation":
+        report = v5_sonata / "reference/reports/summation_i_membrane.h5"
+    elif case == "kept axons":
+        extra = ["--no-replace-axons"]
+    elif case == "no units":
+        report = _report_without_units(v5_sonata, tmp_path / "no_units.h5")
+    else:
+        config = tmp_path / "circuit_config.json"
+        config.write_text('{"networks": {"nodes": [{"nodes_file": 3}]}}')
+    completed = _write_weights(config, table, tmp_path / "weights.h5", "--report", report, *extra)
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in completed.stderr and "HDF5" not in completed.stderr
+    assert not (tmp_path / "weights.h5").exists()
+
+
+def _report_of_layouts(path, node_ids, layouts):
+    """A one-time-step SONATA compartment report whose elements are the layouts' segments."""
+    elements = [np.repeat(layout.section_ids, layout.counts) for layout in layouts]
+    with h5py.File(path, "w") as file:
+        group = file.create_group("report/default")
+        data = group.create_dataset("data", data=np.zeros((1, sum(map(len, elements))), dtype=np.float32))
+        data.attrs["units"] = "nA"
+        group["mapping/node_ids"] = np.asarray(node_ids, dtype=np.uint64)
+        group["mapping/index_pointers"] = np.concatenate([[0], np.cumsum(list(map(len, elements)))]).astype(np.uint64)
+        group["mapping/element_ids"] = np.concatenate(elements).astype(np.uint32)
+        group["mapping/time"] = np.array([0.0, 0.1, 0.1])
+        group["mapping/time"].attrs["units"] = "ms"
+    return path
+
+
+def test_a_report_of_the_reconstructed_axons_needs_them_kept(v5_sonata, tmp_path):
+    config = v5_sonata / "simulation_config_mini.json"
+    kept = CircuitCells(config, "default", rule=RuleDiscretisation(), replace_axons=False)
+    morphologies = [load_morphology(v5_sonata / "sub_mini5" / "morphologies" / f"{_morphology_name(v5_sonata, node)}.asc")
+                    for node in kept.node_ids]
+    report = _report_of_layouts(tmp_path / "kept.h5", kept.node_ids,
+                                RuleDiscretisation().layouts(kept.node_ids, morphologies, replace_axons=False))
+    rows = sum(len(cell.starts) for cell in CircuitCells(config, "default", report=report,
+                                                         replace_axons=False).load(kept.node_ids))
+    assert rows == sum(len(cell.starts) for cell in kept.load(kept.node_ids))  # the report's own layout
+    with pytest.raises(ValueError, match="keeps the reconstructed axons"):
+        CircuitCells(config, "default", report=report).load(kept.node_ids)

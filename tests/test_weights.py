@@ -270,3 +270,38 @@ def test_four_sphere_eeg_equals_the_cells_dipole_in_lfpykit(tmp_path):
     outside = CellSegments(1, (0, 0, 95000.0), [[0, 0, 95000.0]], [[0, 0, 95000.0]], [0], [0])
     with pytest.raises(ValueError, match="outside the brain sphere"):
         write_electrodes_file({"p": [outside]}, electrodes, tmp_path / "x.h5")
+
+
+class _MustNotLoad:
+    """A cell source that fails the test if any cell is loaded."""
+
+    node_ids = np.arange(3)
+
+    def batch(self, node_ids):
+        raise AssertionError("cells were loaded before the electrodes were checked")
+
+
+@pytest.mark.parametrize("electrode, message", [
+    (Electrode("nan", (0.0, float("nan"), 0.0)), "coordinates must be finite"),
+    (Electrode("a/b", (0.0, 0.0, 0.0)), "contains '/'"),
+    (Electrode("odd", (0.0, 0.0, 0.0), "Monopole"), "unknown electrode type 'Monopole'"),
+    (Electrode("flat", (0.0, 0.0)), "needs x, y and z"),
+    (Electrode("wide", (0.0, 0.0, 0.0), "ObjectiveCSD_Sphere", radius=-5.0), "radius must be a positive"),
+])
+def test_electrode_objects_are_checked_before_any_cell_is_loaded(tmp_path, electrode, message):
+    with pytest.raises(ElectrodeError, match=message):
+        write_electrodes_file({"p": _MustNotLoad()}, [Electrode("fine", (0.0, 0.0, 0.0)), electrode], tmp_path / "w.h5")
+    assert not list(tmp_path.iterdir())
+
+
+def test_units_scale_the_analytic_columns_and_not_the_lead_field_ones(tmp_path):
+    field = _lead_field_file(tmp_path / "lead.h5", np.array([3.0, -1.0, 2.0]))
+    cell = CellSegments(7, (10, 20, 30), starts=[[10, 20, 30], [10, 20, 30]], ends=[[10, 20, 30], [40, 20, 30]],
+                        section_ids=[0, 1], neurite_types=[0, 2])
+    electrodes = [Electrode("line", (0.0, 0.0, 0.0)), Electrode("r", (0.0, 0.0, 0.0), "Reciprocity"),
+                  Electrode("csd", (10.0, 20.0, 30.0), "ObjectiveCSD_Sphere", radius=5.0)]
+    factors = {units: read_electrodes_file(write_electrodes_file(
+        {"p": [cell]}, electrodes, tmp_path / f"{units.replace('/', '_')}.h5", units=units, lead_fields=[field])
+    )["populations"]["p"]["scaling_factors"] for units in ("V/nA", "mV/nA")}
+    np.testing.assert_allclose(factors["mV/nA"][:, 0], 1000 * factors["V/nA"][:, 0], rtol=1e-12)  # V -> mV
+    np.testing.assert_array_equal(factors["mV/nA"][:, 1:], factors["V/nA"][:, 1:])  # V/A of the export; 0/1

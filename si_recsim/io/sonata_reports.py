@@ -27,6 +27,7 @@ from spikeinterface.core.core_tools import define_function_from_class
 
 from si_recsim.errors import InputError
 from si_recsim.h5_input import open_h5
+from si_recsim.sonata.report_file import open_element_report
 
 #: µV per report unit for the coefficient unit the electrodes file was written with
 GAIN_TO_UV = {"V/nA": 1e6, "mV/nA": 1e3}
@@ -321,9 +322,7 @@ def read_compartment_report(file_path: str | Path, population: str | None = None
     import libsonata
 
     file_path = Path(file_path)
-    if not file_path.is_file():
-        raise FileNotFoundError(f"Compartment report {file_path} does not exist.")
-    reader = libsonata.ElementReportReader(str(file_path))
+    reader = open_element_report(file_path)
     report = reader[_one_population(file_path, reader.get_population_names(), population)]
     selection = None if node_ids is None else libsonata.Selection(np.asarray(node_ids, dtype=np.uint64))
     frame = report.get(node_ids=selection, tstart=t_start, tstop=t_stop)

@@ -100,10 +100,31 @@ def make_electrode(record: dict, row: str) -> Electrode:
                      radius=radius, thickness=thickness)
 
 
+def _as_record(electrode) -> dict:
+    """The table fields of an :class:`Electrode` given directly (checked like a table row)."""
+    if not isinstance(electrode, Electrode):
+        raise ElectrodeError(f"Electrodes must be si_recsim Electrode objects or table rows, got {type(electrode).__name__}.")
+    position = np.ravel(np.asarray(electrode.position, dtype=object))
+    if position.size != 3:
+        raise ElectrodeError(f"electrode '{electrode.name}': the position needs x, y and z in um, got {electrode.position}.")
+    return dict(name=electrode.name, x=position[0], y=position[1], z=position[2], type=electrode.type,
+                layer=electrode.layer, region=electrode.region, radius=electrode.radius, thickness=electrode.thickness)
+
+
 def validate_electrodes(electrodes: list[Electrode], populations: tuple = ()) -> list[Electrode]:
-    """Refuse empty tables, duplicate names and names that collide with a population group."""
+    """Check every electrode as a table row is checked (name usable as an HDF5 group and by libsonata,
+    finite position, known type, positive radius and thickness), and refuse empty tables, duplicate
+    names and names that collide with a population group.
+
+    Returns
+    -------
+    list of Electrode
+        The electrodes as :func:`make_electrode` normalises them.
+    """
     if not electrodes:
         raise ElectrodeError("The electrode table is empty: give at least one electrode.")
+    electrodes = [make_electrode(_as_record(electrode), f"electrode {index + 1}")
+                  for index, electrode in enumerate(electrodes)]
     seen: dict[str, int] = {}
     for index, electrode in enumerate(electrodes):
         if electrode.name in seen:

@@ -78,7 +78,7 @@ def write_electrodes_file(populations: dict, electrodes: list[Electrode], file_p
     file_path : Path | None
         The file is the same whatever ``n_jobs``, ``cells_per_batch`` and the number of ranks.
     """
-    validate_electrodes(electrodes, tuple(populations))
+    electrodes = validate_electrodes(electrodes, tuple(populations))
     sigmas = _sigmas(sigma, len(electrodes))
     fields = _lead_fields(electrodes, lead_fields or [])
     if int(cells_per_batch) < 1:

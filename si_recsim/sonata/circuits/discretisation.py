@@ -23,6 +23,9 @@ import numpy as np
 
 from si_recsim.errors import InputError
 from si_recsim.sonata.circuits.morphology import AXON, NeuronMorphology
+from si_recsim.sonata.report_file import open_element_report
+
+_SAMPLE_NODES = 100  # cells whose report elements are counted before any cell is loaded
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,26 @@ class ReportDiscretisation:
     """Segment counts read from a SONATA compartment report (libsonata), one population."""
 
     def __init__(self, report_path: str | Path, population: str):
-        import libsonata
-
         self.report_path, self.population = Path(report_path), population
-        if not self.report_path.is_file():
-            raise FileNotFoundError(f"Compartment report {report_path} does not exist.")
-        reader = libsonata.ElementReportReader(str(self.report_path))
+        reader = open_element_report(self.report_path)
         if population not in reader.get_population_names():
             raise InputError(f"Report {report_path} has no population {population!r}; it has "
                              f"{sorted(reader.get_population_names())}. Use a report of the same circuit.")
         self.node_ids = np.sort(np.asarray(reader[population].get_node_ids(), dtype=np.int64))
+        self._refuse_one_element_per_cell(reader[population])
+
+    def _refuse_one_element_per_cell(self, population_reader) -> None:
+        """A soma or summation report (one element per cell) cannot give segment counts: refused
+        from its first cells, before any cell is loaded."""
+        import libsonata
+
+        sample = self.node_ids[:_SAMPLE_NODES]
+        mapping = np.asarray(population_reader.get_node_id_element_id_mapping(
+            libsonata.Selection(np.asarray(sample, dtype=np.uint64))), dtype=np.int64).reshape(-1, 2)
+        if sample.size and mapping.shape[0] <= sample.size:
+            raise InputError(f"Report {self.report_path.name} has one element per cell (a soma or summation report); "
+                             "the rows need a compartment report of every section (e.g. i_membrane with "
+                             "compartments 'all'), or use the length rule without --report.")
 
     def layouts(self, node_ids: np.ndarray, morphologies: list[NeuronMorphology],
                 replace_axons: bool) -> list[Layout]:
@@ -101,7 +114,32 @@ class ReportDiscretisation:
         nodes, firsts = np.unique(mapping[:, 0], return_index=True)
         rows = dict(zip(nodes.tolist(), np.split(mapping[:, 1], firsts[1:])))
         layouts = []
-        for node_id in node_ids:
+        for node_id, morphology in zip(node_ids, morphologies):
             sections, counts = np.unique(rows[int(node_id)], return_counts=True)
+            self._check_sections(int(node_id), sections, morphology, replace_axons)
             layouts.append(Layout(sections, counts))
         return layouts
+
+    def _check_sections(self, node_id: int, sections: np.ndarray, morphology: NeuronMorphology,
+                        replace_axons: bool) -> None:
+        """The report must list every section neurodamus creates for the cell, and no other."""
+        expected = RuleDiscretisation().layout(morphology, replace_axons).section_ids
+        if replace_axons:  # the templates' myelin section, when they make one, comes last
+            expected_with_myelin = np.append(expected, morphology.n_sections + 1)
+            if np.array_equal(sections, expected) or np.array_equal(sections, expected_with_myelin):
+                return
+        elif np.array_equal(sections, expected):
+            return
+        name, population = self.report_path.name, self.population
+        reconstructed_axon = np.arange(3, morphology.n_axon_sections + 1)
+        if not replace_axons and reconstructed_axon.size and not np.isin(reconstructed_axon, sections).any():
+            raise InputError(f"Report {name} was made with replaced axons (node {node_id} of {population} has axon "
+                             "sections 1 and 2 only) but axons are kept: drop --no-replace-axons (replace_axons=True).")
+        if replace_axons and reconstructed_axon.size and np.isin(reconstructed_axon, sections).all():
+            raise InputError(f"Report {name} keeps the reconstructed axons (node {node_id} of {population}) but "
+                             "axons are replaced: pass --no-replace-axons (replace_axons=False).")
+        missing = np.setdiff1d(expected, sections)
+        extra = np.setdiff1d(sections, expected_with_myelin if replace_axons else expected)
+        raise InputError(f"Report {name} does not list every section of node {node_id} of {population} "
+                         f"(missing {missing[:8].tolist()}, unexpected {extra[:8].tolist()}): it is not a compartment "
+                         "report of all sections of this circuit's morphologies; give one, or use the length rule.")
