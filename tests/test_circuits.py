@@ -285,3 +285,27 @@ def test_a_report_of_the_reconstructed_axons_needs_them_kept(v5_sonata, tmp_path
     assert rows == sum(len(cell.starts) for cell in kept.load(kept.node_ids))  # the report's own layout
     with pytest.raises(ValueError, match="keeps the reconstructed axons"):
         CircuitCells(config, "default", report=report).load(kept.node_ids)
+
+
+def test_boundaries_of_many_sections_at_once_are_numpys_interpolation_of_each():
+    from si_recsim.sonata.circuits.cell_segments import sections_boundaries
+
+    rng = np.random.default_rng(0)
+    sections, counts = [], []
+    for index in range(300):
+        points = np.cumsum(rng.normal(size=(rng.integers(1, 12), 3)) * rng.uniform(0, 20), axis=0) + 500 * rng.normal(size=3)
+        if index % 7 == 0 and len(points) > 2:
+            points[1] = points[0]  # a repeated point
+        if index % 11 == 0:
+            points[:] = points[0]  # a section of zero length
+        sections.append(points)
+        counts.append(int(rng.integers(1, 9)))
+    for points, count, boundaries in zip(sections, counts, sections_boundaries(sections, counts)):
+        unique = points[np.concatenate([[True], np.any(np.diff(points, axis=0) != 0, axis=1)])]
+        if len(unique) == 1:
+            expected = np.repeat(unique, count + 1, axis=0)
+        else:
+            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(unique, axis=0), axis=1))])
+            expected = np.column_stack([np.interp(np.arange(count + 1) / count, arc / arc[-1], unique[:, axis])
+                                        for axis in range(3)])
+        np.testing.assert_allclose(boundaries, expected, rtol=0, atol=1e-9)

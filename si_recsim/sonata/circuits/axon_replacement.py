@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from si_recsim.errors import InputError
-from si_recsim.sonata.circuits.morphology import AXON, NeuronMorphology
+from si_recsim.sonata.circuits.morphology import AXON, NeuronMorphology, section_lengths
 
 STUB_LENGTH = 30.0  # µm, each of the two stub sections
 MYELIN_LENGTH = 1000.0  # µm
@@ -40,24 +40,14 @@ def replaced_axon_path(morphology: NeuronMorphology, points: list, soma: np.ndar
     if leaves.size == 0:
         raise InputError(f"{morphology.path.name} has no axon to lay the replaced axon along; use "
                          "replace_axons=False (--no-replace-axons) for cells without an axon.")
-    best, best_length = None, -1.0
-    for leaf in leaves:
-        branch = _branch(morphology, leaf)
-        length = _path_length(points, branch, soma)
-        if length > best_length:
-            best, best_length = branch, length
-        if length > PATH_LENGTH:
-            break
-    path, arc = [np.asarray(soma, dtype=float)], [0.0]
-    for section in best:
-        for point in points[section]:
-            arc.append(arc[-1] + float(np.linalg.norm(point - path[-1])))
-            path.append(point)
-            if arc[-1] > PATH_LENGTH:
-                break
-        if arc[-1] > PATH_LENGTH:
-            break
-    path, arc = np.array(path), np.array(arc)
+    lengths = _path_lengths_to_ends(morphology, points, soma)[leaves]
+    reaching = np.flatnonzero(lengths > PATH_LENGTH)
+    best = _branch(morphology, leaves[reaching[0]] if reaching.size else leaves[np.argmax(lengths)])
+    path = np.vstack([np.asarray(soma, dtype=float)[None]] + [points[section] for section in best])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    beyond = np.flatnonzero(arc > PATH_LENGTH)
+    if beyond.size:  # up to the first point past the path length
+        path, arc = path[: beyond[0] + 1], arc[: beyond[0] + 1]
     if arc[-1] < PATH_LENGTH:  # extend along the last two points
         slope = (path[-1] - path[-2]) / (arc[-1] - arc[-2])
         extra = path[-1] + slope * (PATH_LENGTH - arc[-1])
@@ -116,11 +106,29 @@ def _branch(morphology: NeuronMorphology, leaf: int) -> list[int]:
     return sections[::-1]
 
 
-def _path_length(points: list, branch: list[int], soma: np.ndarray) -> float:
-    total, previous = 0.0, np.asarray(soma, dtype=float)
-    for section in branch:
-        section_points = points[section]
-        total += float(np.linalg.norm(section_points[0] - previous))
-        total += float(np.linalg.norm(np.diff(section_points, axis=0), axis=1).sum())
-        previous = section_points[-1]
-    return total
+def _path_lengths_to_ends(morphology: NeuronMorphology, points: list, soma: np.ndarray) -> np.ndarray:
+    """Path length from the soma centre to the last point of every section, µm (the jump from the
+    soma centre or the parent's last point to a section's first point included), in one pass."""
+    parents = morphology.parents
+    firsts = np.array([section[0] for section in points])
+    lasts = np.array([section[-1] for section in points])
+    origins = np.where((parents < 0)[:, None], np.asarray(soma, dtype=float)[None], lasts[np.maximum(parents, 0)])
+    own = (np.linalg.norm(firsts - origins, axis=1) + section_lengths(points)).tolist()
+    ends = [0.0] * len(points)
+    for section in _parents_first(parents).tolist():
+        parent = int(parents[section])
+        ends[section] = (ends[parent] if parent >= 0 else 0.0) + own[section]
+    return np.array(ends)
+
+
+def _parents_first(parents: np.ndarray) -> np.ndarray:
+    """Section indices ordered so that every parent comes before its children."""
+    if np.all(parents < np.arange(len(parents))):  # MorphIO's depth-first order
+        return np.arange(len(parents))
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for section in range(len(parents)):
+        walker = parents[section]
+        while walker >= 0:
+            depth[section] += 1
+            walker = parents[walker]
+    return np.argsort(depth, kind="stable")

@@ -10,7 +10,7 @@ from si_recsim.errors import InputError
 from si_recsim.physics.segments import CellSegments
 from si_recsim.sonata.circuits.cell_segments import cell_segments
 from si_recsim.sonata.circuits.discretisation import ReportDiscretisation, RuleDiscretisation
-from si_recsim.sonata.circuits.morphology import load_morphology
+from si_recsim.sonata.circuits.morphology import load_morphologies
 from si_recsim.sonata.circuits.nodes import biophysical_populations, node_placements, resolve_config, select_node_ids
 from si_recsim.sonata.geometry_file import LazyBatch
 
@@ -63,7 +63,7 @@ class CircuitCells:
         """Segments of ``node_ids``, in that order."""
         node_ids = np.asarray(node_ids, dtype=np.int64)
         placements = node_placements(self.paths.circuit_config, self.population, node_ids, self.morphology_format)
-        morphologies = [load_morphology(path) for path in placements.morphology_paths]
+        morphologies = load_morphologies(placements.morphology_paths)
         layouts = self.discretisation.layouts(node_ids, morphologies, self.replace_axons)
         return [cell_segments(node_id, morphology, position, rotation, layout, self.replace_axons)
                 for node_id, morphology, position, rotation, layout in

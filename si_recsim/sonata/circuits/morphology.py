@@ -8,6 +8,7 @@ morphology loaded that way, and id 0 is the soma.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from si_recsim.errors import InputError
 
 AXON, BASAL, APICAL, MYELIN = 1, 2, 3, 6  # neurite type codes (neurodamus' SECTION_TYPES index)
 _MORPHIO_TYPES = {"axon": AXON, "basal_dendrite": BASAL, "apical_dendrite": APICAL}
+MORPHOLOGIES_KEPT = 512  # distinct morphologies a process keeps in memory (about 100 kB each)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class NeuronMorphology:
     types: np.ndarray
     parents: np.ndarray
     path: Path
+    stacked_points: np.ndarray | None = None  # the points of every section, one after another (``points`` are views)
 
     @property
     def n_sections(self) -> int:
@@ -49,7 +52,18 @@ class NeuronMorphology:
 
     def section_lengths(self) -> np.ndarray:
         """Path length of each section, µm (NEURON's ``L``)."""
-        return np.array([np.linalg.norm(np.diff(points, axis=0), axis=1).sum() for points in self.points])
+        return section_lengths(self.points)
+
+
+def section_lengths(points: list) -> np.ndarray:
+    """Path length along each of a list of (n_points, 3) point arrays, µm, in one pass over all points."""
+    sizes = np.array([len(section) for section in points])
+    if not len(points):
+        return np.zeros(0)
+    steps = np.linalg.norm(np.diff(np.concatenate(points), axis=0), axis=1)
+    steps = np.append(steps, 0.0)
+    steps[np.cumsum(sizes) - 1] = 0.0  # the jump from a section's last point to the next section's first
+    return np.add.reduceat(steps, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
 
 
 def load_morphology(path: str | Path) -> NeuronMorphology:
@@ -64,16 +78,40 @@ def load_morphology(path: str | Path) -> NeuronMorphology:
         morphology = morphio.Morphology(str(path), options=morphio.Option.nrn_order)
     except morphio.MorphioError as error:
         raise InputError(f"MorphIO cannot read {path}: {error}") from error
-    sections = morphology.sections
-    types = []
-    for section in sections:
-        name = section.type.name
-        if name not in _MORPHIO_TYPES:
-            raise InputError(f"{path}: section {section.id} has type {name}; only axon, basal and apical "
-                             "dendrites map to neurodamus sections.")
-        types.append(_MORPHIO_TYPES[name])
-    return NeuronMorphology(points=[np.asarray(section.points, dtype=float) for section in sections],
-                            types=np.array(types, dtype=np.int32),
-                            parents=np.array([-1 if section.is_root else section.parent.id for section in sections],
-                                             dtype=np.int64),
-                            path=path)
+    codes = np.asarray(morphology.section_types, dtype=np.int64)
+    types = np.zeros(len(codes), dtype=np.int32)
+    for name, code in _MORPHIO_TYPES.items():
+        types[codes == int(getattr(morphio.SectionType, name))] = code
+    unknown = np.flatnonzero(types == 0)
+    if unknown.size:
+        name = morphio.SectionType(int(codes[unknown[0]])).name
+        raise InputError(f"{path}: section {unknown[0]} has type {name}; only axon, basal and apical "
+                         "dendrites map to neurodamus sections.")
+    parents = np.full(len(codes), -1, dtype=np.int64)
+    for parent, children in morphology.connectivity.items():
+        if parent >= 0:
+            parents[children] = parent
+    points = np.asarray(morphology.points, dtype=float)
+    offsets = np.asarray(morphology.section_offsets, dtype=np.int64)
+    return NeuronMorphology(points=np.split(points, offsets[1:-1]), types=types, parents=parents, path=path,
+                            stacked_points=points)
+
+
+def load_morphologies(paths: list) -> list[NeuronMorphology]:
+    """:func:`load_morphology` of each path, each file read once per process while it is unchanged
+    (circuits reuse morphologies across many cells); the morphologies are shared, not copied."""
+    morphologies = []
+    for path in paths:
+        path = Path(path)
+        try:
+            status = path.stat()
+        except OSError:
+            morphologies.append(load_morphology(path))  # the error names the missing file
+            continue
+        morphologies.append(_cached_morphology(str(path), status.st_size, status.st_mtime_ns))
+    return morphologies
+
+
+@lru_cache(maxsize=MORPHOLOGIES_KEPT)
+def _cached_morphology(path: str, size: int, modified_ns: int) -> NeuronMorphology:
+    return load_morphology(path)
