@@ -6,7 +6,6 @@ computed in batches, so memory is bounded by a batch whatever the circuit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from si_recsim.errors import InputError
 from si_recsim.jobs import process_pool, resolve_n_jobs
 from si_recsim.sonata.coefficients import batch_coefficients
 from si_recsim.sonata.electrodes import Electrode, validate_electrodes
-from si_recsim.sonata.electrodes_file_layout import write_blocks
+from si_recsim.sonata.electrodes_file_layout import Block, write_blocks
 from si_recsim.sonata.geometry_file import as_source, source_batches
 
 DEFAULT_SIGMA = 0.277  # S/m, BlueRecording's default
@@ -105,18 +104,11 @@ class _BatchTask:
     def __init__(self, electrodes, sigmas, units, array_indices, fields):
         self.arguments = (electrodes, sigmas, units, array_indices, fields)
 
-    def __call__(self, batch) -> _Block:
+    def __call__(self, batch) -> Block:
         cells = [cell.ordered() for cell in batch.load()]
-        return _Block(np.array([len(cell.starts) for cell in cells], dtype=np.int64),
+        return Block(np.array([len(cell.starts) for cell in cells], dtype=np.int64),
                       np.concatenate([cell.neurite_types for cell in cells]).astype(np.int32),
                       batch_coefficients(cells, *self.arguments))
-
-
-@dataclass
-class _Block:
-    counts: np.ndarray
-    neurite_types: np.ndarray
-    factors: np.ndarray
 
 
 def _local_blocks(task: _BatchTask, n_jobs: int):

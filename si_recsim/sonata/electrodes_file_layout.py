@@ -19,6 +19,7 @@ circuit; ``scaling_factors`` grows by batch (chunked) and ``offsets`` is written
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -26,6 +27,15 @@ import numpy as np
 
 from si_recsim.atomic import atomic_h5
 from si_recsim.sonata.electrodes import Electrode
+
+
+@dataclass
+class Block:
+    """The computed rows of one batch of cells: segments per cell, neurite type and coefficients per row."""
+
+    counts: np.ndarray
+    neurite_types: np.ndarray
+    factors: np.ndarray
 
 
 def write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks,

@@ -7,7 +7,9 @@ Then either
   counts of the round, grow the datasets together and each writes its own rows into the temporary
   file; the per-electrode groups (variable-length strings, which parallel HDF5 cannot write) are
   added by rank 0 alone afterwards; or
-* **gather** (the plain h5py wheel): rank 0 gathers the blocks and writes them.
+* **streamed to rank 0** (the plain h5py wheel): rank 0 writes its block, then receives and writes
+  the other ranks' blocks one at a time, in rank order, as raw arrays (no pickled copies): it holds
+  at most its own block and one received block, whatever the number of ranks.
 
 Rank 0 owns the temporary file (:func:`si_recsim.atomic.atomic_output`) and publishes it when every
 rank has finished. An error on any rank aborts the whole MPI job (``MPI_Abort``) after printing it,
@@ -22,9 +24,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from si_recsim.atomic import atomic_output, mark_h5
-from si_recsim.sonata.electrodes_file_layout import create_population, write_blocks, write_electrode_groups, write_offsets
+from si_recsim.sonata.electrodes_file_layout import (
+    Block,
+    create_population,
+    write_blocks,
+    write_electrode_groups,
+    write_offsets,
+)
 
 
 def mpi_write_mode() -> str:
@@ -67,13 +76,21 @@ def _rounds(communicator, population_batches: list, task):
 
 def _write_gathered(communicator, sources, batches, task, file_path, with_neurite_types, electrodes, progress_bar,
                     overwrite):
-    rank = communicator.Get_rank()
+    rank, size = communicator.Get_rank(), communicator.Get_size()
 
     def blocks(population_batches):
         for block in _rounds(communicator, population_batches, task):
-            gathered = communicator.gather(block, root=0)
-            if rank == 0:
-                yield from (item for item in gathered if item is not None)
+            if rank != 0:
+                _send_block(communicator, block)
+                continue
+            if block is not None:
+                yield block
+            block = None  # written: not held while the others arrive
+            for source in range(1, size):
+                received = _receive_block(communicator, source)
+                if received is not None:
+                    yield received
+                received = None
 
     if rank != 0:  # load, compute and send; rank 0 writes
         for population_batches in batches.values():
@@ -84,6 +101,33 @@ def _write_gathered(communicator, sources, batches, task, file_path, with_neurit
     path = write_blocks(sources, batches, file_path, with_neurite_types, electrodes, progress_bar, blocks, overwrite)
     communicator.Barrier()
     return path
+
+
+_COUNTS, _TYPES, _FACTORS = 11, 12, 13  # message tags of a block's arrays
+
+
+def _send_block(communicator, block) -> None:
+    """Send a computed block (or None) to rank 0: its shape, then its arrays as raw buffers."""
+    communicator.send(None if block is None else (len(block.counts), block.factors.shape), dest=0)
+    if block is not None:
+        communicator.Send(np.ascontiguousarray(block.counts, dtype=np.int64), dest=0, tag=_COUNTS)
+        communicator.Send(np.ascontiguousarray(block.neurite_types, dtype=np.int32), dest=0, tag=_TYPES)
+        communicator.Send(np.ascontiguousarray(block.factors, dtype=np.float64), dest=0, tag=_FACTORS)
+
+
+def _receive_block(communicator, source: int):
+    """The block :func:`_send_block` sent from ``source`` (or None)."""
+    shape = communicator.recv(source=source)
+    if shape is None:
+        return None
+    n_cells, factors_shape = shape
+    counts = np.empty(n_cells, dtype=np.int64)
+    types = np.empty(factors_shape[0], dtype=np.int32)
+    factors = np.empty(factors_shape, dtype=np.float64)
+    communicator.Recv(counts, source=source, tag=_COUNTS)
+    communicator.Recv(types, source=source, tag=_TYPES)
+    communicator.Recv(factors, source=source, tag=_FACTORS)
+    return Block(counts, types, factors)
 
 
 def _write_with_mpi_io(communicator, sources, batches, task, file_path: Path, with_neurite_types, electrodes,
