@@ -4,11 +4,13 @@ The flat API: ground truth (:func:`generate_ground_truth`, :func:`save_ground_tr
 :func:`load_ground_truth`, the :class:`SimulatedRecording` and :class:`SimulatedSorting`
 extractors), template libraries (:func:`generate_template_library` from cell models,
 :func:`load_template_library`, :class:`TemplateLibrary`), parameters and probes. Subpackages hold
-the rest (``si_recsim.io``, ``si_recsim.sonata``, ...). Importing si_recsim loads none of NEURON,
+the rest (``si_recsim.io``, ``si_recsim.sonata``, ...), except :func:`compute_lfp` (the LFP of a
+neurodamus compartment report through an electrodes file). Importing si_recsim loads none of NEURON,
 LFPy, libsonata, MorphIO, mpi4py or matplotlib.
 """
 
 from si_recsim.biophysics.template_generation import generate_template_library
+from si_recsim.io.offline_lfp import OfflineLfpRecording, compute_lfp
 from si_recsim.library.loading import load_template_library
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
@@ -24,6 +26,7 @@ from si_recsim.version import __version__
 
 __all__ = [
     "__version__",
+    "OfflineLfpRecording",
     "ParameterError",
     "SimulatedRecording",
     "SimulatedSorting",
@@ -32,6 +35,7 @@ __all__ = [
     "available_probe_names",
     "build_params",
     "build_template_params",
+    "compute_lfp",
     "generate_ground_truth",
     "generate_template_library",
     "get_default_recording_params",

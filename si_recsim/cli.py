@@ -152,6 +152,17 @@ def _convert(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _compute_lfp(arguments: argparse.Namespace) -> int:
+    from si_recsim.io.convert import save_offline_lfp
+
+    target = save_offline_lfp(arguments.electrodes_file, arguments.report, arguments.output, arguments.spikes,
+                              to=arguments.to, weights_units=arguments.weights_units, population=arguments.population,
+                              overwrite=arguments.overwrite, progress_bar=not arguments.no_progress,
+                              allow_large=arguments.allow_large)
+    print(f"Written {target}")
+    return 0
+
+
 def _cell_sources(arguments: argparse.Namespace) -> dict:
     """Population → cell source from a geometry file (.h5) or a SONATA circuit / simulation config (.json)."""
     from si_recsim.sonata.geometry_file import geometry_file_populations
@@ -377,8 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="target format: mearec, binary or zarr (ground-truth folder), nwb (needs the nwb "
                             "extra) for recordings; library or mearec-templates for template libraries")
     report = conversion.add_argument_group("neurodamus LFP reports (to binary or zarr)")
-    report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting (default: none, "
-                        "an empty sorting)")
+    report.add_argument("--spikes", help="the simulation's SONATA spike file (out.h5): the sorting (required for "
+                        "LFP reports)")
     report.add_argument("--electrodes-file", help="the electrodes file of the report: channel names and a probe "
                         "(default: none, channels named by index without positions)")
     report.add_argument("--weights-units", choices=("V/nA", "mV/nA"), default="V/nA",
@@ -448,6 +459,23 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance on coefficients")
     compare.add_argument("--atol", type=float, default=0.0, help="absolute tolerance on coefficients")
     compare.set_defaults(handler=_compare_weights)
+
+    lfp = add("compute-lfp", help="the LFP of a compartment report through an electrodes file, without neurodamus",
+              description="Multiplies the membrane currents of a SONATA compartment report (neurodamus i_membrane, "
+              "compartments all) by the coefficients of an electrodes file, summed over cells: the signal "
+              "neurodamus would report. Saved with the simulation's spikes as a ground-truth folder or NWB file.")
+    lfp.add_argument("electrodes_file", help="SONATA electrodes file (write-weights or BlueRecording)")
+    lfp.add_argument("report", help="SONATA compartment report of membrane currents (nA) of the same cells")
+    lfp.add_argument("output", help="ground-truth folder (binary, zarr) or .nwb file to write")
+    lfp.add_argument("--spikes", required=True, help="the simulation's SONATA spike file (out.h5): the sorting")
+    lfp.add_argument("--to", choices=("binary", "zarr", "nwb"), default="binary", help="output format")
+    lfp.add_argument("--weights-units", choices=("V/nA", "mV/nA"), default="V/nA",
+                     help="unit of the electrodes file's coefficients (sets gains to µV)")
+    lfp.add_argument("--population", help="the population to use (default: the one both files have)")
+    lfp.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    lfp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    lfp.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
+    lfp.set_defaults(handler=_compute_lfp)
 
     defaults = add("default-params", help="print the default parameters as commented YAML",
                                    description="The default parameters of gen-recordings or gen-templates, each key "

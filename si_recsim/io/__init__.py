@@ -15,6 +15,7 @@ from si_recsim.io.mearec_recording import (
                                            read_mearec_waveforms,
 )
 from si_recsim.io.neo_spiketrains import sorting_from_neo_spiketrains, sorting_to_neo_spiketrains
+from si_recsim.io.offline_lfp import OfflineLfpRecording, compute_lfp
 from si_recsim.io.sonata_reports import (
                                            CompartmentReport,
                                            SonataLfpReportRecording,
@@ -29,8 +30,10 @@ __all__ = [
     "MEArecFileRecording",
     "MEArecFileSorting",
     "MEArecSpikeTracesRecording",
+    "OfflineLfpRecording",
     "SonataLfpReportRecording",
     "SonataSpikesSorting",
+    "compute_lfp",
     "convert",
     "read_compartment_report",
     "read_mearec_drift",

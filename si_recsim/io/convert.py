@@ -102,8 +102,54 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
                              allow_large=allow_large)
 
 
+def save_offline_lfp(electrodes_file: str | Path, compartment_report: str | Path, target: str | Path,
+                     spikes: str | Path, to: str = "binary", weights_units: str = "V/nA", population: str | None = None,
+                     overwrite: bool = False, progress_bar: bool = True, allow_large: bool = False) -> Path:
+    """The offline LFP (:class:`~si_recsim.io.offline_lfp.OfflineLfpRecording`) with the simulation's
+    spikes as a ground-truth folder (``to`` "binary" or "zarr") or NWB file (``to`` "nwb").
+
+    Parameters
+    ----------
+    electrodes_file, compartment_report, weights_units, population
+        See :class:`~si_recsim.io.offline_lfp.OfflineLfpRecording`.
+    target : str | Path
+    spikes : str | Path
+        The simulation's SONATA spike file (out.h5): the sorting, at the report's sampling rate.
+    to : "binary" | "zarr" | "nwb", default: "binary"
+    overwrite, progress_bar, allow_large
+        As for :func:`convert`.
+    """
+    from si_recsim.io.offline_lfp import OfflineLfpRecording
+
+    target = Path(target)
+    if to not in ("binary", "zarr", "nwb"):
+        raise InputError(f"--to must be 'binary', 'zarr' or 'nwb', got {to!r}.")
+    check_output(target, overwrite)
+    recording = OfflineLfpRecording(electrodes_file, compartment_report, population=population,
+                                    weights_units=weights_units)
+    sorting = _spikes_over(recording, spikes, recording.get_annotation("summed_nodes"))
+    if to == "nwb":
+        from si_recsim.io.nwb import write_nwb
+
+        return write_nwb(recording, sorting, target, overwrite=overwrite, progress_bar=progress_bar)
+    from si_recsim.recording.ground_truth import save_ground_truth
+
+    return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar,
+                             allow_large=allow_large)
+
+
+def _spikes_over(recording, spikes: str | Path, summed_nodes: dict):
+    """The spike file's sorting at the recording's rate, over the recording's time span."""
+    from si_recsim.io.sonata_reports import SonataSpikesSorting
+
+    population = next(iter(summed_nodes)) if len(summed_nodes) == 1 else None
+    t_start = float(recording.get_times()[0])
+    return SonataSpikesSorting(spikes, population=population, sampling_frequency=recording.sampling_frequency,
+                               t_start=t_start, t_stop=t_start + recording.get_num_samples() / recording.sampling_frequency)
+
+
 def _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population):
-    from si_recsim.io.sonata_reports import SonataLfpReportRecording, SonataSpikesSorting
+    from si_recsim.io.sonata_reports import SonataLfpReportRecording
 
     if to == "mearec":
         raise InputError(f"{source} is an LFP report: convert it to 'binary' or 'zarr'.")
@@ -112,7 +158,4 @@ def _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, 
                          "(spikes=..., --spikes out.h5).")
     recording = SonataLfpReportRecording(source, population=population, electrodes_file=electrodes_file,
                                          weights_units=weights_units)
-    t_start = float(recording.get_times()[0])
-    sorting = SonataSpikesSorting(spikes, population=population, sampling_frequency=recording.sampling_frequency,
-                                  t_start=t_start, t_stop=t_start + recording.get_num_samples() / recording.sampling_frequency)
-    return recording, sorting
+    return recording, _spikes_over(recording, spikes, {population: None} if population else {})

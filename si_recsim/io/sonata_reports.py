@@ -73,10 +73,10 @@ class SonataLfpReportRecording(BaseRecording):
         channel_ids = np.arange(n_channels).astype(str)
         positions = None
         if electrodes_file is not None:
-            channel_ids, positions = _electrodes_of(Path(electrodes_file), layout.populations, n_channels)
+            channel_ids, positions = electrode_channels(Path(electrodes_file), layout.populations, n_channels)
         BaseRecording.__init__(self, 1000.0 / layout.dt, channel_ids, np.float32)
         if positions is not None:
-            self.set_probe(_point_probe(positions, channel_ids))
+            self.set_probe(point_probe(positions, channel_ids))
         self.set_channel_gains(GAIN_TO_UV[weights_units])
         self.set_channel_offsets(0.0)
         self.annotate(is_filtered=False, summed_nodes={name: int(len(columns))
@@ -139,7 +139,7 @@ def _lfp_layout(file_path: Path, population: str | None, node_ids) -> _LfpLayout
     return _LfpLayout(names, electrodes.pop(), dt, start, n_samples, columns, node_columns)
 
 
-def _electrodes_of(electrodes_file: Path, populations: list, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+def electrode_channels(electrodes_file: Path, populations: list, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Electrode names (by column) and positions from an electrodes file."""
     from si_recsim.sonata.electrodes_file_reader import read_electrodes_file
 
@@ -156,7 +156,7 @@ def _electrodes_of(electrodes_file: Path, populations: list, n_channels: int) ->
     return names, positions
 
 
-def _point_probe(positions: np.ndarray, channel_ids: np.ndarray):
+def point_probe(positions: np.ndarray, channel_ids: np.ndarray):
     """A 3-D probe of point electrodes (drawn as 1 µm discs) at circuit coordinates."""
     from probeinterface import Probe
 
@@ -234,6 +234,7 @@ class SonataSpikesSorting(BaseSorting):
         file_path = Path(file_path).resolve()
         if not file_path.is_file():
             raise FileNotFoundError(f"Spike file {file_path} does not exist.")
+        _check_spike_file(file_path)
         reader = libsonata.SpikeReader(str(file_path))
         population = _one_population(file_path, reader.get_population_names(), population)
         spikes = reader[population].get_dict()
@@ -328,6 +329,21 @@ def read_compartment_report(file_path: str | Path, population: str | None = None
     frame = report.get(node_ids=selection, tstart=t_start, tstop=t_stop)
     ids = np.asarray(frame.ids, dtype=np.int64).reshape(-1, 2)
     return CompartmentReport(np.asarray(frame.times), np.asarray(frame.data), ids[:, 0], ids[:, 1], report.data_units)
+
+
+def _check_spike_file(file_path: Path) -> None:
+    """What libsonata's spike reader needs, checked first (it stops with an HDF5 error stack)."""
+    with open_h5(file_path, "a SONATA spike file") as file:
+        spikes = file.get("spikes")
+        if not isinstance(spikes, h5py.Group) or not len(spikes):
+            raise InputError(f"{file_path} is not a SONATA spike file: it has no /spikes/<population> group.")
+        for population, group in spikes.items():
+            for key in ("node_ids", "timestamps"):
+                if key not in group:
+                    raise InputError(f"{file_path} is not a SONATA spike file: /spikes/{population}/{key} is missing.")
+            if "units" not in group["timestamps"].attrs:
+                raise InputError(f"{file_path}: /spikes/{population}/timestamps has no 'units' attribute, which "
+                                 "libsonata needs; add it ('ms').")
 
 
 read_sonata_lfp_report = define_function_from_class(source_class=SonataLfpReportRecording, name="read_sonata_lfp_report")
