@@ -249,6 +249,42 @@ def _compare_weights(arguments: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _inspect_weights(arguments: argparse.Namespace) -> int:
+    from si_recsim.atomic import check_output
+    from si_recsim.sonata.weights_inspection import (
+        compare_by_neurite_type,
+        format_summary,
+        summarise_electrodes_file,
+        validate_electrodes_file,
+    )
+
+    files = [arguments.file] + ([arguments.other] if arguments.other else [])
+    if arguments.plot:
+        check_output(arguments.plot, arguments.overwrite)
+    valid = True
+    for path in files:
+        problems = validate_electrodes_file(path, report=arguments.report)
+        print(f"{path}: " + ("valid" if not problems else f"{len(problems)} problem(s)"))
+        for problem in problems:
+            print(f"  {problem}")
+        valid &= not problems
+    summary = summarise_electrodes_file(arguments.file)
+    print(format_summary(summary))
+    if arguments.other:
+        print(f"{arguments.file} against {arguments.other}, per neurite type:")
+        for population, groups in compare_by_neurite_type(arguments.file, arguments.other).items():
+            for name, values in groups.items():
+                print(f"  {population} {name:7s} {values['rows']:9d} rows: largest difference "
+                      f"{values['max_abs_difference']:.3g} ({values['max_relative_difference']:.3g} of the largest "
+                      f"coefficient), correlation {values['correlation']:.6f}")
+    if arguments.plot:
+        from si_recsim.plotting import plot_weights_summary, save_figure
+
+        save_figure(plot_weights_summary(summary, arguments.population), arguments.plot, overwrite=arguments.overwrite)
+        print(f"Written {arguments.plot}")
+    return 0 if valid else 1
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, neuropixels_part_numbers, probe_from_name
 
@@ -476,6 +512,19 @@ def build_parser() -> argparse.ArgumentParser:
     lfp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     lfp.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
     lfp.set_defaults(handler=_compute_lfp)
+
+    inspect = add("inspect-weights", help="check, summarise and compare electrodes files",
+                  description="Checks an electrodes file's structure (offsets, node ids, finite coefficients, "
+                  "electrode columns and names, rows per node against a compartment report), summarises its "
+                  "coefficients per neurite type and electrode, and compares it with another file per neurite "
+                  "type. Exit status 1 when a file has problems.")
+    inspect.add_argument("file", help="electrodes file")
+    inspect.add_argument("other", nargs="?", help="a second electrodes file of the same cells to compare with")
+    inspect.add_argument("--report", help="compartment report of the same cells: rows per node are checked against it")
+    inspect.add_argument("--plot", help="write the coefficient distributions to this image (.png)")
+    inspect.add_argument("--population", help="population to plot (default: the first)")
+    inspect.add_argument("--overwrite", action="store_true", help="replace an existing image written by si-recsim")
+    inspect.set_defaults(handler=_inspect_weights)
 
     defaults = add("default-params", help="print the default parameters as commented YAML",
                                    description="The default parameters of gen-recordings or gen-templates, each key "

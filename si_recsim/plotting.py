@@ -163,3 +163,38 @@ def plot_ground_truth(recording, sorting, time_range: tuple[float, float] = (0.0
         sw.plot_unit_templates(analyzer, backend="matplotlib", ax=ax_templates, same_axis=True)
     return figure
 
+
+
+def plot_weights_summary(summary: dict, population: str | None = None):
+    """Coefficient distributions of an electrodes file (:func:`si_recsim.sonata.weights_inspection.summarise_electrodes_file`):
+    the histogram of log10 |coefficient| per neurite type, and the mean |coefficient| per electrode.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from si_recsim.sonata.weights_inspection import HISTOGRAM_EDGES
+
+    if population is None:
+        population = next(iter(summary))
+    if population not in summary:
+        raise InputError(f"Population {population!r} is not in the file; it has {list(summary)}.")
+    data = summary[population]
+    figure, (histogram, per_electrode) = plt.subplots(1, 2, figsize=(11, 4))
+    centres = (HISTOGRAM_EDGES[1:] + HISTOGRAM_EDGES[:-1]) / 2
+    for name, group in data["groups"].items():
+        counts = group["histogram"]
+        histogram.step(centres, counts / max(1, counts.sum()), where="mid", label=f"{name} ({group['rows']} rows)")
+    occupied = np.flatnonzero(sum(group["histogram"] for group in data["groups"].values()))
+    if occupied.size:
+        histogram.set_xlim(centres[occupied[0]] - 1.0, centres[occupied[-1]] + 1.0)
+    histogram.set(xlabel="log10 |coefficient|", ylabel="fraction of coefficients",
+                  title=f"{population}: coefficients per neurite type")
+    histogram.legend(fontsize=8)
+    per_electrode.plot(data["mean_abs"], marker=".", linestyle="none")
+    per_electrode.set(xlabel="electrode (column)", ylabel="mean |coefficient|", yscale="log",
+                      title=f"{data['nodes']} cells, {data['rows']} segments")
+    figure.tight_layout()
+    return figure
