@@ -285,6 +285,29 @@ def _inspect_weights(arguments: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
+def _place_probe(arguments: argparse.Namespace) -> int:
+    from si_recsim.atomic import TEXT_MARKER, atomic_text, check_output
+    from si_recsim.probes import probe_from_name
+    from si_recsim.sonata.circuits.nodes import biophysical_populations, resolve_config
+    from si_recsim.sonata.circuits.probe_placement import electrode_table_text, place_probe
+
+    check_output(arguments.output, arguments.overwrite)
+    population = arguments.population
+    if population is None:
+        populations = biophysical_populations(resolve_config(arguments.config).circuit_config)
+        if len(populations) != 1:
+            raise InputError(f"The circuit has biophysical populations {populations}: choose one with --population.")
+        population = populations[0]
+    electrodes = place_probe(arguments.config, probe_from_name(arguments.probe), population,
+                             node_set=arguments.node_set, center=arguments.center, axis=arguments.axis,
+                             kind=arguments.type)
+    comment = f"{TEXT_MARKER} place-probe {arguments.probe} in {arguments.config}, population {population}"
+    atomic_text(arguments.output, electrode_table_text(electrodes, comment), overwrite=arguments.overwrite)
+    first, last = ([round(value, 1) for value in electrodes[index].position] for index in (0, -1))
+    print(f"{len(electrodes)} electrodes from {first} to {last} um written to {arguments.output}")
+    return 0
+
+
 def _available_probes(arguments: argparse.Namespace) -> int:
     from si_recsim.probes import available_probe_names, neuropixels_part_numbers, probe_from_name
 
@@ -512,6 +535,25 @@ def build_parser() -> argparse.ArgumentParser:
     lfp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     lfp.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
     lfp.set_defaults(handler=_compute_lfp)
+
+    placement = add("place-probe", help="an electrode table of a probe placed along a circuit's column",
+                    description="Places a named probe with its shank along the principal axis of the somata "
+                    "(pointing to +y) and its contact centre at their centroid (or --axis, --center), and "
+                    "writes the electrode table (name,x,y,z,layer,region,type) for write-weights, layer and "
+                    "region from the nearest soma's node attributes.")
+    placement.add_argument("config", help="SONATA circuit or simulation config (.json)")
+    placement.add_argument("probe", help="a probe name (si-recsim available-probes) or Neuropixels part number")
+    placement.add_argument("output", help="electrode table to write (.csv)")
+    placement.add_argument("--population", help="population whose somata define the column (default: the one "
+                           "biophysical population)")
+    placement.add_argument("--node-set", help="node set of those somata (default: the config's, or all)")
+    placement.add_argument("--center", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                           help="circuit coordinates of the contact centre, um (default: the somata's centroid)")
+    placement.add_argument("--axis", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                           help="shank direction (default: the somata's principal axis)")
+    placement.add_argument("--type", default="LineSource", help="electrode type of every contact")
+    placement.add_argument("--overwrite", action="store_true", help="replace an existing table written by si-recsim")
+    placement.set_defaults(handler=_place_probe)
 
     inspect = add("inspect-weights", help="check, summarise and compare electrodes files",
                   description="Checks an electrodes file's structure (offsets, node ids, finite coefficients, "

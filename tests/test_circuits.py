@@ -309,3 +309,35 @@ def test_boundaries_of_many_sections_at_once_are_numpys_interpolation_of_each():
             expected = np.column_stack([np.interp(np.arange(count + 1) / count, arc / arc[-1], unique[:, axis])
                                         for axis in range(3)])
         np.testing.assert_allclose(boundaries, expected, rtol=0, atol=1e-9)
+
+
+def test_a_probe_placed_along_the_column_of_the_somata(v5_sonata, tmp_path):
+    from si_recsim.probes import contact_positions_3d, probe_from_name
+    from si_recsim.sonata.circuits.nodes import node_placements, resolve_config
+    from si_recsim.sonata.circuits.probe_placement import place_probe
+    from si_recsim.sonata.electrodes import read_electrodes
+
+    config = v5_sonata / "simulation_config_mini.json"
+    probe = probe_from_name("Neuropixels-384")
+    electrodes = place_probe(config, probe, "default")
+    placed = np.array([electrode.position for electrode in electrodes])
+    contacts = contact_positions_3d(probe)
+    somata = node_placements(resolve_config(config).circuit_config, "default", np.arange(5)).positions
+    # a rigid placement: every distance between contacts kept
+    np.testing.assert_allclose(np.linalg.norm(placed[:, None] - placed[None], axis=2),
+                               np.linalg.norm(contacts[:, None] - contacts[None], axis=2), atol=1e-6)
+    np.testing.assert_allclose(placed.mean(axis=0), somata.mean(axis=0), atol=1e-6)
+    # the shank (probe y) along the somata's direction of largest spread
+    shank = np.linalg.svd(placed - placed.mean(axis=0))[2][0]
+    column = np.linalg.svd(somata - somata.mean(axis=0))[2][0]
+    assert abs(shank @ column) == pytest.approx(1.0, abs=1e-6)  # the staggered contacts tilt their own axis slightly
+    nearest = np.argmin(np.linalg.norm(placed[:, None] - somata[None], axis=2), axis=1)
+    with h5py.File(v5_sonata / "sub_mini5" / "default" / "nodes.h5") as file:
+        layers = file["nodes/default/0/layer"][()]
+    assert [electrode.layer for electrode in electrodes] == [str(layer) for layer in layers[nearest]]
+    table = tmp_path / "probe.csv"
+    run = subprocess.run([sys.executable, "-m", "si_recsim.cli", "place-probe", str(config), "Neuropixels-384",
+                          str(table), "--center", "300", "1900", "700"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    read = np.array([electrode.position for electrode in read_electrodes(table)])
+    np.testing.assert_allclose(read.mean(axis=0), [300, 1900, 700], atol=1e-4)

@@ -139,11 +139,14 @@ def validate_electrodes(electrodes: list[Electrode], populations: tuple = ()) ->
 
 def read_electrodes_csv(file_path: str | Path) -> list[Electrode]:
     """Electrodes from a CSV with header ``name,x,y,z,layer,region,type`` (optional ``radius``,
-    ``thickness``; the first column may be an unnamed index holding the names)."""
+    ``thickness``; the first column may be an unnamed index holding the names). Lines starting with
+    ``#`` before the header are comments."""
     file_path = Path(file_path)
     with file_path.open(newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is accepted
         try:
-            reader = csv.DictReader(handle)
+            lines = list(handle)
+            comments = next((index for index, line in enumerate(lines) if not line.startswith("#")), len(lines))
+            reader = csv.DictReader(lines[comments:])
             if reader.fieldnames is None:
                 raise ElectrodeError(f"{file_path} is empty: write a header name,x,y,z,layer,region,type.")
             fields = [field.strip() for field in reader.fieldnames]
@@ -158,7 +161,7 @@ def read_electrodes_csv(file_path: str | Path) -> list[Electrode]:
     if missing:
         raise ElectrodeError(f"{file_path}: columns {missing} are missing; the header must start name,x,y,z.")
     electrodes = []
-    for number, row in enumerate(rows, start=2):
+    for number, row in enumerate(rows, start=2 + comments):
         record = {field: value for field, value in zip(fields, row.values())}
         electrodes.append(make_electrode(record, f"{file_path.name} line {number}"))
     return validate_electrodes(electrodes)

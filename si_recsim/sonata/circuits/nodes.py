@@ -38,22 +38,23 @@ def resolve_config(config_path: str | Path) -> CircuitPaths:
     except json.JSONDecodeError as error:
         raise InputError(f"{config_path} is not a JSON SONATA config: {error}") from error
     if "networks" in content:
-        circuit = _parsed(libsonata.CircuitConfig, config_path)
+        circuit = read_sonata_config(libsonata.CircuitConfig, config_path)
         return CircuitPaths(config_path, _path_or_none(circuit.node_sets_path), None)
     if "network" in content or "run" in content:
-        simulation = _parsed(libsonata.SimulationConfig, config_path)
+        simulation = read_sonata_config(libsonata.SimulationConfig, config_path)
         circuit_path = Path(simulation.network)
         if not circuit_path.is_file():
             raise FileNotFoundError(f"{config_path} names the circuit {circuit_path}, which does not exist.")
-        circuit = _parsed(libsonata.CircuitConfig, circuit_path)
+        circuit = read_sonata_config(libsonata.CircuitConfig, circuit_path)
         node_sets = _path_or_none(simulation.node_sets_file) or _path_or_none(circuit.node_sets_path)
         return CircuitPaths(circuit_path, node_sets, simulation.node_set or None)
     raise InputError(f"{config_path} is neither a SONATA circuit config (no 'networks') nor a simulation "
                      "config (no 'network' or 'run').")
 
 
-def _parsed(config_class, path: Path):
-    """libsonata's reading of a config; its refusal as one line."""
+def read_sonata_config(config_class, path: Path):
+    """libsonata's reading of a config (``config_class``: ``CircuitConfig``, ``SimulationConfig``,
+    ``NodeSets``); its refusal as one line."""
     import libsonata
 
     try:
@@ -70,7 +71,7 @@ def biophysical_populations(circuit_config: Path) -> list[str]:
     """Node populations that have morphologies (type ``biophysical``), sorted."""
     import libsonata
 
-    circuit = _parsed(libsonata.CircuitConfig, Path(circuit_config))
+    circuit = read_sonata_config(libsonata.CircuitConfig, Path(circuit_config))
     return sorted(name for name in circuit.node_populations
                   if circuit.node_population_properties(name).type == "biophysical")
 
@@ -80,7 +81,7 @@ def select_node_ids(paths: CircuitPaths, population: str, node_set: str | None =
     """Sorted node ids of a population: explicit ``node_ids``, else a node set, else all."""
     import libsonata
 
-    circuit = _parsed(libsonata.CircuitConfig, paths.circuit_config)
+    circuit = read_sonata_config(libsonata.CircuitConfig, paths.circuit_config)
     nodes = circuit.node_population(population)
     if node_ids is not None:
         node_ids = np.unique(np.asarray(node_ids, dtype=np.int64))
@@ -94,7 +95,7 @@ def select_node_ids(paths: CircuitPaths, population: str, node_set: str | None =
         return np.arange(nodes.size, dtype=np.int64)
     if paths.node_sets_file is None:
         raise InputError(f"Node set {node_set!r} asked for, but the config names no node sets file.")
-    node_sets = _parsed(libsonata.NodeSets, paths.node_sets_file)
+    node_sets = read_sonata_config(libsonata.NodeSets, paths.node_sets_file)
     if node_set not in node_sets.names:
         raise InputError(f"Node set {node_set!r} is not in {paths.node_sets_file}; it has "
                          f"{sorted(node_sets.names)}.")
@@ -116,7 +117,7 @@ def node_placements(circuit_config: Path, population: str, node_ids: np.ndarray,
     ``rotation_angle_[xyz]axis`` (radians, about x then y then z) or no rotation; morphology files."""
     import libsonata
 
-    circuit = _parsed(libsonata.CircuitConfig, Path(circuit_config))
+    circuit = read_sonata_config(libsonata.CircuitConfig, Path(circuit_config))
     nodes = circuit.node_population(population)
     selection = libsonata.Selection(np.asarray(node_ids, dtype=np.uint64))
     names = nodes.attribute_names
