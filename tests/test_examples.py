@@ -43,3 +43,16 @@ def test_circuit_weights_example(v5_sonata, tmp_path):
     assert "707 compartments x 40 electrodes" in completed.stdout  # the rows of neurodamus' own report
     assert (tmp_path / "coefficients_on_morphologies.png").stat().st_size > 20_000
     assert (tmp_path / "electrodes.h5").is_file() and (tmp_path / "geometry.h5").is_file()
+
+
+def test_single_cell_lfp_example(tmp_path):
+    """A BBP cell as a one-cell circuit: weights from its own report, compute_lfp against LFPykit (dendrites)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("single_cell_lfp", EXAMPLES / "single_cell_lfp.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    summary = example.main(tmp_path / "cell")
+    assert summary["correlation"] > 0.999 and summary["difference"] < 0.05
+    assert 50 < summary["peak_uV"] < 5000  # a spike tens of µm from the soma
+    assert summary["image"].stat().st_size > 10_000
