@@ -137,8 +137,8 @@ class RecordingSectionParams(ParameterSection):
     sync_jitt: Number = field(1, "jitter of added synchronous spikes in ms", ge=0)
     chunk_duration: Number = field(10, "default chunk duration in s when saving with SpikeInterface jobs (at most "
                                    "64 MB of traces per chunk)", ge=0)
-    block_duration: Number = field(1.0, "(si_recsim) approximate length in s of the fixed grid on which noise and "
-                                        "filtering are computed", ge=0.01, le=60)
+    block_duration: Number = field(1.0, "(si_recsim) length in s of the blocks of the fixed grid on which traces are "
+                                        "computed (rounded to an even number of samples)", ge=0.01, le=60)
     modulation: Literal["none", "template", "electrode"] = field("electrode", "none | template | electrode")
     sdrand: Number = field(0.05, "standard deviation of the Gaussian amplitude factor", ge=0)
     bursting: Flag = field(False, "inter-spike-interval dependent amplitude (and shape) modulation")
