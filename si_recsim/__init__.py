@@ -19,6 +19,7 @@ from si_recsim.params.templates import build_template_params, get_default_templa
 from si_recsim.probes import available_probe_names, probe_from_name
 from si_recsim.recording.drift import ground_truth_motion, ground_truth_positions
 from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting, simulated_recording, simulated_sorting
+from si_recsim.recording.fitted_noise import NoiseModel, fit_noise_model, load_noise_model
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
 from si_recsim.recording.overlap import overlap_labels
 from si_recsim.recording.spike_traces import UnitSpikeTracesRecording, unit_spike_traces
@@ -26,6 +27,7 @@ from si_recsim.version import __version__
 
 __all__ = [
     "__version__",
+    "NoiseModel",
     "OfflineLfpRecording",
     "ParameterError",
     "SimulatedRecording",
@@ -37,6 +39,7 @@ __all__ = [
     "build_template_params",
     "compute_lfp",
     "generate_ground_truth",
+    "fit_noise_model",
     "generate_template_library",
     "get_default_recording_params",
     "get_default_template_params",
@@ -44,6 +47,7 @@ __all__ = [
     "ground_truth_motion",
     "ground_truth_positions",
     "load_ground_truth",
+    "load_noise_model",
     "load_template_library",
     "overlap_labels",
     "save_ground_truth",

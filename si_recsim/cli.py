@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from si_recsim.errors import InputError, SetupError
 
 
@@ -285,6 +287,32 @@ def _inspect_weights(arguments: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
+def _fit_noise(arguments: argparse.Namespace) -> int:
+    from si_recsim.atomic import check_output
+    from si_recsim.recording.fitted_noise import fit_noise_model
+
+    check_output(arguments.output, arguments.overwrite)
+    source = Path(arguments.recording)
+    if (source / "recording").is_dir() or (source / "recording.zarr").exists():
+        from si_recsim.recording.ground_truth import load_ground_truth
+
+        recording, _ = load_ground_truth(source)
+    elif source.is_dir():
+        from spikeinterface.core import load
+
+        recording = load(source)
+    else:
+        from si_recsim.io.mearec_recording import read_mearec_recording
+
+        recording, _ = read_mearec_recording(source)
+    model = fit_noise_model(recording, duration=arguments.duration)
+    model.save(arguments.output, overwrite=arguments.overwrite)
+    std = np.sqrt(np.diag(model.covariance))
+    print(f"Noise of {model.num_channels} channels, {std.min():.2f}-{std.max():.2f} uV, written to {arguments.output}; "
+          f"use it with --set recordings.noise_mode=fitted --set recordings.noise_model={arguments.output}")
+    return 0
+
+
 def _place_probe(arguments: argparse.Namespace) -> int:
     from si_recsim.atomic import TEXT_MARKER, atomic_text, check_output
     from si_recsim.probes import probe_from_name
@@ -535,6 +563,16 @@ def build_parser() -> argparse.ArgumentParser:
     lfp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     lfp.add_argument("--allow-large", action="store_true", help="skip the free-disk check")
     lfp.set_defaults(handler=_compute_lfp)
+
+    noise = add("fit-noise", help="fit a noise model (covariance, spectrum) to a recording",
+                description="Masks spikes (SpikeInterface's peak detection) and fits the channels' covariance and "
+                "spectral shape; gen-recordings then regenerates that noise with --set recordings.noise_mode=fitted "
+                "--set recordings.noise_model=MODEL.")
+    noise.add_argument("recording", help="a ground-truth folder, a SpikeInterface recording folder or a MEArec file")
+    noise.add_argument("output", help="noise model to write (.npz)")
+    noise.add_argument("--duration", type=float, default=30.0, help="seconds fitted, from the start")
+    noise.add_argument("--overwrite", action="store_true", help="replace an existing model written by si-recsim")
+    noise.set_defaults(handler=_fit_noise)
 
     placement = add("place-probe", help="an electrode table of a probe placed along a circuit's column",
                     description="Places a named probe with its shank along the principal axis of the somata "

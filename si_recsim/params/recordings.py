@@ -151,8 +151,10 @@ class RecordingSectionParams(ParameterSection):
     shape_mod: Flag = field(False, "also stretch bursting spikes in time")
     shape_stretch: Number = field(30, "strength of the stretch", ge=0)
     noise_level: Number = field(10, "noise standard deviation in uV before filtering", ge=0)
-    noise_mode: Literal["uncorrelated", "distance-correlated", "far-neurons"] = field(
-        "uncorrelated", "uncorrelated | distance-correlated | far-neurons")
+    noise_mode: Literal["uncorrelated", "distance-correlated", "far-neurons", "fitted"] = field(
+        "uncorrelated", "uncorrelated | distance-correlated | far-neurons | fitted (si_recsim: noise_model)")
+    noise_model: str | None = field(None, "(si_recsim) noise model file (.npz from fit_noise_model) for noise_mode "
+                                          "fitted; it sets the level, spectrum and covariance")
     noise_color: Flag = field(False, "shape the noise spectrum with a resonant peak")
     noise_half_distance: Number = field(30, "distance in um at which distance-correlated noise has correlation 0.5",
                                         gt=0)
@@ -197,6 +199,12 @@ class RecordingSectionParams(ParameterSection):
     overlap: Flag = field(False, "per-spike overlap labels NO / TO / STO (MEArec's), written with the ground truth")
     extract_waveforms: Flag = field(False, "save a SpikeInterface SortingAnalyzer with waveforms (MEArec's cut: 0.5 ms "
                                     "before, 2 ms after) and templates next to the ground truth")
+
+    @field_validator("noise_model")
+    @classmethod
+    def _model_path(cls, value: str | None) -> str | None:
+        """Absolute, so that the recording finds it from any folder."""
+        return None if value is None else str(Path(value).expanduser().resolve())
 
     @field_validator("bursting_units")
     @classmethod

@@ -23,6 +23,7 @@ from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams, TemplateSelectionParams
 from si_recsim.recording.drift import DriftModel
 from si_recsim.recording.filtering import LinearFilter, butterworth, resonant_peak
+from si_recsim.recording.fitted_noise import FittedNoise, load_noise_model
 from si_recsim.recording.injection import SpikeInjector
 from si_recsim.recording.modulation import Modulation, bursting_amplitudes
 from si_recsim.recording.noise import FarNeurons, GaussianNoise, WhiteNoise, distance_correlation_factor, make_color_spec
@@ -339,6 +340,8 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
         color = make_color_spec(resonant_peak(float(section.color_peak), float(section.color_q), fs), level,
                                 float(section.color_noise_floor))
     white = WhiteNoise(params.seeds.noise, library.num_channels)
+    if mode == "fitted":
+        return _build_fitted(section, library, fs, white)
     if mode == "far-neurons":
         return _build_far_neurons(params, library, template_ids, fs, white)
     if level == 0:
@@ -347,6 +350,18 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
     if mode == "distance-correlated":
         mixing = distance_correlation_factor(library.channel_locations, float(section.noise_half_distance))
     return GaussianNoise(white, level, mixing, color)
+
+
+def _build_fitted(section: RecordingSectionParams, library: TemplateLibrary, fs: float, white: WhiteNoise) -> FittedNoise:
+    if section.noise_model is None:
+        raise ParameterError("noise_mode fitted needs recordings.noise_model: a file from "
+                             "si_recsim.fit_noise_model(recording).save(path).")
+    model = load_noise_model(section.noise_model)
+    if model.num_channels != library.num_channels or not np.isclose(model.sampling_frequency, fs):
+        raise ParameterError(f"The noise model {section.noise_model} has {model.num_channels} channels at "
+                             f"{model.sampling_frequency} Hz but the recording {library.num_channels} at {fs} Hz: fit "
+                             "it on a recording of this probe, or record with the model's probe and rate.")
+    return FittedNoise(white, model)
 
 
 def _build_far_neurons(params: RecordingParameters, library: TemplateLibrary, template_ids: np.ndarray, fs: float,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 from pathlib import Path
 
 import h5py
@@ -24,6 +25,7 @@ from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
 UNIT_TEMPLATES_FILE = "unit_templates.h5"
+NOISE_MODEL_FILE = "noise_model.npz"
 ANALYZER_FOLDER = "analyzer"
 #: annotation of a reloaded ground truth: its unit templates file (what MEArec export writes as templates)
 UNIT_TEMPLATES_ANNOTATION = "si_recsim_unit_templates"
@@ -174,6 +176,8 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
         if isinstance(recording, SimulatedRecording):
             write_unit_templates(recording, temporary / UNIT_TEMPLATES_FILE)
+        if params is not None and params["recordings"].get("noise_mode") == "fitted":
+            shutil.copyfile(params["recordings"]["noise_model"], temporary / NOISE_MODEL_FILE)  # the noise it was made with
         if params is not None and params["recordings"].get("extract_waveforms"):
             _save_waveforms(temporary, format, job_kwargs)
     return folder
