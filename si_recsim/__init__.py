@@ -22,6 +22,7 @@ from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting,
 from si_recsim.recording.fitted_noise import NoiseModel, fit_noise_model, load_noise_model
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
 from si_recsim.recording.overlap import overlap_labels
+from si_recsim.recording.realism import compare_recordings
 from si_recsim.recording.spike_traces import UnitSpikeTracesRecording, unit_spike_traces
 from si_recsim.version import __version__
 
@@ -37,6 +38,7 @@ __all__ = [
     "available_probe_names",
     "build_params",
     "build_template_params",
+    "compare_recordings",
     "compute_lfp",
     "generate_ground_truth",
     "fit_noise_model",

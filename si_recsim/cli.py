@@ -287,25 +287,45 @@ def _inspect_weights(arguments: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
+def _any_recording(path: str):
+    """The recording of a ground-truth folder, a SpikeInterface recording folder or a MEArec file."""
+    source = Path(path)
+    if (source / "recording").is_dir() or (source / "recording.zarr").exists():
+        from si_recsim.recording.ground_truth import load_ground_truth
+
+        return load_ground_truth(source)[0]
+    if source.is_dir():
+        from spikeinterface.core import load
+
+        return load(source)
+    from si_recsim.io.mearec_recording import read_mearec_recording
+
+    return read_mearec_recording(source)[0]
+
+
+def _compare_recordings(arguments: argparse.Namespace) -> int:
+    from si_recsim.atomic import check_output
+    from si_recsim.recording.realism import compare_recordings, format_scorecard
+
+    if arguments.plot:
+        check_output(arguments.plot, arguments.overwrite)
+    result = compare_recordings(_any_recording(arguments.simulated), _any_recording(arguments.reference),
+                                duration=arguments.duration)
+    print(format_scorecard(result))
+    if arguments.plot:
+        from si_recsim.plotting import plot_scorecard, save_figure
+
+        save_figure(plot_scorecard(result), arguments.plot, overwrite=arguments.overwrite)
+        print(f"Written {arguments.plot}")
+    return 0
+
+
 def _fit_noise(arguments: argparse.Namespace) -> int:
     from si_recsim.atomic import check_output
     from si_recsim.recording.fitted_noise import fit_noise_model
 
     check_output(arguments.output, arguments.overwrite)
-    source = Path(arguments.recording)
-    if (source / "recording").is_dir() or (source / "recording.zarr").exists():
-        from si_recsim.recording.ground_truth import load_ground_truth
-
-        recording, _ = load_ground_truth(source)
-    elif source.is_dir():
-        from spikeinterface.core import load
-
-        recording = load(source)
-    else:
-        from si_recsim.io.mearec_recording import read_mearec_recording
-
-        recording, _ = read_mearec_recording(source)
-    model = fit_noise_model(recording, duration=arguments.duration)
+    model = fit_noise_model(_any_recording(arguments.recording), duration=arguments.duration)
     model.save(arguments.output, overwrite=arguments.overwrite)
     std = np.sqrt(np.diag(model.covariance))
     print(f"Noise of {model.num_channels} channels, {std.min():.2f}-{std.max():.2f} uV, written to {arguments.output}; "
@@ -573,6 +593,17 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--duration", type=float, default=30.0, help="seconds fitted, from the start")
     noise.add_argument("--overwrite", action="store_true", help="replace an existing model written by si-recsim")
     noise.set_defaults(handler=_fit_noise)
+
+    scorecard = add("compare-recordings", help="a realism scorecard: a recording beside a reference",
+                    description="Noise spectrum, noise level, noise correlation against distance, detected peak "
+                    "amplitudes, spike widths and peak rates of two recordings, with their distances (KS statistics "
+                    "for distributions) and an optional figure.")
+    scorecard.add_argument("simulated", help="a ground-truth folder, a SpikeInterface recording folder or a MEArec file")
+    scorecard.add_argument("reference", help="the recording to compare with (same kinds)")
+    scorecard.add_argument("--duration", type=float, default=30.0, help="seconds compared, from the start")
+    scorecard.add_argument("--plot", help="write the side-by-side figure to this image (.png)")
+    scorecard.add_argument("--overwrite", action="store_true", help="replace an existing image written by si-recsim")
+    scorecard.set_defaults(handler=_compare_recordings)
 
     placement = add("place-probe", help="an electrode table of a probe placed along a circuit's column",
                     description="Places a named probe with its shank along the principal axis of the somata "

@@ -198,3 +198,37 @@ def plot_weights_summary(summary: dict, population: str | None = None):
                       title=f"{data['nodes']} cells, {data['rows']} segments")
     figure.tight_layout()
     return figure
+
+
+def plot_scorecard(result: dict):
+    """The features of :func:`si_recsim.recording.realism.compare_recordings` side by side: noise spectra,
+    noise correlation against distance, peak amplitudes and spike widths.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for name, color in (("simulated", "tab:blue"), ("reference", "0.3")):
+        features = result[name]
+        axes[0, 0].loglog(features["frequencies"][1:], features["spectrum"][1:], color=color, label=name)
+        curve = features["correlation_by_distance"]
+        keys = sorted(curve)
+        axes[0, 1].plot([20.0 * (key + 0.5) for key in keys], [curve[key] for key in keys], "o-", color=color,
+                        label=name)
+        if len(features["amplitudes"]):
+            axes[1, 0].hist(features["amplitudes"], bins=40, histtype="step", density=True, color=color, label=name)
+        if len(features["widths_ms"]):
+            axes[1, 1].hist(features["widths_ms"], bins=30, histtype="step", density=True, color=color, label=name)
+    distances = result["distances"]
+    axes[0, 0].set(xlabel="Hz", ylabel="µV²/Hz", title=f"noise spectrum (log10 RMS {distances['spectrum_log10_rms']:.2f})")
+    axes[0, 1].set(xlabel="distance (µm)", ylabel="noise correlation",
+                   title=f"correlation vs distance ({distances['correlation_by_distance_mean_abs']:.2f})")
+    axes[1, 0].set(xlabel="|peak amplitude| (µV)", title=f"detected peaks (KS {distances['amplitude_ks']:.2f})")
+    axes[1, 1].set(xlabel="trough to peak (ms)", title=f"spike widths (KS {distances['width_ks']:.2f})")
+    for axis in axes.ravel():
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
