@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from si_recsim.errors import InputError
+from si_recsim.recording.spike_free import MASK_MS, channel_spectra, masked_traces
 
 MODEL_FORMAT = "si_recsim noise model 1"
 
@@ -87,7 +88,7 @@ def load_noise_model(file_path: str | Path) -> NoiseModel:
 
 
 def fit_noise_model(recording, duration: float = 30.0, detect_threshold: float = 5.0,
-                    mask_ms: tuple[float, float] = (1.0, 2.0), n_fft: int = 1024, n_taps: int = 255) -> NoiseModel:
+                    mask_ms: tuple[float, float] = MASK_MS, n_fft: int = 1024, n_taps: int = 255) -> NoiseModel:
     """Fit a :class:`NoiseModel` to the first ``duration`` seconds of ``recording`` (one segment used).
 
     Parameters
@@ -105,52 +106,14 @@ def fit_noise_model(recording, duration: float = 30.0, detect_threshold: float =
     n_taps : int, default: 255
         Length of the spectral-shape FIR (odd; its half is the context each block needs).
     """
-    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
-
     if n_taps % 2 == 0 or n_taps < 3:
         raise InputError(f"n_taps must be odd and at least 3, got {n_taps}.")
-    fs = recording.sampling_frequency
-    n_samples = min(recording.get_num_samples(0), int(round(duration * fs)))
-    if n_samples < 4 * n_fft:
-        raise InputError(f"The recording has {n_samples} samples to fit from; the noise model needs at least "
-                         f"{4 * n_fft} (raise duration or lower n_fft).")
-    part = recording.frame_slice(0, n_samples) if recording.get_num_samples(0) > n_samples else recording
-    traces = part.get_traces(segment_index=0, return_in_uV=True).astype(np.float64)
-    peaks = detect_peaks(part, method="by_channel",
-                         method_kwargs=dict(detect_threshold=detect_threshold, peak_sign="both"),
-                         job_kwargs=dict(n_jobs=1, progress_bar=False))
-    keep = np.ones(n_samples, dtype=bool)
-    before, after = (int(round(value * fs / 1000.0)) for value in mask_ms)
-    for index in np.unique(peaks["sample_index"]):
-        keep[max(index - before, 0): index + after] = False
-    clean = traces[keep] - traces[keep].mean(axis=0)
+    masked = masked_traces(recording, duration, detect_threshold, min_samples=4 * n_fft, mask_ms=mask_ms)
+    clean = masked.traces[masked.keep] - masked.traces[masked.keep].mean(axis=0)
     covariance = clean.T @ clean / len(clean)
-    windows = _clean_windows(keep, n_fft)
-    if len(windows) < 4:
-        raise InputError(f"Only {len(windows)} spike-free stretches of {n_fft} samples: the recording is too busy "
-                         "for a spectrum; lower n_fft or raise duration.")
-    taper = np.hanning(n_fft)
-    spectra = np.zeros((traces.shape[1], n_fft // 2 + 1))
-    for start in windows:
-        segment = traces[start: start + n_fft]
-        segment = (segment - segment.mean(axis=0)) * taper[:, None]
-        spectra += np.abs(np.fft.rfft(segment, axis=0).T) ** 2
-    psd = 2.0 * spectra / (len(windows) * fs * np.sum(taper**2))
-    frequencies = np.fft.rfftfreq(n_fft, 1.0 / fs)
-    return NoiseModel(float(fs), np.asarray(recording.get_channel_locations(), dtype=float), covariance,
-                      _shape_filter(psd.mean(axis=0), n_fft, n_taps), frequencies, psd)
-
-
-def _clean_windows(keep: np.ndarray, n_fft: int) -> list[int]:
-    """Starts of non-overlapping ``n_fft``-sample windows with every sample kept."""
-    starts, run_start = [], None
-    for index, value in enumerate(np.append(keep, False)):
-        if value and run_start is None:
-            run_start = index
-        elif not value and run_start is not None:
-            starts.extend(range(run_start, index - n_fft + 1, n_fft))
-            run_start = None
-    return starts
+    psd, frequencies = channel_spectra(masked, n_fft)
+    return NoiseModel(masked.sampling_frequency, np.asarray(recording.get_channel_locations(), dtype=float),
+                      covariance, _shape_filter(psd.mean(axis=0), n_fft, n_taps), frequencies, psd)
 
 
 def _shape_filter(mean_psd: np.ndarray, n_fft: int, n_taps: int) -> np.ndarray:

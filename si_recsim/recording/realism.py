@@ -20,61 +20,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from si_recsim.errors import InputError
+from si_recsim.recording.spike_free import channel_spectra, masked_traces
 
-_MASK_MS = (1.0, 2.0)
 _DISTANCE_BIN_UM = 20.0
 
 
 def recording_features(recording, duration: float = 30.0, detect_threshold: float = 5.0, n_fft: int = 1024) -> dict:
     """The features :func:`compare_recordings` compares, of one recording (first segment)."""
-    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
-
-    fs = recording.sampling_frequency
-    n_samples = min(recording.get_num_samples(0), int(round(duration * fs)))
-    if n_samples < 4 * n_fft:
-        raise InputError(f"{n_samples} samples are too few for the scorecard; it needs at least {4 * n_fft}.")
-    part = recording.frame_slice(0, n_samples) if recording.get_num_samples(0) > n_samples else recording
-    traces = part.get_traces(segment_index=0, return_in_uV=True).astype(np.float64)
-    peaks = detect_peaks(part, method="by_channel", method_kwargs=dict(detect_threshold=detect_threshold,
-                                                                       peak_sign="both"),
-                         job_kwargs=dict(n_jobs=1, progress_bar=False))
-    keep = np.ones(n_samples, dtype=bool)
-    before, after = (int(round(value * fs / 1000.0)) for value in _MASK_MS)
-    for index in np.unique(peaks["sample_index"]):
-        keep[max(index - before, 0): index + after] = False
+    masked = masked_traces(recording, duration, detect_threshold, min_samples=4 * n_fft)
+    traces, keep, peaks, fs = masked.traces, masked.keep, masked.peaks, masked.sampling_frequency
     noise = traces[keep] - traces[keep].mean(axis=0)
-    spectrum, frequencies = _mean_spectrum(traces, keep, n_fft, fs)
+    psd, frequencies = channel_spectra(masked, n_fft)
     locations = np.asarray(recording.get_channel_locations(), dtype=float)
     correlation = np.corrcoef(noise.T)
     distances = np.linalg.norm(locations[:, None] - locations[None], axis=2)
     upper = np.triu_indices(len(locations), k=1)
     bins = np.floor(distances[upper] / _DISTANCE_BIN_UM).astype(int)
     curve = {int(bin_): float(correlation[upper][bins == bin_].mean()) for bin_ in np.unique(bins)}
-    widths = _widths_ms(traces, peaks, fs)
-    rates = np.bincount(peaks["channel_index"], minlength=traces.shape[1]) / (n_samples / fs)
-    return dict(frequencies=frequencies, spectrum=spectrum, noise_levels=np.median(np.abs(noise), axis=0) / 0.6745,
-                correlation_by_distance=curve, amplitudes=np.abs(peaks["amplitude"]), widths_ms=widths,
-                peak_rates=rates, duration=n_samples / fs, n_peaks=len(peaks))
-
-
-def _mean_spectrum(traces: np.ndarray, keep: np.ndarray, n_fft: int, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    taper = np.hanning(n_fft)
-    total, count = np.zeros(n_fft // 2 + 1), 0
-    run_start = None
-    for index, value in enumerate(np.append(keep, False)):
-        if value and run_start is None:
-            run_start = index
-        elif not value and run_start is not None:
-            for start in range(run_start, index - n_fft + 1, n_fft):
-                segment = traces[start: start + n_fft]
-                segment = (segment - segment.mean(axis=0)) * taper[:, None]
-                total += (np.abs(np.fft.rfft(segment, axis=0)) ** 2).mean(axis=1)
-                count += 1
-            run_start = None
-    if count == 0:
-        raise InputError("No spike-free stretch long enough for a spectrum: lower n_fft or use a longer recording.")
-    return 2.0 * total / (count * fs * np.sum(taper**2)), np.fft.rfftfreq(n_fft, 1.0 / fs)
+    rates = np.bincount(peaks["channel_index"], minlength=traces.shape[1]) / (len(traces) / fs)
+    return dict(frequencies=frequencies, spectrum=psd.mean(axis=0), noise_levels=np.median(np.abs(noise), axis=0) / 0.6745,
+                correlation_by_distance=curve, amplitudes=np.abs(peaks["amplitude"]),
+                widths_ms=_widths_ms(traces, peaks, fs), peak_rates=rates, duration=len(traces) / fs,
+                n_peaks=len(peaks))
 
 
 def _widths_ms(traces: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
