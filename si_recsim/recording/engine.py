@@ -221,8 +221,8 @@ def prepare_templates(library: TemplateLibrary, template_ids: np.ndarray, sectio
             else:
                 copies = taper_edges(shifted_copies(upsampled[:, first: first + width], distinct, upsample,
                                                     resampled.shape[0]), n_taper, float(section.smooth_strength))
-            n_jitters, n_samples = copies.shape[:2]
-            unit = copies.reshape(n_jitters, n_samples, unit_steps.shape[0], unit_steps.shape[2]).transpose(2, 0, 1, 3)
+            n_copies, n_samples = copies.shape[:2]
+            unit = copies.reshape(n_copies, n_samples, unit_steps.shape[0], unit_steps.shape[2]).transpose(2, 0, 1, 3)
             prepared.append(np.ascontiguousarray(unit, dtype=np.float32))
             first += width
     nbefore = int(round((library.nbefore + pad_before) * fs / fs_library))

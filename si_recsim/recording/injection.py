@@ -16,25 +16,26 @@ from si_recsim.recording.template_processing import TemplateStretcher
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
-def _add_spikes(buffer, packed, extra, from_extra, offsets, strides, counts, onsets, lengths, columns,
-                column_starts, factors, factor_starts, factor_widths):
+def _add_spikes(buffer, packed, extra, from_extra, offsets, onsets, lengths, units, factor_starts, factors, columns,
+                unit_strides, unit_counts, unit_column_starts, unit_factor_widths):
     """Add each spike's waveform, times its factors, at rows ``onsets[s]`` to ``onsets[s] + lengths[s]``
     of ``buffer`` (n, n_columns).
 
-    Spike ``s`` reads ``counts[s]`` values per waveform row from ``packed`` (or ``extra``) at
-    ``offsets[s] + row * strides[s]`` and adds them to buffer columns
-    ``columns[column_starts[s]:][:counts[s]]``, scaled by ``factors[factor_starts[s]:]`` (one factor,
-    or one per value when ``factor_widths[s] > 1``).
+    Spike ``s`` of unit ``u = units[s]`` reads ``unit_counts[u]`` values per waveform row from
+    ``packed`` (or ``extra``) at ``offsets[s] + row * unit_strides[u]`` and adds them to buffer
+    columns ``columns[unit_column_starts[u]:][:unit_counts[u]]``, scaled by
+    ``factors[factor_starts[s]:]`` (one factor, or one per value when ``unit_factor_widths[u] > 1``).
     """
     n_rows, n_columns = buffer.shape
     flat = buffer.reshape(-1)
     for spike in range(onsets.size):
-        onset, stride, count = onsets[spike], strides[spike], counts[spike]
+        unit = units[spike]
+        onset, stride, count = onsets[spike], unit_strides[unit], unit_counts[unit]
         low, high = max(onset, 0), min(onset + lengths[spike], n_rows)
         if low >= high:
             continue
-        spike_columns = columns[column_starts[spike]: column_starts[spike] + count]
-        per_value = factor_widths[spike] > 1
+        spike_columns = columns[unit_column_starts[unit]: unit_column_starts[unit] + count]
+        per_value = unit_factor_widths[unit] > 1
         spike_factors = factors[factor_starts[spike]: factor_starts[spike] + (count if per_value else 1)]
         first = offsets[spike] + (low - onset) * stride
         source = extra if from_extra[spike] else packed
@@ -155,22 +156,25 @@ class SpikeInjector:
         self._add(buffer, start, np.asarray(template_columns, dtype=np.int64))
 
     def _add(self, buffer: np.ndarray, start: int, template_columns: np.ndarray | None) -> None:
-        table, extra = self._spike_table(start, buffer.shape[0], template_columns)
+        table, extra, per_unit = self._spike_table(start, buffer.shape[0], template_columns)
         if table is None:
             return
         if template_columns is None:
             columns = self._all_channels
         else:  # unit u's values go to column u
             columns = np.arange(len(self.frames), dtype=np.int64)
-        _add_spikes(buffer, self._packed, extra, table["from_extra"], table["offsets"], table["strides"],
-                    table["counts"], table["onsets"], table["lengths"], columns, table["column_starts"],
-                    table["factors"], table["factor_starts"], table["factor_widths"])
+        _add_spikes(buffer, self._packed, extra, table["from_extra"], table["offsets"], table["onsets"],
+                    table["lengths"], table["units"], table["factor_starts"], table["factors"], columns,
+                    per_unit["strides"], per_unit["counts"], per_unit["column_starts"], per_unit["factor_widths"])
 
     def _spike_table(self, start: int, length: int, template_columns: np.ndarray | None):
         """The spikes meeting ``[start, start + length)``, of every unit, sorted by onset (ties in unit
-        order), as the arrays :func:`_add_spikes` reads; and the stretched waveforms they use."""
+        order), as the arrays :func:`_add_spikes` reads (per spike and per unit); and the stretched
+        waveforms they use."""
         parts, factor_parts, extra_parts = [], [], []
         n_factors = n_extra = 0
+        per_unit = {key: np.zeros(len(self.frames), dtype=np.int64)
+                    for key in ("strides", "counts", "column_starts", "factor_widths")}
         for unit, first, last in self._spikes_meeting(start, length):
             n_spikes = last - first
             n_copies, n_rows, n_active = self.trimmed[unit].shape[1:]
@@ -197,30 +201,29 @@ class SpikeInjector:
                     n_extra += waveforms.size
             width = factors.shape[1]
             factor_starts = n_factors + np.arange(n_spikes, dtype=np.int64) * width
+            per_unit["strides"][unit] = n_active
             if template_columns is None:
-                counts, column_start, factor_widths = n_active, self._channel_starts[unit], width
+                per_unit["counts"][unit], per_unit["column_starts"][unit] = n_active, self._channel_starts[unit]
+                per_unit["factor_widths"][unit] = width
             else:
                 column = int(template_columns[unit])
                 offsets += column
-                counts, column_start, factor_widths = 1, unit, 1
+                per_unit["counts"][unit], per_unit["column_starts"][unit], per_unit["factor_widths"][unit] = 1, unit, 1
                 if width > 1:
                     factor_starts += column
-            parts.append(dict(
-                order=onsets, onsets=onsets + row_shifts, lengths=lengths, offsets=offsets,
-                from_extra=from_extra, strides=np.full(n_spikes, n_active, dtype=np.int64),
-                counts=np.full(n_spikes, counts, dtype=np.int64),
-                column_starts=np.full(n_spikes, column_start, dtype=np.int64), factor_starts=factor_starts,
-                factor_widths=np.full(n_spikes, factor_widths, dtype=np.int64)))
+            parts.append(dict(order=onsets, onsets=onsets + row_shifts, lengths=lengths, offsets=offsets,
+                              from_extra=from_extra, units=np.full(n_spikes, unit, dtype=np.int64),
+                              factor_starts=factor_starts))
             factor_parts.append(factors.astype(np.float32, copy=False).ravel())
             n_factors += factors.size
         if not parts:
-            return None, None
+            return None, None, None
         table = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
         order = np.argsort(table.pop("order"), kind="stable")  # by spike onset, ties in unit order
         table = {key: np.ascontiguousarray(values[order]) for key, values in table.items()}
         table["factors"] = np.concatenate(factor_parts)
         extra = np.concatenate(extra_parts) if extra_parts else np.zeros(1, dtype=np.float32)
-        return table, extra
+        return table, extra, per_unit
 
     def _spikes_meeting(self, start: int, length: int):
         """Per unit with spikes whose template ``[frame - nbefore, frame - nbefore + n_samples)`` meets
