@@ -287,29 +287,14 @@ def _inspect_weights(arguments: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
-def _any_recording(path: str):
-    """The recording of a ground-truth folder, a SpikeInterface recording folder or a MEArec file."""
-    source = Path(path)
-    if (source / "recording").is_dir() or (source / "recording.zarr").exists():
-        from si_recsim.recording.ground_truth import load_ground_truth
-
-        return load_ground_truth(source)[0]
-    if source.is_dir():
-        from spikeinterface.core import load
-
-        return load(source)
-    from si_recsim.io.mearec_recording import read_mearec_recording
-
-    return read_mearec_recording(source)[0]
-
-
 def _compare_recordings(arguments: argparse.Namespace) -> int:
     from si_recsim.atomic import check_output
+    from si_recsim.io.convert import load_recording
     from si_recsim.recording.realism import compare_recordings, format_scorecard
 
     if arguments.plot:
         check_output(arguments.plot, arguments.overwrite)
-    result = compare_recordings(_any_recording(arguments.simulated), _any_recording(arguments.reference),
+    result = compare_recordings(load_recording(arguments.simulated), load_recording(arguments.reference),
                                 duration=arguments.duration)
     print(format_scorecard(result))
     if arguments.plot:
@@ -322,10 +307,11 @@ def _compare_recordings(arguments: argparse.Namespace) -> int:
 
 def _fit_noise(arguments: argparse.Namespace) -> int:
     from si_recsim.atomic import check_output
+    from si_recsim.io.convert import load_recording
     from si_recsim.recording.fitted_noise import fit_noise_model
 
     check_output(arguments.output, arguments.overwrite)
-    model = fit_noise_model(_any_recording(arguments.recording), duration=arguments.duration)
+    model = fit_noise_model(load_recording(arguments.recording), duration=arguments.duration)
     model.save(arguments.output, overwrite=arguments.overwrite)
     std = np.sqrt(np.diag(model.covariance))
     print(f"Noise of {model.num_channels} channels, {std.min():.2f}-{std.max():.2f} uV, written to {arguments.output}; "

@@ -18,7 +18,7 @@ def input_kind(path: str | Path) -> str:
     (si_recsim or MEArec template file), ``"sonata-lfp-report"`` (a neurodamus LFP report)."""
     path = Path(path)
     if path.is_dir():
-        if any((path / name).exists() for name in ("recording", "recording.zarr")):
+        if _is_ground_truth_folder(path):
             return "ground-truth"
         raise InputError(f"{path} is not a ground-truth folder (recording/ and sorting/ from si-recsim).")
     with open_h5(path, "a MEArec recording, a template library or a SONATA LFP report") as file:
@@ -30,6 +30,10 @@ def input_kind(path: str | Path) -> str:
             return "sonata-lfp-report"
     raise InputError(f"{path} is neither a MEArec recording, a template library, a SONATA LFP report nor a "
                      "ground-truth folder.")
+
+
+def _is_ground_truth_folder(path: Path) -> bool:
+    return any((path / name).exists() for name in ("recording", "recording.zarr"))
 
 
 def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = False, progress_bar: bool = True,
@@ -80,14 +84,8 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
         return writer(library, target, overwrite=overwrite)
     if kind == "sonata-lfp-report":
         recording, sorting = _lfp_report_with_spikes(source, to, spikes, electrodes_file, weights_units, population)
-    elif kind == "ground-truth":
-        from si_recsim.recording.ground_truth import load_ground_truth
-
-        recording, sorting = load_ground_truth(source)
     else:
-        from si_recsim.io.mearec_recording import read_mearec_recording
-
-        recording, sorting = read_mearec_recording(source)
+        recording, sorting = _recording_and_sorting(source, kind)
     if to == "mearec":
         from si_recsim.io.mearec_export import write_mearec_recording
 
@@ -100,6 +98,31 @@ def convert(source: str | Path, target: str | Path, to: str, overwrite: bool = F
 
     return save_ground_truth(recording, sorting, target, format=to, overwrite=overwrite, progress_bar=progress_bar,
                              allow_large=allow_large)
+
+
+def _recording_and_sorting(source: str | Path, kind: str):
+    """A ground-truth folder's or a MEArec file's recording and sorting."""
+    if kind == "ground-truth":
+        from si_recsim.recording.ground_truth import load_ground_truth
+
+        return load_ground_truth(source)
+    from si_recsim.io.mearec_recording import read_mearec_recording
+
+    return read_mearec_recording(source)
+
+
+def load_recording(source: str | Path):
+    """The recording of a ground-truth folder, a MEArec recording file or a SpikeInterface recording folder."""
+    path = Path(source)
+    if path.is_dir() and not _is_ground_truth_folder(path):
+        from spikeinterface.core import load
+
+        return load(path)
+    kind = input_kind(path)
+    if kind not in ("ground-truth", "mearec-recording"):
+        raise InputError(f"{path} is a {kind}, not a recording: give a ground-truth folder, a MEArec recording or a "
+                         "SpikeInterface recording folder.")
+    return _recording_and_sorting(path, kind)[0]
 
 
 def save_offline_lfp(electrodes_file: str | Path, compartment_report: str | Path, target: str | Path,

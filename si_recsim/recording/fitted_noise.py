@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from si_recsim.errors import InputError
+from si_recsim.recording.noise import MAIN_STREAM, mix_channels
 from si_recsim.recording.spike_free import MASK_MS, channel_spectra, masked_traces
 
 MODEL_FORMAT = "si_recsim noise model 1"
@@ -141,9 +142,7 @@ class FittedNoise:
 
     def fill(self, buffer: np.ndarray, start: int) -> None:
         """Write the noise of samples ``[start, start + n)`` into ``buffer`` (n, n_channels), µV."""
-        from scipy.signal import fftconvolve
-
-        from si_recsim.recording.noise import MAIN_STREAM, mix_channels
+        from scipy.signal import fftconvolve  # scipy.signal loads slowly: not at si_recsim's import
 
         white = self.white.get(MAIN_STREAM, start - self.margin, start + buffer.shape[0] + self.margin)
         shaped = fftconvolve(white.astype(np.float64), self.fir[:, None], mode="valid", axes=0)

@@ -47,6 +47,12 @@ def _word(key: np.uint64, index: np.uint64) -> np.uint64:
 
 
 @numba.njit(**_JIT)
+def _radius_uniform(word):
+    """``u1 = (h + 1/2) / 2**32`` in float32, ``h`` the high half of ``word`` (never 0)."""
+    return np.float32(np.uint32(word >> np.uint64(32))) * np.float32(2.0**-32) + np.float32(2.0**-33)
+
+
+@numba.njit(**_JIT)
 def _words(key, first, n_rows, n_columns, words, u1):
     """Row ``p`` of (n_rows, n_columns) takes indices ``(first + p) * n_columns + c``; u1 in float32."""
     for p in range(n_rows):
@@ -54,7 +60,7 @@ def _words(key, first, n_rows, n_columns, words, u1):
         for c in range(n_columns):
             word = _word(np.uint64(key), base + np.uint64(c))
             words[p, c] = word
-            u1[p, c] = np.float32(np.uint32(word >> np.uint64(32))) * np.float32(2.0**-32) + np.float32(2.0**-33)
+            u1[p, c] = _radius_uniform(word)
 
 
 @numba.njit(**_JIT)
@@ -147,7 +153,7 @@ def _indexed_words(key, indices, words, u1):
     for i in range(indices.size):
         word = _word(np.uint64(key), np.uint64(indices[i]))
         words[i] = word
-        u1[i] = np.float32(np.uint32(word >> np.uint64(32))) * np.float32(2.0**-32) + np.float32(2.0**-33)
+        u1[i] = _radius_uniform(word)
 
 
 @numba.njit(**_JIT)

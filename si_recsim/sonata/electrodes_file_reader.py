@@ -60,7 +60,7 @@ def compare_electrodes_files(first: str | Path, second: str | Path, rtol: float 
         problems.append(f"populations differ: {sorted(set(a['populations']) ^ set(b['populations']))}")
     names = sorted(set(a["electrodes"]) & set(b["electrodes"]))
     for population in sorted(set(a["populations"]) & set(b["populations"])):
-        rows_a, rows_b = _rows_by_node(a, population, names), _rows_by_node(b, population, names)
+        rows_a, rows_b = rows_by_node(a, population, names), rows_by_node(b, population, names)
         if set(rows_a) != set(rows_b):
             problems.append(f"{population}: node ids differ ({len(set(rows_a) ^ set(rows_b))} not in both)")
         for node in sorted(set(rows_a) & set(rows_b)):
@@ -75,7 +75,8 @@ def compare_electrodes_files(first: str | Path, second: str | Path, rtol: float 
     return problems
 
 
-def _rows_by_node(data: dict, population: str, names: list[str]) -> dict[int, np.ndarray]:
+def rows_by_node(data: dict, population: str, names: list[str]) -> dict[int, np.ndarray]:
+    """Node id → its rows of ``data`` (:func:`read_electrodes_file`), columns of electrodes ``names``."""
     table = data["populations"][population]
     columns = [data["electrodes"][name]["columns"].get(population, 0) for name in names]
     factors = table["scaling_factors"][:, columns]

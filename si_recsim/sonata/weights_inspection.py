@@ -14,6 +14,7 @@ import numpy as np
 
 from si_recsim.h5_input import open_h5
 from si_recsim.sonata.electrodes import ElectrodeError, make_electrode
+from si_recsim.sonata.electrodes_file_reader import read_electrodes_file, rows_by_node
 
 NEURITE_NAMES = {0: "soma", 1: "axon", 2: "basal", 3: "apical", 6: "myelin"}
 #: decades of |coefficient| in the histograms (log10 bin edges)
@@ -188,8 +189,6 @@ def compare_by_neurite_type(first: str | Path, second: str | Path) -> dict:
         ``{population: {neurite type name: {"rows", "max_abs_difference", "max_relative_difference",
         "correlation"}}}`` (relative to the largest |coefficient| of the second file in that group).
     """
-    from si_recsim.sonata.electrodes_file_reader import read_electrodes_file
-
     a, b = read_electrodes_file(first), read_electrodes_file(second)
     names = sorted(set(a["electrodes"]) & set(b["electrodes"]))
     result = {}
@@ -220,16 +219,12 @@ def compare_by_neurite_type(first: str | Path, second: str | Path) -> dict:
 
 
 def _aligned_rows(data: dict, population: str, names: list) -> tuple[dict, dict]:
+    """:func:`rows_by_node`, and each node's neurite types (-1 where the file has none)."""
     table = data["populations"][population]
-    columns = [data["electrodes"][name]["columns"].get(population, 0) for name in names]
-    factors, offsets = table["scaling_factors"][:, columns], table["offsets"]
-    types = table.get("neurite_types")
-    rows, labels = {}, {}
-    for index, node in enumerate(table["node_ids"]):
-        low, high = offsets[index], offsets[index + 1]
-        rows[int(node)] = factors[low:high]
-        labels[int(node)] = types[low:high] if types is not None else np.full(high - low, -1)
-    return rows, labels
+    types, offsets = table.get("neurite_types"), table["offsets"]
+    labels = {int(node): types[offsets[index]: offsets[index + 1]] if types is not None
+              else np.full(offsets[index + 1] - offsets[index], -1) for index, node in enumerate(table["node_ids"])}
+    return rows_by_node(data, population, names), labels
 
 
 def format_summary(summary: dict) -> str:
