@@ -2,8 +2,11 @@
 
 The flat API: ground truth (:func:`generate_ground_truth`, :func:`save_ground_truth`,
 :func:`load_ground_truth`, the :class:`SimulatedRecording` and :class:`SimulatedSorting`
-extractors), template libraries (:func:`generate_template_library` from cell models,
-:func:`load_template_library`, :class:`TemplateLibrary`), parameters and probes. Subpackages hold
+extractors), hybrid ground truth in a user's recording (:func:`generate_hybrid_ground_truth`,
+:class:`HybridRecording`), noise fitted from a recording and a realism scorecard
+(:func:`fit_noise_model`, :func:`compare_recordings`), template libraries
+(:func:`generate_template_library` from cell models, :func:`load_template_library`,
+:class:`TemplateLibrary`), parameters and probes. Subpackages hold
 the rest (``si_recsim.io``, ``si_recsim.sonata``, ...), except :func:`compute_lfp` (the LFP of a
 neurodamus compartment report through an electrodes file). Importing si_recsim loads none of NEURON,
 LFPy, libsonata, MorphIO, mpi4py or matplotlib.
@@ -21,6 +24,7 @@ from si_recsim.recording.drift import ground_truth_motion, ground_truth_position
 from si_recsim.recording.extractors import SimulatedRecording, SimulatedSorting, simulated_recording, simulated_sorting
 from si_recsim.recording.fitted_noise import NoiseModel, fit_noise_model, load_noise_model
 from si_recsim.recording.ground_truth import generate_ground_truth, load_ground_truth, save_ground_truth
+from si_recsim.recording.hybrid import HybridRecording, generate_hybrid_ground_truth
 from si_recsim.recording.overlap import overlap_labels
 from si_recsim.recording.realism import compare_recordings
 from si_recsim.recording.spike_traces import UnitSpikeTracesRecording, unit_spike_traces
@@ -28,6 +32,7 @@ from si_recsim.version import __version__
 
 __all__ = [
     "__version__",
+    "HybridRecording",
     "NoiseModel",
     "OfflineLfpRecording",
     "ParameterError",
@@ -41,6 +46,7 @@ __all__ = [
     "compare_recordings",
     "compute_lfp",
     "generate_ground_truth",
+    "generate_hybrid_ground_truth",
     "fit_noise_model",
     "generate_template_library",
     "get_default_recording_params",

@@ -70,6 +70,32 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _hybrid(arguments: argparse.Namespace) -> int:
+    from si_recsim.io.convert import load_recording
+    from si_recsim.recording.drift import load_motion
+    from si_recsim.recording.ground_truth import save_ground_truth
+    from si_recsim.recording.hybrid import generate_hybrid_ground_truth
+
+    output = _new_output(arguments)
+    motion = arguments.motion
+    if motion is not None:
+        load_motion(motion)  # a folder that is not a Motion is refused before any work
+    parent = load_recording(arguments.parent)
+    recording, sorting = generate_hybrid_ground_truth(parent, arguments.params, motion=motion, seed=arguments.seed,
+                                                      bank=arguments.bank, allow_large=arguments.allow_large,
+                                                      **dict(arguments.set or []))
+    section = recording.get_annotation("si_recsim_params")["recordings"]
+    band = f"filtered {section['filter_cutoff']} Hz" if section["filter"] else "unfiltered"
+    print(f"{sorting.get_num_units()} units injected into {parent.get_num_channels()} channels, "
+          f"{recording.get_total_duration():g} s ({band}, like the parent; parent noise {section['noise_level']:.2f} uV"
+          f"{', moving with the motion' if motion else ''}); seeds: {recording.get_annotation('si_recsim_params')['seeds']}")
+    save_ground_truth(recording, sorting, output, format=arguments.format, overwrite=arguments.overwrite,
+                      allow_large=arguments.allow_large, n_jobs=arguments.n_jobs,
+                      progress_bar=not arguments.no_progress)
+    print(f"Hybrid ground truth written to {output}/ (recording/, sorting/, params.yaml)")
+    return 0
+
+
 def _gen_templates(arguments: argparse.Namespace) -> int:
     from si_recsim.biophysics.template_generation import generate_template_library
 
@@ -417,6 +443,29 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--allow-large", action="store_true", help="skip the check that refuses runs larger than "
                           "this machine's memory or free disk")
     generate.set_defaults(handler=_gen_recordings)
+
+    hybrid = add("hybrid", help="inject ground-truth units into a recording of yours",
+                 description="Inject ground-truth units, their templates computed from a cell bank for the "
+                 "recording's own probe, into a saved SpikeInterface recording (or a ground-truth folder, or a "
+                 "MEArec file), and write the hybrid ground truth to a folder (recording/, sorting/, params.yaml). "
+                 "The hybrid keeps the parent's dtype, gains and filter state; parameters (units, rates, selection, "
+                 "modulation, bursting) follow recordings_params.yaml.")
+    hybrid.add_argument("parent", help="the recording: a SpikeInterface recording folder (recording.save) with a "
+                        "probe, a ground-truth folder or a MEArec recording")
+    hybrid.add_argument("-o", "--output", default="hybrid_recording", help="output folder")
+    hybrid.add_argument("-p", "--params", help="YAML parameter file for the units (MEArec layout)")
+    hybrid.add_argument("--motion", help="a SpikeInterface Motion folder (motion.save) of the parent: the units move "
+                        "with it (default: static units)")
+    hybrid.add_argument("--bank", default="default", help="cell bank the templates are computed from")
+    hybrid.add_argument("-s", "--seed", type=int, help="global seed (default: drawn at random, printed and saved)")
+    hybrid.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
+                        help="override one parameter, e.g. --set spiketrains.n_exc=20 (repeatable)")
+    hybrid.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
+    hybrid.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes (-1: all cores)")
+    hybrid.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    hybrid.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    hybrid.add_argument("--allow-large", action="store_true", help="skip the memory and free-disk checks")
+    hybrid.set_defaults(handler=_hybrid)
 
     templates = add("gen-templates", help="place cell models in front of a probe: a template library",
                                     description="Place cell models in front of a probe and write a template "

@@ -151,8 +151,10 @@ class RecordingSectionParams(ParameterSection):
     shape_mod: Flag = field(False, "also stretch bursting spikes in time")
     shape_stretch: Number = field(30, "strength of the stretch", ge=0)
     noise_level: Number = field(10, "noise standard deviation in uV before filtering", ge=0)
-    noise_mode: Literal["uncorrelated", "distance-correlated", "far-neurons", "fitted"] = field(
-        "uncorrelated", "uncorrelated | distance-correlated | far-neurons | fitted (si_recsim: noise_model)")
+    noise_mode: Literal["uncorrelated", "distance-correlated", "far-neurons", "fitted", "none"] = field(
+        "uncorrelated", "uncorrelated | distance-correlated | far-neurons | fitted (si_recsim: noise_model) | none "
+                        "(si_recsim: no noise added, as in hybrid recordings whose parent holds the noise; "
+                        "noise_level still gives the units' snr)")
     noise_model: str | None = field(None, "(si_recsim) noise model file (.npz from fit_noise_model) for noise_mode "
                                           "fitted; it sets the level, spectrum and covariance")
     noise_color: Flag = field(False, "shape the noise spectrum with a resonant peak")
@@ -196,11 +198,14 @@ class RecordingSectionParams(ParameterSection):
                                                             "fast")
     external_drift_um: list[Number] | None = field(None, "(si_recsim) um along the drift direction at "
                                                          "external_drift_times")
+    motion: str | None = field(None, "(si_recsim) a SpikeInterface Motion folder (Motion.save): with drifting, each "
+                                     "unit moves with the displacement the motion gives at its depth, instead of "
+                                     "slow / fast / external drift")
     overlap: Flag = field(False, "per-spike overlap labels NO / TO / STO (MEArec's), written with the ground truth")
     extract_waveforms: Flag = field(False, "save a SpikeInterface SortingAnalyzer with waveforms (MEArec's cut: 0.5 ms "
                                     "before, 2 ms after) and templates next to the ground truth")
 
-    @field_validator("noise_model")
+    @field_validator("noise_model", "motion")
     @classmethod
     def _model_path(cls, value: str | None) -> str | None:
         """Absolute, so that the recording finds it from any folder."""
@@ -263,6 +268,10 @@ class RecordingSectionParams(ParameterSection):
             raise InputError(f"Give both '{p}external_drift_times' and '{p}external_drift_um', or neither.")
         if times is not None and (len(times) < 1 or len(times) != len(values) or np.any(np.diff(times) <= 0)):
             raise InputError(f"'{p}external_drift_times' must increase and match '{p}external_drift_um' in length.")
+        if self.motion is not None and not self.drifting:
+            raise InputError(f"'{p}motion' moves the units only in a drifting recording: set '{p}drifting' to true.")
+        if self.motion is not None and times is not None:
+            raise InputError(f"Give '{p}motion' or '{p}external_drift_times', not both.")
         return self
 
 

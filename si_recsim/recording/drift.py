@@ -9,7 +9,11 @@ A drift signal ``s(t)`` (µm along the drift direction, sampled at ``drift_fs``)
 * ``fast``: every ``fast_drift_period`` s a jump of ``fast_drift_min_jump``-``fast_drift_max_jump``
   µm with random sign (turned back when it would leave the trajectories);
 * ``slow+fast``: their sum;
-* or an external signal (``external_drift_times``, ``external_drift_um``).
+* or an external signal (``external_drift_times``, ``external_drift_um``);
+* or a SpikeInterface ``Motion`` (``motion``, a folder written by ``Motion.save``): each unit gets
+  its own signal, the motion's displacement at the unit's depth along the motion's direction
+  (linearly interpolated in time and depth, as ``Motion.get_displacement_at_time_and_depth``
+  does), so units move with the tissue the motion describes.
 
 The signal is 0 before ``t_start_drift`` and held after ``t_end_drift``. Each unit scales it by a
 factor (1 for rigid drift; for non-rigid drift a linear gradient or a step along
@@ -23,6 +27,7 @@ wrapped (MEArec's unsigned wrap sent spikes to the opposite end).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -41,17 +46,21 @@ class DriftModel:
     times : np.ndarray
         Sample times of the drift signal, s (absolute, like spike times).
     signal_um : np.ndarray
-        Displacement along the drift direction at ``times``, µm.
+        Displacement along the drift direction at ``times``, µm: (n_times,) shared by the units, or
+        (n_units, n_times) one per unit (a ``Motion``).
     factors : np.ndarray
         Per-unit scale of the signal (0: the unit does not drift).
     trajectories : np.ndarray
         (n_units, n_steps, 3) positions of each unit's drifting template, µm.
+    interpolate : bool, default: False
+        Between samples the signal is interpolated linearly (a ``Motion``), else held (MEArec's).
     """
 
     times: np.ndarray
     signal_um: np.ndarray
     factors: np.ndarray
     trajectories: np.ndarray
+    interpolate: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -59,9 +68,13 @@ class DriftModel:
 
     def step_indices(self, unit: int, times: np.ndarray) -> np.ndarray:
         """Drift step used at ``times`` (s) by ``unit`` (int16)."""
-        positions = np.clip(np.searchsorted(self.times, times, side="right") - 1, 0, len(self.times) - 1)
+        signal = self.signal_um[unit] if self.signal_um.ndim == 2 else self.signal_um
+        if self.interpolate:
+            values = np.interp(times, self.times, signal)
+        else:
+            values = signal[np.clip(np.searchsorted(self.times, times, side="right") - 1, 0, len(self.times) - 1)]
         length = np.linalg.norm(self.trajectories[unit, -1] - self.trajectories[unit, 0])
-        steps = self.factors[unit] * self.signal_um[positions] * (self.n_steps - 1) / max(length, 1e-12)
+        steps = self.factors[unit] * values * (self.n_steps - 1) / max(length, 1e-12)
         return np.clip(np.rint(self.n_steps // 2 + steps), 0, self.n_steps - 1).astype(np.int16)
 
     def unit_positions(self, times: np.ndarray) -> np.ndarray:
@@ -147,6 +160,12 @@ def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_sta
         if section.n_drifting > n_units:
             raise ParameterError(f"recordings.n_drifting ({section.n_drifting}) exceeds the {n_units} units.")
         drifting[rng.choice(n_units, int(section.n_drifting), replace=False)] = 1.0
+    middle = trajectories[:, trajectories.shape[1] // 2]
+    if section.motion is not None:
+        motion = load_motion(section.motion)
+        times = np.asarray(motion.temporal_bins_s[0], dtype=float)
+        signal = motion.get_displacement_at_time_and_depth(times, middle[:, motion.dim], grid=True)
+        return DriftModel(times=times, signal_um=signal, factors=drifting, trajectories=trajectories, interpolate=True)
     if section.external_drift_times is not None:
         times = np.asarray(section.external_drift_times, dtype=float)
         signal = np.asarray(section.external_drift_um, dtype=float)
@@ -163,9 +182,34 @@ def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_sta
         if "fast" in section.drift_mode_speed:
             signal += _fast_signal(local, section, limit, rng)
         signal = np.clip(signal, -limit, limit)
-    middle = trajectories[:, trajectories.shape[1] // 2]
     return DriftModel(times=times, signal_um=signal, factors=unit_factors(section, middle, drifting),
                       trajectories=trajectories)
+
+
+def load_motion(folder: str | Path):
+    """A SpikeInterface ``Motion`` of one segment from a folder written by ``Motion.save``."""
+    from spikeinterface.core.motion import Motion
+
+    try:
+        motion = Motion.load(folder)
+    except Exception as error:  # noqa: BLE001 - SpikeInterface raises what numpy/json raise on a foreign folder
+        raise InputError(f"{folder} is not a SpikeInterface Motion folder (write one with motion.save(folder)): "
+                         f"{error}") from None
+    if motion.num_segments != 1:
+        raise InputError(f"The motion in {folder} has {motion.num_segments} segments; a recording has one: "
+                         "save the segment's motion alone.")
+    return motion
+
+
+def motion_direction(motion) -> np.ndarray:
+    """The unit vector of a ``Motion``'s direction in si_recsim's frame (SpikeInterface's: x and y in
+    the probe plane)."""
+    return np.eye(3)[motion.dim]
+
+
+def motion_extent_um(motion) -> float:
+    """The largest absolute displacement of a ``Motion`` (µm): every unit's displacement lies within it."""
+    return float(max(np.max(np.abs(displacement)) for displacement in motion.displacement))
 
 
 def ground_truth_positions(recording, times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -339,6 +339,8 @@ def _build_noise(params: RecordingParameters, library: TemplateLibrary, template
     if section.noise_color and mode != "far-neurons":
         color = make_color_spec(resonant_peak(float(section.color_peak), float(section.color_q), fs), level,
                                 float(section.color_noise_floor))
+    if mode == "none":
+        return None
     white = WhiteNoise(params.seeds.noise, library.num_channels)
     if mode == "fitted":
         return _build_fitted(section, library, fs, white)

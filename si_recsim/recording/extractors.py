@@ -127,55 +127,13 @@ class SimulatedSortingSegment(BaseSortingSegment):
         return frames[low:high]
 
 
-class SimulatedRecording(BaseRecording):
-    """Lazy ground-truth recording of a sorting's units: every window is computed on demand.
+class InjectedUnitsAccess:
+    """The ground truth of a recording whose units are injected by a trace engine: their templates
+    (as selected, and as injected), locations, drift and the engine's block grid.
 
-    The units are those of ``sorting`` (its spike frames and its ``template_id`` and ``bursting``
-    properties); templates, modulation, drift, noise and filter come from ``params`` and the library.
-    Annotations: ``si_recsim_params``, ``template_library_source``, ``is_filtered``.
-
-    Parameters
-    ----------
-    sorting : SimulatedSorting
-        The ground truth (or any one-segment sorting at the recording's rate with those properties).
-    params : dict | RecordingParameters | None, default: None
-        As for :class:`SimulatedSorting`; None takes the sorting's ``si_recsim_params``.
-    template_library, template_library_path
-        As for :class:`SimulatedSorting` (the same library as the sorting's).
+    For recordings holding ``_engine`` (:class:`~si_recsim.recording.engine.TraceEngine`), ``_library``
+    (the recording's library), ``_template_ids`` and ``_unit_ids`` (of the sorting).
     """
-
-    def __init__(self, sorting: BaseSorting, params: dict | RecordingParameters | None = None, template_library="default",
-                 template_library_path: str | None = None):
-        params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
-        library = _library_from_kwargs(template_library, template_library_path)
-        template_ids = np.asarray(sorting.get_property("template_id"), dtype=int)
-        if template_ids.size and template_ids.max() >= library.num_templates:
-            raise ParameterError(f"The sorting uses template {template_ids.max()} but the library has "
-                                 f"{library.num_templates}: give the library the sorting was made with.")
-        fs = sampling_frequency(params, library)
-        if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
-            raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
-        frames = [np.asarray(sorting.get_unit_spike_train(unit_id, use_cache=False), dtype=np.int64)
-                  for unit_id in sorting.unit_ids]
-        bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
-        engine = build_engine(params, library, frames, template_ids, bursting)
-        BaseRecording.__init__(self, fs, np.arange(library.num_channels).astype(str), engine.dtype)
-        self.set_probe(wired_copy(library.probe))
-        self.set_channel_gains(engine.gain_to_uV)
-        self.set_channel_offsets(0.0)
-        self.annotate(is_filtered=params.recordings.filter,
-                      **{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
-        self.add_recording_segment(SimulatedRecordingSegment(engine, params.spiketrains.t_start))
-        self._engine = engine
-        self._library = recording_library(params, library)
-        self._template_ids = template_ids
-        self._unit_ids = sorting.unit_ids
-        self.name = "si_recsim ground-truth recording"
-        self.extra_requirements.append("si_recsim")
-        if _arrays_only(template_library):
-            self._serializability["json"] = False
-        self._kwargs = dict(sorting=sorting, params=params.model_dump(), template_library=template_library,
-                            template_library_path=template_library_path)
 
     def get_template_library(self) -> TemplateLibrary:
         """The library the units' templates come from (drifting only for drifting recordings)."""
@@ -250,6 +208,57 @@ class SimulatedRecording(BaseRecording):
     def get_block_size(self) -> int:
         """Samples per block of the fixed grid on which noise and filtering are computed."""
         return self._engine.block_size
+
+
+class SimulatedRecording(InjectedUnitsAccess, BaseRecording):
+    """Lazy ground-truth recording of a sorting's units: every window is computed on demand.
+
+    The units are those of ``sorting`` (its spike frames and its ``template_id`` and ``bursting``
+    properties); templates, modulation, drift, noise and filter come from ``params`` and the library.
+    Annotations: ``si_recsim_params``, ``template_library_source``, ``is_filtered``.
+
+    Parameters
+    ----------
+    sorting : SimulatedSorting
+        The ground truth (or any one-segment sorting at the recording's rate with those properties).
+    params : dict | RecordingParameters | None, default: None
+        As for :class:`SimulatedSorting`; None takes the sorting's ``si_recsim_params``.
+    template_library, template_library_path
+        As for :class:`SimulatedSorting` (the same library as the sorting's).
+    """
+
+    def __init__(self, sorting: BaseSorting, params: dict | RecordingParameters | None = None, template_library="default",
+                 template_library_path: str | None = None):
+        params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
+        library = _library_from_kwargs(template_library, template_library_path)
+        template_ids = np.asarray(sorting.get_property("template_id"), dtype=int)
+        if template_ids.size and template_ids.max() >= library.num_templates:
+            raise ParameterError(f"The sorting uses template {template_ids.max()} but the library has "
+                                 f"{library.num_templates}: give the library the sorting was made with.")
+        fs = sampling_frequency(params, library)
+        if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
+            raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
+        frames = [np.asarray(sorting.get_unit_spike_train(unit_id, use_cache=False), dtype=np.int64)
+                  for unit_id in sorting.unit_ids]
+        bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
+        engine = build_engine(params, library, frames, template_ids, bursting)
+        BaseRecording.__init__(self, fs, np.arange(library.num_channels).astype(str), engine.dtype)
+        self.set_probe(wired_copy(library.probe))
+        self.set_channel_gains(engine.gain_to_uV)
+        self.set_channel_offsets(0.0)
+        self.annotate(is_filtered=params.recordings.filter,
+                      **{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
+        self.add_recording_segment(SimulatedRecordingSegment(engine, params.spiketrains.t_start))
+        self._engine = engine
+        self._library = recording_library(params, library)
+        self._template_ids = template_ids
+        self._unit_ids = sorting.unit_ids
+        self.name = "si_recsim ground-truth recording"
+        self.extra_requirements.append("si_recsim")
+        if _arrays_only(template_library):
+            self._serializability["json"] = False
+        self._kwargs = dict(sorting=sorting, params=params.model_dump(), template_library=template_library,
+                            template_library_path=template_library_path)
 
 
 class SimulatedRecordingSegment(BaseRecordingSegment):

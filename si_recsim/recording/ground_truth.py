@@ -21,11 +21,12 @@ from si_recsim.params.common import parse_yaml
 from si_recsim.params.recordings import RecordingParameters, build_params
 from si_recsim.probes import probe_from_name
 from si_recsim.recording.budget import check_recording_budget, check_saving_budget
-from si_recsim.recording.extractors import PARAMS_ANNOTATION, SimulatedRecording, SimulatedSorting
+from si_recsim.recording.extractors import PARAMS_ANNOTATION, InjectedUnitsAccess, SimulatedRecording, SimulatedSorting
 
 RECORDING_FOLDER, SORTING_FOLDER, PARAMS_FILE = "recording", "sorting", "params.yaml"
 UNIT_TEMPLATES_FILE = "unit_templates.h5"
 NOISE_MODEL_FILE = "noise_model.npz"
+MOTION_FOLDER = "motion"
 ANALYZER_FOLDER = "analyzer"
 #: annotation of a reloaded ground truth: its unit templates file (what MEArec export writes as templates)
 UNIT_TEMPLATES_ANNOTATION = "si_recsim_unit_templates"
@@ -76,6 +77,17 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
         Ground-truth spike trains with unit properties (``gt_unit_locations``, ``main_channel_id``,
         ``cell_type``, ...).
     """
+    sorting, library = ground_truth_sorting(params, template_library, spike_times, unit_types, seed, probe, bank,
+                                            allow_large, **overrides)
+    return SimulatedRecording(sorting, sorting.get_annotation(PARAMS_ANNOTATION), **library), sorting
+
+
+def ground_truth_sorting(params=None, template_library=None, spike_times: list | None = None,
+                         unit_types: list | None = None, seed: int | None = None, probe=None,
+                         bank: str | Path = "default", allow_large: bool = False,
+                         **overrides) -> tuple[SimulatedSorting, dict]:
+    """The ground-truth sorting of :func:`generate_ground_truth` (same arguments), and the library
+    keywords (``template_library`` or ``template_library_path``) its recording is built with."""
     if seed is not None:
         overrides["seed"] = seed
     full_params = build_params(params, **overrides)
@@ -99,9 +111,7 @@ def generate_ground_truth(params: dict | RecordingParameters | str | Path | None
     if spike_times is not None:
         spike_times = [np.asarray(times, dtype=float).tolist() for times in spike_times]
         unit_types = None if unit_types is None else [str(value) for value in unit_types]
-    sorting = SimulatedSorting(full_params, spike_times=spike_times, unit_types=unit_types, **library)
-    recording = SimulatedRecording(sorting, full_params, **library)
-    return recording, sorting
+    return SimulatedSorting(full_params, spike_times=spike_times, unit_types=unit_types, **library), library
 
 
 def _unit_types(params: RecordingParameters, spike_times: list | None, unit_types: list | None) -> list[str]:
@@ -119,21 +129,22 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
 
     The folder holds ``recording/`` and ``sorting/`` (SpikeInterface binary and numpy folders), or
     ``recording.zarr/`` and ``sorting.zarr/``, sortings with all their properties, ``params.yaml``
-    (the complete parameters with the seeds used) and, for si_recsim's simulated recordings,
+    (the complete parameters with the seeds used) and, for si_recsim's simulated and hybrid recordings,
     ``unit_templates.h5``: the units' library templates (with their drift trajectories) as an
     si_recsim template library, plus ``convolved`` (n_units, [n_drift_steps,] n_samples, n_channels),
     the mean of each unit's jittered copies at the recording's rate (attributes
-    ``convolved_sampling_frequency``, ``convolved_nbefore``). With ``recordings.extract_waveforms``,
-    ``analyzer/`` is a SpikeInterface SortingAnalyzer of the saved ground truth with every spike's
-    waveform (0.5 ms before, 2 ms after, MEArec's cut) and the templates
-    (``spikeinterface.core.load_sorting_analyzer``).
+    ``convolved_sampling_frequency``, ``convolved_nbefore``). A recording made with fitted noise gets
+    ``noise_model.npz``, one whose units follow a ``Motion`` gets ``motion/`` (``Motion.load``). With
+    ``recordings.extract_waveforms``, ``analyzer/`` is a SpikeInterface SortingAnalyzer of the saved
+    ground truth with every spike's waveform (0.5 ms before, 2 ms after, MEArec's cut) and the
+    templates (``spikeinterface.core.load_sorting_analyzer``).
     Everything is written through :func:`si_recsim.atomic.atomic_output`: to a temporary sibling folder
     renamed at the end, so an interrupted run never leaves a half-written folder.
 
     Parameters
     ----------
     recording, sorting
-        Output of :func:`generate_ground_truth`.
+        Output of :func:`generate_ground_truth` or :func:`si_recsim.generate_hybrid_ground_truth`.
     folder : str | Path
     format : "binary" | "zarr", default: "binary"
     overwrite : bool, default: False
@@ -156,7 +167,8 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
     check_saving_budget(recording, folder, allow_large)
     params = recording.get_annotation(PARAMS_ANNOTATION)
     chunking = {"chunk_duration", "chunk_size", "chunk_memory", "total_memory"}
-    if isinstance(recording, SimulatedRecording):
+    injected = isinstance(recording, InjectedUnitsAccess)  # a simulated or hybrid recording
+    if injected:
         if not chunking & set(job_kwargs):
             job_kwargs["chunk_size"] = aligned_chunk_size(recording, params["recordings"]["chunk_duration"])
         # the compiled kernels loaded and the first block kept here, before workers fork and share them
@@ -174,10 +186,12 @@ def save_ground_truth(recording, sorting, folder: str | Path, format: str = "bin
         sorting.save(format=sorting_format, folder=temporary / f"{SORTING_FOLDER}{suffix}")
         if params is not None:
             (temporary / PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
-        if isinstance(recording, SimulatedRecording):
+        if injected:
             write_unit_templates(recording, temporary / UNIT_TEMPLATES_FILE)
         if params is not None and params["recordings"].get("noise_mode") == "fitted":
             shutil.copyfile(params["recordings"]["noise_model"], temporary / NOISE_MODEL_FILE)  # the noise it was made with
+        if params is not None and params["recordings"].get("motion"):
+            shutil.copytree(params["recordings"]["motion"], temporary / MOTION_FOLDER)  # the motion the units follow
         if params is not None and params["recordings"].get("extract_waveforms"):
             _save_waveforms(temporary, format, job_kwargs)
     return folder
@@ -198,7 +212,7 @@ def _save_waveforms(folder: Path, format: str, job_kwargs: dict) -> None:
     analyzer.compute("templates")
 
 
-def write_unit_templates(recording: SimulatedRecording, file_path: Path) -> Path:
+def write_unit_templates(recording: InjectedUnitsAccess, file_path: Path) -> Path:
     """The units' library templates and their convolved (jitter-averaged) copies, as one library file."""
     from si_recsim.library.library_file import write_template_library
 

@@ -21,7 +21,14 @@ from si_recsim.library.cell_classes import cell_category
 from si_recsim.library.template_library import TemplateLibrary
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters, RecordingSectionParams
-from si_recsim.recording.drift import DriftModel, build_drift, preferred_direction
+from si_recsim.recording.drift import (
+    DriftModel,
+    build_drift,
+    load_motion,
+    motion_direction,
+    motion_extent_um,
+    preferred_direction,
+)
 from si_recsim.recording.filtering import butterworth
 from si_recsim.recording.selection import overlapping_pairs, select_library_templates
 from si_recsim.recording.spiketrains import SpikeTrains, add_synchrony, generate_spike_trains, spike_trains_from_times
@@ -163,16 +170,25 @@ def unit_drift(params: RecordingParameters, library: TemplateLibrary, template_i
 
     A drifting library gives the trajectories; with a static library from a cell bank they are
     straight lines along ``preferred_dir`` centred on the units, as long as the drift needs
-    (:func:`drift_length_um`).
+    (:func:`drift_length_um`), or along a ``recordings.motion``'s direction, twice its largest
+    displacement long.
     """
     if not params.recordings.drifting:
         return None
     library = recording_library(params, library)
-    if library.drift_steps is not None:
+    section = params.recordings
+    if section.motion is not None:
+        if library.drift_steps is not None:
+            raise ParameterError("recordings.motion moves units computed from a cell bank (the default templates); "
+                                 "a drifting library has its own trajectories: use one or the other.")
+        motion = load_motion(section.motion)
+        length = max(2.0 * motion_extent_um(motion), 2 * DRIFT_STEP_UM)
+        trajectories = drift_trajectories(library.locations[template_ids], motion_direction(motion), length)
+    elif library.drift_steps is not None:
         trajectories = library.locations[template_ids]
     else:
-        trajectories = drift_trajectories(library.locations[template_ids], preferred_direction(params.recordings),
-                                          drift_length_um(params.recordings))
+        trajectories = drift_trajectories(library.locations[template_ids], preferred_direction(section),
+                                          drift_length_um(section))
     return build_drift(params.recordings, trajectories, float(params.spiketrains.t_start),
                        float(params.spiketrains.duration), stage_rng(params, "convolution", 3))
 
