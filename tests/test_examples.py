@@ -61,3 +61,22 @@ def test_single_cell_lfp_example(tmp_path):
     assert correlation > 0.999 and difference < 0.05
     assert 50 < peak < 5000  # a spike tens of µm from the soma
     assert (tmp_path / "cell" / "single_cell_lfp.png").stat().st_size > 10_000
+
+
+def test_hybrid_comparison_example(tmp_path):
+    """Both hybrids of one parent, measured alike and sorted by tridesclous2: si_recsim's units are Blue Brain
+    layer-5 waveforms through the parent's filter, and the sorter recovers its large ones."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("hybrid_comparison", EXAMPLES / "hybrid_comparison.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    summary = example.main(tmp_path / "comparison", duration=30.0)
+    ours = summary["features"]["si_recsim"]
+    assert len(ours["amplitude_uV"]) == 10 and ours["amplitude_uV"].min() > 20.0
+    assert np.all(ours["width_ms"] >= 0.7)  # layer-5 models: trough-to-peak of 0.78 ms or more once filtered
+    large = ours["amplitude_uV"] >= 60.0  # about 12 times the parent's noise
+    assert large.sum() >= 3 and np.all(summary["si_recsim"][large] >= 0.8)
+    assert (tmp_path / "comparison" / "injected_units.png").stat().st_size > 10_000
