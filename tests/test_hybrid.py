@@ -13,7 +13,9 @@ from spikeinterface.generation import NoiseGeneratorRecording
 
 from si_recsim import (
     HybridRecording,
+    generate_ground_truth,
     generate_hybrid_ground_truth,
+    ground_truth_motion,
     ground_truth_positions,
     load_ground_truth,
     save_ground_truth,
@@ -258,3 +260,53 @@ def test_parameters_the_parent_sets_and_foreign_motion_folders_are_refused(tmp_p
     assert main(["hybrid", str(tmp_path / "parent"), "-o", str(tmp_path / "out"), "--motion",
                  str(tmp_path / "not_motion")]) == 2
     assert "not a SpikeInterface Motion folder" in capsys.readouterr().err
+
+
+def test_a_ground_truth_parent_gets_the_filter_it_was_made_with(tmp_path):
+    recording, sorting = generate_ground_truth(seed=1, **{"spiketrains.duration": 2, "recordings.filter_order": 2,
+                                                          "recordings.filter_cutoff": [250, 7000]})
+    folder = save_ground_truth(recording, sorting, tmp_path / "gt", progress_bar=False)
+    parent, _ = load_ground_truth(folder)
+    hybrid, _ = generate_hybrid_ground_truth(parent, seed=2, **UNITS)
+    section = hybrid.get_annotation("si_recsim_params")["recordings"]
+    assert (section["filter_cutoff"], section["filter_order"], section["filter_mode"]) == ([250, 7000], 2, "filtfilt")
+
+
+def test_a_motion_replayed_in_a_synthetic_recording_comes_back_from_ground_truth_motion(tmp_path):
+    """recordings.motion drives synthetic units too; ground_truth_motion gives back, at each unit's depth,
+    the displacement SpikeInterface interpolates from the motion that was put in."""
+    motion = _ramp_motion(6.0, (-2.0, 3.0))
+    motion.save(tmp_path / "motion")
+    recording, sorting = generate_ground_truth(seed=5, **{"spiketrains.duration": 6, "recordings.drifting": True,
+                                                          "recordings.motion": str(tmp_path / "motion")})
+    assert np.all(sorting.get_property("drifting"))
+    returned = ground_truth_motion(recording)
+    depths = returned.spatial_bins_um
+    times = returned.temporal_bins_s[0]
+    for index, depth in enumerate(depths):
+        expected = motion.get_displacement_at_time_and_depth(times, np.full(len(times), depth))
+        assert np.max(np.abs(returned.displacement[0][:, index] - expected)) <= 1.01
+
+
+@pytest.mark.slow
+def test_units_follow_the_drift_spikeinterface_estimates_from_a_drifting_parent():
+    """The user's path: SpikeInterface's drifting generator (known zigzag drift, +-15 um) as the parent,
+    its motion estimated by SpikeInterface (no torch needed: decentralized, grid convolution), the
+    units injected with it: they move with the parent's true drift."""
+    from spikeinterface.generation import generate_drifting_recording
+
+    from si_recsim import probe_from_name
+
+    drift = dict(displacement_sampling_frequency=5.0, drift_start_um=[0, 15], drift_stop_um=[0, -15], drift_step_um=1,
+                 motion_list=[dict(drift_mode="zigzag", non_rigid_gradient=None, t_start_drift=10.0, t_end_drift=None,
+                                   period_s=40)])
+    _, parent, _, info = generate_drifting_recording(num_units=60, duration=60.0, probe=probe_from_name("Neuropixels-128"),
+                                                     generate_displacement_vector_kwargs=drift, extra_outputs=True, seed=2)
+    motion = sp.compute_motion(parent, preset="nonrigid_fast_and_accurate", progress_bar=False)
+    hybrid, sorting = generate_hybrid_ground_truth(parent, motion=motion, seed=1, **UNITS)
+    true = np.asarray(info["displacement_vectors"])[:, 1, 0]  # rigid: every parent unit moves by it
+    times = np.arange(len(true)) / info["displacement_sampling_frequency"]
+    _, positions = ground_truth_positions(hybrid, times)
+    moved = positions[:, :, 1] - np.asarray(sorting.get_property("gt_unit_locations"))[:, 1][:, None]
+    assert np.ptp(true) == pytest.approx(30.0, abs=1.0)
+    assert np.sqrt(np.mean((moved - true[None]) ** 2)) < 3.0

@@ -13,8 +13,9 @@ parent's samples. The parent's state is respected:
 
 - **filter**: a parent that is filtered (SpikeInterface's ``is_filtered``) gets its units through the
   same filter: the band, order and direction of the Butterworth filter found in its preprocessing
-  chain (``bandpass_filter``, ``highpass_filter`` or ``filter``), else SpikeInterface's default
-  bandpass (300-6000 Hz, order 5, forward-backward); an unfiltered parent gets unfiltered units.
+  chain (``bandpass_filter``, ``highpass_filter`` or ``filter``) or, for an si_recsim ground truth,
+  the filter it was made with, else SpikeInterface's default bandpass (300-6000 Hz, order 5,
+  forward-backward); an unfiltered parent gets unfiltered units.
   ``recordings.filter*`` overrides replace what is found;
 - **units**: the injected µV are divided by the parent's gains (offsets unchanged), added to its
   samples and, for integer parents, rounded and clipped to its dtype; the hybrid has the parent's
@@ -141,6 +142,9 @@ def parent_filter_params(parent: BaseRecording) -> dict:
     """``recordings.filter*`` overrides matching the parent's state (see the module notes)."""
     if not parent.is_filtered():
         return {"recordings.filter": False}
+    made_with = (parent.get_annotation(PARAMS_ANNOTATION) or {}).get("recordings", {})
+    if made_with.get("filter"):  # an si_recsim ground truth: the filter it was made with
+        return {f"recordings.{key}": made_with[key] for key in ("filter", "filter_cutoff", "filter_order", "filter_mode")}
     filters, current = [], parent
     while isinstance(current, BaseRecording):
         name, kwargs = type(current).__name__, current._kwargs
@@ -285,7 +289,8 @@ class HybridRecordingSegment(BaseRecordingSegment):
         if parent.dtype.kind == "f":
             return parent + units.astype(parent.dtype, copy=False)
         info = np.iinfo(parent.dtype)
-        values = np.rint(parent.astype(np.float64) + units)
+        exact = np.float32 if parent.dtype.itemsize <= 2 else np.float64  # holds every value of the dtype
+        values = np.rint(parent.astype(exact) + units)
         return np.clip(values, info.min, info.max).astype(parent.dtype)
 
 
