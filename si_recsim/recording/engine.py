@@ -105,6 +105,14 @@ class TraceEngine:
                     self._cache.popitem(last=False)
         return values
 
+    def add_spikes_to(self, values: np.ndarray, start: int) -> None:
+        """Add the units' spikes (µV, unfiltered, without noise) to samples ``[start, start + n)`` of
+        ``values`` (n, n_channels) float32, in place: what a recording without filter holds beyond its
+        noise, for any window (a hybrid adds its units to its parent's samples this way)."""
+        if self.recording_filter is not None:
+            raise ParameterError("This recording filters its spikes: read its blocks (get_traces) instead.")
+        self.injector.add_to(values, start)
+
     def unit_templates(self) -> TemplateLibrary:
         """The units' templates in unit order, at the library's rate (with the drift axis, along each
         unit's trajectory, when the recording drifts)."""

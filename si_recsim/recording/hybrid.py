@@ -56,6 +56,8 @@ from si_recsim.recording.extractors import (
 DEFAULT_PARENT_BAND_HZ, DEFAULT_PARENT_ORDER = [300.0, 6000.0], 5
 #: high-pass cutoff of the copy of an unfiltered parent on which its noise level is measured, Hz
 NOISE_HIGHPASS_HZ = 300.0
+#: random stretches (count, ms) on which the parent's noise level is measured (2 s in all)
+NOISE_CHUNKS, NOISE_CHUNK_MS = 20, 100
 #: preprocessing classes whose effect on the units a hybrid cannot reproduce
 UNSUPPORTED_PARENTS = ("WhitenRecording",)
 _FILTER_KEYS = ("recordings.filter", "recordings.filter_cutoff", "recordings.filter_order", "recordings.filter_mode")
@@ -188,15 +190,17 @@ def parent_start_time(parent: BaseRecording) -> float:
 
 
 def parent_noise_level(parent: BaseRecording) -> float:
-    """The parent's median noise level over channels, µV (SpikeInterface's MAD estimate, on a
-    :data:`NOISE_HIGHPASS_HZ` high-passed copy when the parent is not filtered)."""
+    """The parent's median noise level over channels, µV (SpikeInterface's MAD estimate on
+    :data:`NOISE_CHUNKS` random stretches of :data:`NOISE_CHUNK_MS`, of a :data:`NOISE_HIGHPASS_HZ`
+    high-passed copy when the parent is not filtered)."""
     from spikeinterface.core import get_noise_levels
     from spikeinterface.preprocessing import highpass_filter
 
     # measured on a view: SpikeInterface caches noise levels as a property of the recording it measures
     measured = highpass_filter(parent, freq_min=NOISE_HIGHPASS_HZ) if not parent.is_filtered() else \
         parent.select_channels(parent.channel_ids)
-    levels = get_noise_levels(measured, return_in_uV=parent.has_scaleable_traces(), random_slices_kwargs=dict(seed=0),
+    slices = dict(seed=0, num_chunks_per_segment=NOISE_CHUNKS, chunk_duration=f"{NOISE_CHUNK_MS}ms")
+    levels = get_noise_levels(measured, return_in_uV=parent.has_scaleable_traces(), random_slices_kwargs=slices,
                               progress_bar=False)
     return float(np.median(levels))
 
@@ -265,11 +269,14 @@ class HybridRecording(InjectedUnitsAccess, BaseRecording):
 
 
 class HybridRecordingSegment(BaseRecordingSegment):
+    """The parent's samples plus the units': added straight into the parent's samples (as µV) when the
+    units are not filtered, else the engine's filtered blocks added to them."""
+
     def __init__(self, parent_segment: BaseRecordingSegment, engine, gains: np.ndarray | None):
         BaseRecordingSegment.__init__(self, **parent_segment.get_times_kwargs())
         self.parent_segment = parent_segment
         self.engine = engine
-        self.inverse_gains = None if gains is None else (1.0 / np.asarray(gains, dtype=np.float64)).astype(np.float32)
+        self.gains = None if gains is None else np.asarray(gains, dtype=np.float32)
 
     def get_num_samples(self) -> int:
         return self.parent_segment.get_num_samples()
@@ -278,20 +285,22 @@ class HybridRecordingSegment(BaseRecordingSegment):
         exit_with_parent()
         start = 0 if start_frame is None else int(start_frame)
         end = self.get_num_samples() if end_frame is None else int(end_frame)
-        parent = self.parent_segment.get_traces(start, end, channel_indices)
-        units = self.engine.get_traces(start, end)  # float32 µV, all channels
-        inverse = self.inverse_gains
-        if channel_indices is not None:
-            units = units[:, channel_indices]
-            inverse = None if inverse is None else inverse[channel_indices]
-        if inverse is not None:
-            units = units * inverse
-        if parent.dtype.kind == "f":
-            return parent + units.astype(parent.dtype, copy=False)
-        info = np.iinfo(parent.dtype)
-        exact = np.float32 if parent.dtype.itemsize <= 2 else np.float64  # holds every value of the dtype
-        values = np.rint(parent.astype(exact) + units)
-        return np.clip(values, info.min, info.max).astype(parent.dtype)
+        parent = self.parent_segment.get_traces(start, end, slice(None))  # every channel: the units meet them all
+        values_uV = parent.astype(np.float32)  # a copy: every value of int16 and float32 parents exactly
+        if self.gains is not None:
+            values_uV *= self.gains
+        if self.engine.recording_filter is None:
+            self.engine.add_spikes_to(values_uV, start)
+        else:
+            values_uV += self.engine.get_traces(start, end)
+        if self.gains is not None:
+            values_uV /= self.gains
+        if parent.dtype.kind in "iu":
+            info = np.iinfo(parent.dtype)
+            np.rint(values_uV, out=values_uV)
+            np.clip(values_uV, info.min, info.max, out=values_uV)
+        values = values_uV.astype(parent.dtype, copy=False)
+        return values if channel_indices is None else values[:, channel_indices]
 
 
 hybrid_recording = define_function_from_class(HybridRecording, "hybrid_recording")
