@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from spikeinterface.core import BaseRecording, BaseRecordingSegment
@@ -44,6 +45,7 @@ from si_recsim.errors import InputError
 from si_recsim.jobs import exit_with_parent
 from si_recsim.library.default import default_cache_folder
 from si_recsim.params.common import ParameterError
+from si_recsim.params.recordings import RecordingParameters
 from si_recsim.recording.extractors import (
     LIBRARY_ANNOTATION,
     PARAMS_ANNOTATION,
@@ -51,6 +53,9 @@ from si_recsim.recording.extractors import (
     SimulatedRecording,
     SimulatedSorting,
 )
+
+if TYPE_CHECKING:
+    from spikeinterface.core.motion import Motion
 
 #: SpikeInterface's ``bandpass_filter`` defaults, assumed for a filtered parent whose filter is not in its chain
 DEFAULT_PARENT_BAND_HZ, DEFAULT_PARENT_ORDER = [300.0, 6000.0], 5
@@ -66,7 +71,9 @@ _PARENT_KEYS = ("recordings.fs", "spiketrains.duration", "spiketrains.t_start", 
                 "recordings.lsb", "recordings.adc_bit_depth", "recordings.noise_mode", "recordings.noise_level")
 
 
-def generate_hybrid_ground_truth(parent_recording: BaseRecording, params=None, motion=None, spike_times: list | None = None,
+def generate_hybrid_ground_truth(parent_recording: BaseRecording,
+                                 params: dict | RecordingParameters | str | Path | None = None,
+                                 motion: Motion | str | Path | None = None, spike_times: list | None = None,
                                  unit_types: list | None = None, seed: int | None = None, bank: str | Path = "default",
                                  allow_large: bool = False, **overrides) -> tuple[HybridRecording, SimulatedSorting]:
     """Ground-truth units injected into a recording (see the module notes).
@@ -205,7 +212,7 @@ def parent_noise_level(parent: BaseRecording) -> float:
     return float(np.median(levels))
 
 
-def motion_folder(motion) -> Path:
+def motion_folder(motion: Motion | str | Path) -> Path:
     """The folder of a ``Motion`` given as an object or a folder: objects are saved once in the cache
     (``motions/<hash of the contents>``)."""
     from spikeinterface.core.motion import Motion
@@ -236,8 +243,9 @@ class HybridRecording(InjectedUnitsAccess, BaseRecording):
         none, float32 µV output); None takes the sorting's parameters.
     """
 
-    def __init__(self, parent_recording: BaseRecording, sorting: SimulatedSorting, params=None,
-                 template_library="default", template_library_path: str | None = None):
+    def __init__(self, parent_recording: BaseRecording, sorting: SimulatedSorting,
+                 params: dict | RecordingParameters | None = None, template_library: str | dict = "default",
+                 template_library_path: str | None = None):
         check_parent(parent_recording)
         injected = SimulatedRecording(sorting, params, template_library, template_library_path)
         engine = injected._engine
