@@ -405,6 +405,16 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def _add_ground_truth_output_options(command: argparse.ArgumentParser) -> None:
+    """The options of commands that write a ground-truth folder (save_ground_truth)."""
+    command.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
+    command.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes (-1: all cores)")
+    command.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    command.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    command.add_argument("--allow-large", action="store_true", help="skip the check that refuses runs larger than "
+                         "this machine's memory or free disk")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``si-recsim``."""
     from si_recsim.version import __version__
@@ -436,12 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: drawn at random, printed and saved in params.yaml)")
     generate.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                           help="override one parameter, e.g. --set recordings.noise_level=5 (repeatable)")
-    generate.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
-    generate.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes (-1: all cores)")
-    generate.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    generate.add_argument("--allow-large", action="store_true", help="skip the check that refuses runs larger than "
-                          "this machine's memory or free disk")
+    _add_ground_truth_output_options(generate)
     generate.set_defaults(handler=_gen_recordings)
 
     hybrid = add("hybrid", help="inject ground-truth units into a recording of yours",
@@ -460,11 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     hybrid.add_argument("-s", "--seed", type=int, help="global seed (default: drawn at random, printed and saved)")
     hybrid.add_argument("--set", action="append", type=_parse_assignment, metavar="KEY=VALUE",
                         help="override one parameter, e.g. --set spiketrains.n_exc=20 (repeatable)")
-    hybrid.add_argument("--format", choices=("binary", "zarr"), default="binary", help="trace format")
-    hybrid.add_argument("-j", "--n-jobs", type=_n_jobs, default=1, help="parallel processes (-1: all cores)")
-    hybrid.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    hybrid.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    hybrid.add_argument("--allow-large", action="store_true", help="skip the memory and free-disk checks")
+    _add_ground_truth_output_options(hybrid)
     hybrid.set_defaults(handler=_hybrid)
 
     templates = add("gen-templates", help="place cell models in front of a probe: a template library",
