@@ -120,7 +120,7 @@ def generate_hybrid_ground_truth(parent_recording: BaseRecording,
     })
     sorting, library = ground_truth_sorting(params, spike_times=spike_times, unit_types=unit_types, seed=seed,
                                             probe=parent_recording.get_probe(), bank=bank, allow_large=allow_large,
-                                            **found, **overrides)
+                                            **{**found, **overrides})
     return HybridRecording(parent_recording, sorting, **library), sorting
 
 
