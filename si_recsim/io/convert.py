@@ -114,6 +114,9 @@ def _recording_and_sorting(source: str | Path, kind: str):
 def load_recording(source: str | Path):
     """The recording of a ground-truth folder, a MEArec recording file or a SpikeInterface recording folder."""
     path = Path(source)
+    if not path.exists():
+        raise InputError(f"{path} does not exist: give a ground-truth folder, a MEArec recording or a SpikeInterface "
+                         "recording folder (recording.save(folder=...)).")
     if path.is_dir() and not _is_ground_truth_folder(path):
         from spikeinterface.core import load
 

@@ -175,6 +175,7 @@ def validated(model: type[BaseModel], tree: dict) -> BaseModel:
         if first["type"] == "value_error" and not key:
             raise ParameterError(message) from None
         shown = f", got {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
+        message = message.rstrip(".")  # one full stop, after what was given
         raise ParameterError(f"'{key}': {message[0].lower() + message[1:]}{shown}.") from None
 
 
