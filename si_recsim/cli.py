@@ -72,23 +72,20 @@ def _gen_recordings(arguments: argparse.Namespace) -> int:
 
 def _hybrid(arguments: argparse.Namespace) -> int:
     from si_recsim.io.convert import load_recording
-    from si_recsim.recording.drift import load_motion
     from si_recsim.recording.ground_truth import save_ground_truth
     from si_recsim.recording.hybrid import generate_hybrid_ground_truth
 
     output = _new_output(arguments)
-    motion = arguments.motion
-    if motion is not None:
-        load_motion(motion)  # a folder that is not a Motion is refused before any work
     parent = load_recording(arguments.parent)
-    recording, sorting = generate_hybrid_ground_truth(parent, arguments.params, motion=motion, seed=arguments.seed,
+    recording, sorting = generate_hybrid_ground_truth(parent, arguments.params, motion=arguments.motion, seed=arguments.seed,
                                                       bank=arguments.bank, allow_large=arguments.allow_large,
                                                       **dict(arguments.set or []))
-    section = recording.get_annotation("si_recsim_params")["recordings"]
+    params = recording.get_annotation("si_recsim_params")
+    section = params["recordings"]
     band = f"filtered {section['filter_cutoff']} Hz" if section["filter"] else "unfiltered"
     print(f"{sorting.get_num_units()} units injected into {parent.get_num_channels()} channels, "
           f"{recording.get_total_duration():g} s ({band}, like the parent; parent noise {section['noise_level']:.2f} uV"
-          f"{', moving with the motion' if motion else ''}); seeds: {recording.get_annotation('si_recsim_params')['seeds']}")
+          f"{', moving with the motion' if arguments.motion else ''}); seeds: {params['seeds']}")
     save_ground_truth(recording, sorting, output, format=arguments.format, overwrite=arguments.overwrite,
                       allow_large=arguments.allow_large, n_jobs=arguments.n_jobs,
                       progress_bar=not arguments.no_progress)

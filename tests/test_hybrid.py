@@ -310,3 +310,24 @@ def test_units_follow_the_drift_spikeinterface_estimates_from_a_drifting_parent(
     moved = positions[:, :, 1] - np.asarray(sorting.get_property("gt_unit_locations"))[:, 1][:, None]
     assert np.ptp(true) == pytest.approx(30.0, abs=1.0)
     assert np.sqrt(np.mean((moved - true[None]) ** 2)) < 3.0
+
+
+def test_a_missing_parent_and_parameter_conflicts_are_named_in_one_line(tmp_path, capsys):
+    assert main(["hybrid", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "does not exist" in error and "recording.save" in error and len(error.splitlines()) == 1
+    _parent(duration=1.0).save(folder=tmp_path / "parent", progress_bar=False)
+    capsys.readouterr()
+    assert main(["hybrid", str(tmp_path / "parent"), "-o", str(tmp_path / "out"), "--set", "templates.min_amp=1000"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "templates.min_amp" in error and not error.endswith("..")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_float64_parent_keeps_its_precision():
+    parent = sp.astype(_parent(duration=2.0, int16=False), dtype="float64")
+    hybrid, _ = generate_hybrid_ground_truth(parent, seed=3, **UNITS)
+    assert hybrid.get_dtype() == np.float64
+    residual = hybrid.get_traces() - parent.get_traces()
+    injected = hybrid._engine.get_traces(0, hybrid.get_num_samples()).astype(np.float64)
+    assert np.max(np.abs(residual - injected)) < 1e-9  # no rounding through float32

@@ -136,7 +136,7 @@ def unit_factors(section: RecordingSectionParams, middle_locations: np.ndarray, 
 
 
 def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_start: float, duration: float,
-                rng: np.random.Generator) -> DriftModel:
+                rng: np.random.Generator, motion=None) -> DriftModel:
     """The drift of a recording from its ``recordings`` parameters.
 
     Parameters
@@ -149,6 +149,8 @@ def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_sta
         s.
     rng : np.random.Generator
         Drift randomness (fast jumps, drifting units).
+    motion : Motion | None, default: None
+        The ``Motion`` of ``section.motion`` (:func:`load_motion`): each unit follows it.
     """
     n_units = len(trajectories)
     lengths = np.linalg.norm(trajectories[:, -1] - trajectories[:, 0], axis=1)
@@ -161,8 +163,7 @@ def build_drift(section: RecordingSectionParams, trajectories: np.ndarray, t_sta
             raise ParameterError(f"recordings.n_drifting ({section.n_drifting}) exceeds the {n_units} units.")
         drifting[rng.choice(n_units, int(section.n_drifting), replace=False)] = 1.0
     middle = trajectories[:, trajectories.shape[1] // 2]
-    if section.motion is not None:
-        motion = load_motion(section.motion)
+    if motion is not None:
         times = np.asarray(motion.temporal_bins_s[0], dtype=float)
         signal = motion.get_displacement_at_time_and_depth(times, middle[:, motion.dim], grid=True)
         return DriftModel(times=times, signal_um=signal, factors=drifting, trajectories=trajectories, interpolate=True)

@@ -39,7 +39,7 @@ def _library_from_kwargs(template_library, template_library_path) -> TemplateLib
     return load_template_library(template_library_path if template_library_path is not None else template_library)
 
 
-def _arrays_only(template_library) -> bool:
+def library_as_arrays(template_library) -> bool:
     """A library passed as arrays: pickles, but would be megabytes of JSON text."""
     return isinstance(template_library, dict) and "templates" in template_library
 
@@ -108,7 +108,7 @@ class SimulatedSorting(BaseSorting):
                          OVERLAPPING_PAIRS_ANNOTATION: np.asarray(units.overlapping, dtype=int).tolist()})
         self.name = "si_recsim ground-truth sorting"
         self.extra_requirements.append("si_recsim")
-        if _arrays_only(template_library):
+        if library_as_arrays(template_library):
             self._serializability["json"] = False
         self._kwargs = dict(params=params.model_dump(), template_library=template_library,
                             template_library_path=template_library_path, spike_times=spike_times,
@@ -131,9 +131,38 @@ class InjectedUnitsAccess:
     """The ground truth of a recording whose units are injected by a trace engine: their templates
     (as selected, and as injected), locations, drift and the engine's block grid.
 
-    For recordings holding ``_engine`` (:class:`~si_recsim.recording.engine.TraceEngine`), ``_library``
-    (the recording's library), ``_template_ids`` and ``_unit_ids`` (of the sorting).
+    A recording calls :meth:`_inject_units` first, which builds the engine of its sorting's units.
     """
+
+    def _inject_units(self, sorting: BaseSorting, params: dict | RecordingParameters | None, template_library,
+                      template_library_path: str | None) -> tuple[RecordingParameters, TemplateLibrary, TraceEngine]:
+        """Build and keep the engine of ``sorting``'s units (arguments of :class:`SimulatedRecording`).
+
+        Returns
+        -------
+        params : RecordingParameters
+            Complete, with concrete seeds (None took the sorting's ``si_recsim_params``).
+        library : TemplateLibrary
+            As loaded from ``template_library`` / ``template_library_path``.
+        engine : TraceEngine
+        """
+        params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
+        library = _library_from_kwargs(template_library, template_library_path)
+        template_ids = np.asarray(sorting.get_property("template_id"), dtype=int)
+        if template_ids.size and template_ids.max() >= library.num_templates:
+            raise ParameterError(f"The sorting uses template {template_ids.max()} but the library has "
+                                 f"{library.num_templates}: give the library the sorting was made with.")
+        fs = sampling_frequency(params, library)
+        if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
+            raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
+        frames = [np.asarray(sorting.get_unit_spike_train(unit_id, use_cache=False), dtype=np.int64)
+                  for unit_id in sorting.unit_ids]
+        bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
+        self._engine = build_engine(params, library, frames, template_ids, bursting)
+        self._library = recording_library(params, library)
+        self._template_ids = template_ids
+        self._unit_ids = sorting.unit_ids
+        return params, library, self._engine
 
     def get_template_library(self) -> TemplateLibrary:
         """The library the units' templates come from (drifting only for drifting recordings)."""
@@ -229,33 +258,18 @@ class SimulatedRecording(InjectedUnitsAccess, BaseRecording):
 
     def __init__(self, sorting: BaseSorting, params: dict | RecordingParameters | None = None, template_library="default",
                  template_library_path: str | None = None):
-        params = build_params(params if params is not None else sorting.get_annotation(PARAMS_ANNOTATION))
-        library = _library_from_kwargs(template_library, template_library_path)
-        template_ids = np.asarray(sorting.get_property("template_id"), dtype=int)
-        if template_ids.size and template_ids.max() >= library.num_templates:
-            raise ParameterError(f"The sorting uses template {template_ids.max()} but the library has "
-                                 f"{library.num_templates}: give the library the sorting was made with.")
-        fs = sampling_frequency(params, library)
-        if sorting.get_num_segments() != 1 or sorting.sampling_frequency != fs:
-            raise InputError(f"The sorting must have one segment at the recording's {fs} Hz.")
-        frames = [np.asarray(sorting.get_unit_spike_train(unit_id, use_cache=False), dtype=np.int64)
-                  for unit_id in sorting.unit_ids]
-        bursting = np.asarray(sorting.get_property("bursting"), dtype=bool)
-        engine = build_engine(params, library, frames, template_ids, bursting)
-        BaseRecording.__init__(self, fs, np.arange(library.num_channels).astype(str), engine.dtype)
+        params, library, engine = self._inject_units(sorting, params, template_library, template_library_path)
+        BaseRecording.__init__(self, engine.sampling_frequency, np.arange(library.num_channels).astype(str),
+                               engine.dtype)
         self.set_probe(wired_copy(library.probe))
         self.set_channel_gains(engine.gain_to_uV)
         self.set_channel_offsets(0.0)
         self.annotate(is_filtered=params.recordings.filter,
                       **{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
         self.add_recording_segment(SimulatedRecordingSegment(engine, params.spiketrains.t_start))
-        self._engine = engine
-        self._library = recording_library(params, library)
-        self._template_ids = template_ids
-        self._unit_ids = sorting.unit_ids
         self.name = "si_recsim ground-truth recording"
         self.extra_requirements.append("si_recsim")
-        if _arrays_only(template_library):
+        if library_as_arrays(template_library):
             self._serializability["json"] = False
         self._kwargs = dict(sorting=sorting, params=params.model_dump(), template_library=template_library,
                             template_library_path=template_library_path)

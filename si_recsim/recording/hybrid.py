@@ -46,12 +46,13 @@ from si_recsim.jobs import exit_with_parent
 from si_recsim.library.default import default_cache_folder
 from si_recsim.params.common import ParameterError
 from si_recsim.params.recordings import RecordingParameters
+from si_recsim.recording.drift import load_motion
 from si_recsim.recording.extractors import (
     LIBRARY_ANNOTATION,
     PARAMS_ANNOTATION,
     InjectedUnitsAccess,
-    SimulatedRecording,
     SimulatedSorting,
+    library_as_arrays,
 )
 
 if TYPE_CHECKING:
@@ -132,19 +133,19 @@ def check_parent(parent: BaseRecording) -> None:
     if not parent.has_probe():
         raise InputError("The parent recording has no probe, so the units' templates cannot be computed for it: "
                          "attach one with recording.set_probe(probe).")
-    for name in preprocessing_chain(parent):
-        if name in UNSUPPORTED_PARENTS:
-            raise InputError(f"The parent went through {name}, which the injected units would not: inject into the "
-                             "recording before that step, and apply it to the hybrid.")
+    for step in preprocessing_chain(parent):
+        if type(step).__name__ in UNSUPPORTED_PARENTS:
+            raise InputError(f"The parent went through {type(step).__name__}, which the injected units would not: "
+                             "inject into the recording before that step, and apply it to the hybrid.")
 
 
-def preprocessing_chain(recording: BaseRecording) -> list[str]:
-    """Class names of ``recording`` and the recordings it was derived from, outermost first."""
-    names, current = [], recording
+def preprocessing_chain(recording: BaseRecording) -> list[BaseRecording]:
+    """``recording`` and the recordings it was derived from (as far as they are known), outermost first."""
+    chain, current = [], recording
     while isinstance(current, BaseRecording):
-        names.append(type(current).__name__)
+        chain.append(current)
         current = current._kwargs.get("recording", current._kwargs.get("parent_recording"))
-    return names
+    return chain
 
 
 def parent_filter_params(parent: BaseRecording) -> dict:
@@ -154,12 +155,8 @@ def parent_filter_params(parent: BaseRecording) -> dict:
     made_with = (parent.get_annotation(PARAMS_ANNOTATION) or {}).get("recordings", {})
     if made_with.get("filter"):  # an si_recsim ground truth: the filter it was made with
         return {f"recordings.{key}": made_with[key] for key in ("filter", "filter_cutoff", "filter_order", "filter_mode")}
-    filters, current = [], parent
-    while isinstance(current, BaseRecording):
-        name, kwargs = type(current).__name__, current._kwargs
-        if name in ("BandpassFilterRecording", "HighpassFilterRecording", "FilterRecording"):
-            filters.append((name, kwargs))
-        current = kwargs.get("recording", kwargs.get("parent_recording"))
+    filters = [(type(step).__name__, step._kwargs) for step in preprocessing_chain(parent)
+               if type(step).__name__ in ("BandpassFilterRecording", "HighpassFilterRecording", "FilterRecording")]
     if not filters:
         return {"recordings.filter": True, "recordings.filter_cutoff": DEFAULT_PARENT_BAND_HZ,
                 "recordings.filter_order": DEFAULT_PARENT_ORDER, "recordings.filter_mode": "filtfilt"}
@@ -213,11 +210,12 @@ def parent_noise_level(parent: BaseRecording) -> float:
 
 
 def motion_folder(motion: Motion | str | Path) -> Path:
-    """The folder of a ``Motion`` given as an object or a folder: objects are saved once in the cache
-    (``motions/<hash of the contents>``)."""
+    """The folder of a ``Motion`` given as an object or a folder (checked): objects are saved once in the
+    cache (``motions/<hash of the contents>``)."""
     from spikeinterface.core.motion import Motion
 
     if not isinstance(motion, Motion):
+        load_motion(motion)  # a folder that is not a Motion is refused before any work
         return Path(motion).expanduser().resolve()
     digest = hashlib.sha1(motion.direction.encode())
     for array in (motion.spatial_bins_um, *motion.temporal_bins_s, *motion.displacement):
@@ -247,8 +245,7 @@ class HybridRecording(InjectedUnitsAccess, BaseRecording):
                  params: dict | RecordingParameters | None = None, template_library: str | dict = "default",
                  template_library_path: str | None = None):
         check_parent(parent_recording)
-        injected = SimulatedRecording(sorting, params, template_library, template_library_path)
-        engine = injected._engine
+        params, library, engine = self._inject_units(sorting, params, template_library, template_library_path)
         if engine.noise is not None or engine.dtype != np.float32 or engine.gain_to_uV != 1.0 or engine.lsb is not None:
             raise ParameterError("A hybrid's units are computed without noise, in float32 uV: use the parameters "
                                  "generate_hybrid_ground_truth sets (recordings.noise_mode none, dtype float32).")
@@ -263,16 +260,14 @@ class HybridRecording(InjectedUnitsAccess, BaseRecording):
         parent_recording.copy_metadata(self)
         gains = parent_recording.get_channel_gains() if parent_recording.has_scaleable_traces() else None
         self.add_recording_segment(HybridRecordingSegment(parent_recording._recording_segments[0], engine, gains))
-        self.annotate(**{PARAMS_ANNOTATION: injected.get_annotation(PARAMS_ANNOTATION),
-                         LIBRARY_ANNOTATION: injected.get_annotation(LIBRARY_ANNOTATION)})
-        self._engine, self._library = engine, injected._library
-        self._template_ids, self._unit_ids = injected._template_ids, injected._unit_ids
+        self.annotate(**{PARAMS_ANNOTATION: params.model_dump(), LIBRARY_ANNOTATION: library.source})
         self.name = "si_recsim hybrid recording"
         self.extra_requirements.append("si_recsim")
-        self._serializability = dict(injected._serializability)
-        for kind in ("json", "pickle"):
-            self._serializability[kind] = self._serializability[kind] and parent_recording._serializability[kind]
-        self._kwargs = dict(parent_recording=parent_recording, sorting=sorting, params=injected._kwargs["params"],
+        for kind in ("json", "pickle"):  # the hybrid serialises as its parent does
+            self._serializability[kind] = parent_recording._serializability[kind]
+        if library_as_arrays(template_library):
+            self._serializability["json"] = False
+        self._kwargs = dict(parent_recording=parent_recording, sorting=sorting, params=params.model_dump(),
                             template_library=template_library, template_library_path=template_library_path)
 
 
@@ -294,10 +289,11 @@ class HybridRecordingSegment(BaseRecordingSegment):
         start = 0 if start_frame is None else int(start_frame)
         end = self.get_num_samples() if end_frame is None else int(end_frame)
         parent = self.parent_segment.get_traces(start, end, slice(None))  # every channel: the units meet them all
-        values_uV = parent.astype(np.float32)  # a copy: every value of int16 and float32 parents exactly
+        single = parent.dtype.itemsize <= 2 or parent.dtype == np.float32  # float32 holds all their values
+        values_uV = parent.astype(np.float32 if single else np.float64)  # a copy
         if self.gains is not None:
             values_uV *= self.gains
-        if self.engine.recording_filter is None:
+        if single and self.engine.recording_filter is None:
             self.engine.add_spikes_to(values_uV, start)
         else:
             values_uV += self.engine.get_traces(start, end)

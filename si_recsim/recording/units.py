@@ -177,6 +177,7 @@ def unit_drift(params: RecordingParameters, library: TemplateLibrary, template_i
         return None
     library = recording_library(params, library)
     section = params.recordings
+    motion = None
     if section.motion is not None:
         if library.drift_steps is not None:
             raise ParameterError("recordings.motion moves units computed from a cell bank (the default templates); "
@@ -189,8 +190,8 @@ def unit_drift(params: RecordingParameters, library: TemplateLibrary, template_i
     else:
         trajectories = drift_trajectories(library.locations[template_ids], preferred_direction(section),
                                           drift_length_um(section))
-    return build_drift(params.recordings, trajectories, float(params.spiketrains.t_start),
-                       float(params.spiketrains.duration), stage_rng(params, "convolution", 3))
+    return build_drift(section, trajectories, float(params.spiketrains.t_start), float(params.spiketrains.duration),
+                       stage_rng(params, "convolution", 3), motion)
 
 
 #: trajectory length of on-demand drift without an explicit amplitude (MEArec's longest drift, µm)
